@@ -1,0 +1,46 @@
+import { readFile } from 'node:fs/promises';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { ConfigError } from '../agent/errors.ts';
+import { type TreasuryAgentConfig, TreasuryAgentConfigSchema } from './schema.ts';
+
+/** Formats zod issues as `✖ message → at a.b.c`, one per line (zod's prettifyError). */
+export function formatConfigIssues(error: z.ZodError): string {
+  return z.prettifyError(error);
+}
+
+/** Parses config text (YAML or JSON) and validates it; every problem is listed with its path. */
+export function parseConfig(text: string, source = 'config'): TreasuryAgentConfig {
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (error) {
+    throw new ConfigError(`${source} is not valid YAML/JSON: ${(error as Error).message.split('\n')[0]}`, {
+      cause: error,
+    });
+  }
+  const result = TreasuryAgentConfigSchema.safeParse(raw);
+  if (!result.success) {
+    throw new ConfigError(`${source} is invalid:\n${formatConfigIssues(result.error)}`, {
+      cause: result.error,
+      hint: `fix the fields above, then run: treasury config validate ${source}`,
+    });
+  }
+  return result.data;
+}
+
+export async function loadConfig(path: string): Promise<TreasuryAgentConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError(
+      `cannot read config file ${path}: ${(error as NodeJS.ErrnoException).code ?? error}`,
+      {
+        cause: error,
+        hint: 'pass an existing file, e.g. --config config/examples/devnet.yaml',
+      },
+    );
+  }
+  return parseConfig(text, path);
+}

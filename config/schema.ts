@@ -1,0 +1,180 @@
+import { getAddress, isAddress } from 'viem';
+import { z } from 'zod';
+
+/**
+ * The one config file the stewards write (YAML or JSON). Each section is a zod schema; the strategy's own
+ * params are validated by the strategy registry (strategies/), the guardrails by the planner's schema.
+ * Secrets are never here: keys come from the environment (see agent/secrets.ts).
+ */
+
+export const AddressSchema = z
+  .string()
+  .refine((value) => isAddress(value, { strict: false }), {
+    message: 'not an EVM address (0x + 40 hex digits)',
+  })
+  .transform((value) => getAddress(value));
+
+export const TokenSymbolSchema = z.string().regex(/^[A-Z][A-Z0-9]{1,9}$/, {
+  message: 'token symbols are 2–10 capital letters or digits, e.g. WETH',
+});
+
+export const TokenRoleSchema = z.enum(['governance', 'stable', 'risk']);
+
+export const TokenConfigSchema = z.strictObject({
+  symbol: TokenSymbolSchema,
+  name: z.string().min(1).max(64).optional(),
+  decimals: z.number().int().min(0).max(36),
+  /** governance: the DAO's own token; stable: counts toward runway; risk: everything else. */
+  role: TokenRoleSchema,
+  /** The asset in the price history (data/prices_daily.csv) this token tracks, e.g. WETH → ETH. */
+  priceAsset: z.string().regex(/^[A-Z0-9]{2,10}$/),
+  /** Deployed token; absent on the devnet, where `treasury devnet` deploys it. */
+  address: AddressSchema.optional(),
+  /** AggregatorV3 price feed (8 decimals); absent on the devnet. */
+  feed: AddressSchema.optional(),
+});
+
+export const ChainConfigSchema = z.strictObject({
+  id: z.number().int().positive(),
+  /** JSON-RPC URL. May contain an API key: it is never printed (see redactUrl). */
+  rpcUrl: z.string().url(),
+});
+
+export const SafeConfigSchema = z
+  .strictObject({
+    /** The DAO's Safe; absent on the devnet, where it is deployed from owners and threshold. */
+    address: AddressSchema.optional(),
+    owners: z.array(AddressSchema).min(1).max(20),
+    threshold: z.number().int().min(1),
+    /** The agent's own address: one owner of the Safe, below threshold. */
+    agent: AddressSchema,
+  })
+  .superRefine((safe, ctx) => {
+    if (safe.threshold > safe.owners.length) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['threshold'],
+        message: `threshold ${safe.threshold} is above the number of owners (${safe.owners.length})`,
+      });
+    }
+    if (new Set(safe.owners).size !== safe.owners.length) {
+      ctx.addIssue({ code: 'custom', path: ['owners'], message: 'owners must be distinct' });
+    }
+    if (!safe.owners.includes(safe.agent)) {
+      ctx.addIssue({ code: 'custom', path: ['agent'], message: 'the agent must be one of the Safe owners' });
+    }
+  });
+
+export const DevnetConfigSchema = z.strictObject({
+  /** Pools and feeds start at the closing prices of this day of the price history. */
+  priceDate: z.iso.date(),
+  /** Treasury value in USD at `priceDate`. */
+  treasuryUsd: z.number().positive().max(1e12),
+  /** Share of the treasury per token symbol in basis points, summing to 10,000. */
+  treasuryMixBps: z.record(TokenSymbolSchema, z.number().int().min(0).max(10_000)),
+  /** USD depth of each side of every token/USDC pool. */
+  poolDepthUsd: z.number().positive().max(1e12),
+  /** Seconds between blocks' timestamps (stable Uniswap gas figures); 0 lets anvil choose. */
+  blockTimeSeconds: z.number().int().min(0).max(3600).default(12),
+});
+
+export const TreasuryConfigSchema = z.strictObject({
+  /** What the DAO spends per month, in USD, paid from stablecoins. */
+  monthlySpendUsd: z.number().min(0, { message: 'monthly spend cannot be negative' }),
+});
+
+export const GovernanceConfigSchema = z.strictObject({
+  /** Snapshot hub: the project's local hub by default, https://hub.snapshot.org in production. */
+  hubUrl: z.string().url(),
+  /** Snapshot space id, e.g. mydao.eth. */
+  space: z.string().min(1).max(64),
+  /** A new proposal at most this often. */
+  proposalCadenceDays: z.number().int().min(1).max(365).default(7),
+  /** Seconds from posting to the start of voting (the space's voting delay). */
+  votingDelaySeconds: z.number().int().min(0).max(30 * 86_400).default(0),
+  /** Seconds from start to end of voting (the space's voting period). */
+  votingPeriodSeconds: z.number().int().min(60).max(30 * 86_400).default(3 * 86_400),
+  /** Seconds after the vote closes before the agent executes (time for co-signers and checks). */
+  executionDelaySeconds: z.number().int().min(0).max(30 * 86_400).default(86_400),
+  /** Votes (in governance tokens, For + Against + Abstain) needed for a result to count. */
+  quorum: z.number().min(0),
+});
+
+export const TreasuryAgentConfigSchema = z
+  .strictObject({
+    chain: ChainConfigSchema,
+    safe: SafeConfigSchema,
+    tokens: z.array(TokenConfigSchema).min(2),
+    treasury: TreasuryConfigSchema,
+    governance: GovernanceConfigSchema,
+    /** Uniswap V2 router the executor may call; absent on the devnet. */
+    router: AddressSchema.optional(),
+    devnet: DevnetConfigSchema.optional(),
+  })
+  .superRefine((config, ctx) => {
+    const symbols = config.tokens.map((t) => t.symbol);
+    symbols.forEach((symbol, i) => {
+      if (symbols.indexOf(symbol) !== i) {
+        ctx.addIssue({ code: 'custom', path: ['tokens', i, 'symbol'], message: `duplicate token ${symbol}` });
+      }
+    });
+    const governance = config.tokens.filter((t) => t.role === 'governance');
+    if (governance.length !== 1) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tokens'],
+        message: 'exactly one token must have role governance',
+      });
+    }
+    if (!config.tokens.some((t) => t.symbol === 'USDC')) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tokens'],
+        message: 'USDC is required: every pool pairs a token with USDC',
+      });
+    }
+    if (config.devnet) {
+      let total = 0;
+      for (const [symbol, bps] of Object.entries(config.devnet.treasuryMixBps)) {
+        total += bps;
+        if (!symbols.includes(symbol)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['devnet', 'treasuryMixBps', symbol],
+            message: `unknown token ${symbol} (configured: ${symbols.join(', ')})`,
+          });
+        }
+      }
+      if (total !== 10_000) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['devnet', 'treasuryMixBps'],
+          message: `weights must add up to 10000 basis points, got ${total}`,
+        });
+      }
+    } else {
+      config.tokens.forEach((token, i) => {
+        if (!token.address)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['tokens', i, 'address'],
+            message: 'required outside the devnet',
+          });
+        if (!token.feed)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['tokens', i, 'feed'],
+            message: 'required outside the devnet',
+          });
+      });
+      if (!config.safe.address)
+        ctx.addIssue({ code: 'custom', path: ['safe', 'address'], message: 'required outside the devnet' });
+      if (!config.router)
+        ctx.addIssue({ code: 'custom', path: ['router'], message: 'required outside the devnet' });
+    }
+  });
+
+export type TreasuryAgentConfig = z.infer<typeof TreasuryAgentConfigSchema>;
+export type TokenConfig = z.infer<typeof TokenConfigSchema>;
+export type GovernanceConfig = z.infer<typeof GovernanceConfigSchema>;
+export type DevnetConfig = z.infer<typeof DevnetConfigSchema>;
