@@ -91,11 +91,26 @@ export const GovernanceConfigSchema = z.strictObject({
   /** A new proposal at most this often. */
   proposalCadenceDays: z.number().int().min(1).max(365).default(7),
   /** Seconds from posting to the start of voting (the space's voting delay). */
-  votingDelaySeconds: z.number().int().min(0).max(30 * 86_400).default(0),
+  votingDelaySeconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(30 * 86_400)
+    .default(0),
   /** Seconds from start to end of voting (the space's voting period). */
-  votingPeriodSeconds: z.number().int().min(60).max(30 * 86_400).default(3 * 86_400),
+  votingPeriodSeconds: z
+    .number()
+    .int()
+    .min(60)
+    .max(30 * 86_400)
+    .default(3 * 86_400),
   /** Seconds after the vote closes before the agent executes (time for co-signers and checks). */
-  executionDelaySeconds: z.number().int().min(0).max(30 * 86_400).default(86_400),
+  executionDelaySeconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(30 * 86_400)
+    .default(86_400),
   /** Votes (in governance tokens, For + Against + Abstain) needed for a result to count. */
   quorum: z.number().min(0),
 });

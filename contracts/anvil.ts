@@ -54,7 +54,10 @@ export function resolveAnvilBinary(): string {
   }
   const key = `${process.platform}-${process.arch}`;
   const pkg = BINARY_PACKAGES[key];
-  if (!pkg) throw new ProcessError(`anvil has no npm binary for ${key}`, { hint: 'set TREASURY_ANVIL_BIN to an anvil binary' });
+  if (!pkg)
+    throw new ProcessError(`anvil has no npm binary for ${key}`, {
+      hint: 'set TREASURY_ANVIL_BIN to an anvil binary',
+    });
   const require = createRequire(import.meta.url);
   let path: string;
   try {
@@ -88,10 +91,13 @@ export async function assertPortFree(port: number): Promise<void> {
     const server = createServer();
     server.once('error', (error: NodeJS.ErrnoException) => {
       reject(
-        new ProcessError(`port ${port} is already in use${error.code === 'EADDRINUSE' ? '' : ` (${error.code})`}`, {
-          cause: error,
-          hint: `stop whatever listens on ${port}, or pass another --port`,
-        }),
+        new ProcessError(
+          `port ${port} is already in use${error.code === 'EADDRINUSE' ? '' : ` (${error.code})`}`,
+          {
+            cause: error,
+            hint: `stop whatever listens on ${port}, or pass another --port`,
+          },
+        ),
       );
     });
     server.listen(port, '127.0.0.1', () => server.close(() => resolve()));
@@ -136,11 +142,16 @@ export async function startAnvil(options: AnvilOptions = {}): Promise<AnvilInsta
     port = await findFreePort();
   }
   const args = [
-    '--host', '127.0.0.1',
-    '--port', String(port),
-    '--chain-id', String(chainId),
-    '--accounts', String(options.accounts ?? 12),
-    '--mnemonic', ANVIL_TEST_MNEMONIC,
+    '--host',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--chain-id',
+    String(chainId),
+    '--accounts',
+    String(options.accounts ?? 12),
+    '--mnemonic',
+    ANVIL_TEST_MNEMONIC,
     '--silent',
   ];
   if (options.loadStatePath) args.push('--load-state', options.loadStatePath);
@@ -179,9 +190,12 @@ export async function startAnvil(options: AnvilOptions = {}): Promise<AnvilInsta
   const deadline = Date.now() + (options.startTimeoutMs ?? 15_000);
   while (Date.now() < deadline) {
     if (exited) {
-      throw new ProcessError(`anvil exited during start-up: ${stderr.trim().split('\n').pop() ?? 'no message'}`, {
-        hint: 'check the port and the state file, or run the anvil binary by hand to see why',
-      });
+      throw new ProcessError(
+        `anvil exited during start-up: ${stderr.trim().split('\n').pop() ?? 'no message'}`,
+        {
+          hint: 'check the port and the state file, or run the anvil binary by hand to see why',
+        },
+      );
     }
     const answered = await rpcChainId(rpcUrl, AbortSignal.timeout(500));
     if (answered === chainId) return { rpcUrl, port, chainId, process: child, stop };

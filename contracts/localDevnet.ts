@@ -1,0 +1,89 @@
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ConfigError } from '../agent/errors.ts';
+import type { TreasuryAgentConfig } from '../config/schema.ts';
+import { dayOf, loadPriceHistory, priceAsOf } from '../strategies/priceHistory.ts';
+import { type AnvilInstance, startAnvil } from './anvil.ts';
+import { type DevnetDeployment, deployDevnet } from './devnet.ts';
+
+/** The project's copy of the daily price history (see data/README.md for provenance). */
+export const DEFAULT_PRICES_PATH = join(
+  dirname(fileURLToPath(import.meta.url)),
+  '..',
+  'data',
+  'prices_daily.csv',
+);
+
+export type LocalDevnet = {
+  anvil: AnvilInstance;
+  deployment: DevnetDeployment;
+  /** The config with the deployed addresses filled in (safe.address, tokens[].address/feed, router, chain.rpcUrl). */
+  config: TreasuryAgentConfig;
+  stop: () => Promise<void>;
+};
+
+/** Reads the close of every token's `priceAsset` on `date` from the price history. */
+export async function closingPricesOn(
+  config: TreasuryAgentConfig,
+  date: string,
+  pricesPath = DEFAULT_PRICES_PATH,
+) {
+  const history = await loadPriceHistory(pricesPath);
+  const day = dayOf(date);
+  const prices: Record<string, number> = {};
+  for (const token of config.tokens) {
+    const price = priceAsOf(history, token.priceAsset, day);
+    if (price === undefined) {
+      throw new ConfigError(
+        `no ${token.priceAsset} price on ${date} in ${pricesPath} (token ${token.symbol})`,
+        {
+          hint: 'pick devnet.priceDate inside the history of every tokens[].priceAsset (see data/README.md)',
+        },
+      );
+    }
+    prices[token.priceAsset] = price;
+  }
+  return prices;
+}
+
+/** The config as it is once the devnet is deployed: every address known, the RPC pointing at this anvil. */
+export function configForDeployment(
+  config: TreasuryAgentConfig,
+  deployment: DevnetDeployment,
+): TreasuryAgentConfig {
+  return {
+    ...config,
+    chain: { ...config.chain, rpcUrl: deployment.rpcUrl },
+    safe: { ...config.safe, address: deployment.safe.address },
+    router: deployment.uniswap.router,
+    tokens: config.tokens.map((token) => ({
+      ...token,
+      address: deployment.tokens[token.symbol]!.address,
+      feed: deployment.tokens[token.symbol]!.feed,
+    })),
+  };
+}
+
+/**
+ * Starts anvil and deploys the devnet of `config` on it. The chain starts at the end of `devnet.priceDate`
+ * (the pools' prices are that day's closes). If anything fails, anvil is stopped before the error is thrown.
+ */
+export async function startDevnet(options: {
+  config: TreasuryAgentConfig;
+  port?: number;
+  pricesPath?: string;
+}): Promise<LocalDevnet> {
+  const { config } = options;
+  if (!config.devnet)
+    throw new ConfigError('the config has no devnet section', { hint: 'see config/examples/devnet.yaml' });
+  const pricesUsd = await closingPricesOn(config, config.devnet.priceDate, options.pricesPath);
+  const startTimestamp = (dayOf(config.devnet.priceDate) + 1) * 86_400 - 60;
+  const anvil = await startAnvil({ port: options.port, chainId: config.chain.id, startTimestamp });
+  try {
+    const deployment = await deployDevnet({ rpcUrl: anvil.rpcUrl, config, pricesUsd });
+    return { anvil, deployment, config: configForDeployment(config, deployment), stop: anvil.stop };
+  } catch (error) {
+    await anvil.stop();
+    throw error;
+  }
+}
