@@ -1,5 +1,7 @@
 import { getAddress, isAddress } from 'viem';
 import { z } from 'zod';
+import { GuardrailsSchema } from '../strategies/guardrails.ts';
+import { StrategyConfigSchema, unknownStrategySymbols } from '../strategies/registry.ts';
 
 /**
  * The one config file the stewards write (YAML or JSON). Each section is a zod schema; the strategy's own
@@ -125,6 +127,10 @@ export const TreasuryAgentConfigSchema = z
     /** Uniswap V2 router the executor may call; absent on the devnet. */
     router: AddressSchema.optional(),
     devnet: DevnetConfigSchema.optional(),
+    /** The allocation strategy and its overlays (strategies/registry.ts); required to plan or backtest. */
+    strategy: StrategyConfigSchema.optional(),
+    /** Limits every plan respects (strategies/guardrails.ts); defaults apply when absent. */
+    guardrails: GuardrailsSchema.prefault({}),
   })
   .superRefine((config, ctx) => {
     const symbols = config.tokens.map((t) => t.symbol);
@@ -140,6 +146,30 @@ export const TreasuryAgentConfigSchema = z
         path: ['tokens'],
         message: 'exactly one token must have role governance',
       });
+    }
+    if (config.strategy) {
+      for (const issue of unknownStrategySymbols(config.strategy, symbols)) {
+        ctx.addIssue({ code: 'custom', path: ['strategy', ...issue.path], message: issue.message });
+      }
+    }
+    const guardrailSymbols: Array<[(string | number)[], string]> = [
+      ...Object.keys(config.guardrails.maxTradeBpsPerAsset).map((s): [string[], string] => [
+        ['maxTradeBpsPerAsset', s],
+        s,
+      ]),
+      ...(config.guardrails.allowlist ?? []).map((s, i): [(string | number)[], string] => [
+        ['allowlist', i],
+        s,
+      ]),
+    ];
+    for (const [path, symbol] of guardrailSymbols) {
+      if (!symbols.includes(symbol)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['guardrails', ...path],
+          message: `unknown token ${symbol} (configured: ${symbols.join(', ')})`,
+        });
+      }
     }
     if (!config.tokens.some((t) => t.symbol === 'USDC')) {
       ctx.addIssue({

@@ -1,0 +1,71 @@
+import type { z } from 'zod';
+
+/** A token as strategies see it (from the config's `tokens`). */
+export type TokenInfo = {
+  symbol: string;
+  decimals: number;
+  role: 'governance' | 'stable' | 'risk';
+  /** Asset name in the price history, e.g. WETH → ETH. */
+  priceAsset: string;
+};
+
+/**
+ * Market data as of one day, and nothing after it. Every price and close in it is finite and above zero;
+ * a token without a valid price is simply absent from `prices` (and cannot receive a weight).
+ */
+export type MarketSnapshot = {
+  /** ISO date (UTC) of the snapshot; the last close in every series is dated asOf (or carried ≤ a few days). */
+  asOf: string;
+  /** Days since 1970-01-01 of asOf. */
+  day: number;
+  /** Every configured token, by symbol. */
+  tokens: Readonly<Record<string, TokenInfo>>;
+  /** USD price at asOf, by symbol. */
+  prices: Readonly<Record<string, number>>;
+  /** The last `lookbackDays + 1` daily closes (oldest first) for symbols with a full, valid window. */
+  closes: Readonly<Record<string, Float64Array>>;
+  lookbackDays: number;
+};
+
+/** What the treasury holds (base units) and what it spends, as strategies see it. */
+export type Holdings = {
+  balances: Readonly<Record<string, bigint>>;
+  /** USD paid out per month from stablecoins. */
+  monthlySpendUsd: number;
+};
+
+/** Target weights in basis points by symbol: integers ≥ 0 that add up to exactly 10,000. */
+export type WeightsBps = Record<string, number>;
+
+/** A pure allocation rule: no I/O, no clock, no randomness. */
+export type Strategy<P = unknown> = {
+  id: string;
+  /** Bumped whenever the same inputs could give different weights. */
+  version: string;
+  summary: string;
+  /** Bounds and defaults of the params. */
+  paramsSchema: z.ZodType<P>;
+  /** Days of history (before asOf) the strategy reads, given its params. */
+  lookbackDays: (params: P) => number;
+  targetWeights: (snapshot: MarketSnapshot, holdings: Holdings, params: P) => WeightsBps;
+};
+
+/** A rule applied on top of a strategy's weights (runway floor, caps, max step, volatility target, bands). */
+export type Overlay<P = unknown> = {
+  id: string;
+  version: string;
+  summary: string;
+  paramsSchema: z.ZodType<P>;
+  lookbackDays: (params: P) => number;
+  adjust: (weights: WeightsBps, snapshot: MarketSnapshot, holdings: Holdings, params: P) => WeightsBps;
+};
+
+/** A strategy with its params bound (and overlays applied): what the agent and the backtest call. */
+export type ConfiguredStrategy = {
+  id: string;
+  version: string;
+  lookbackDays: number;
+  /** One line for people, e.g. "risk-parity(WETH,WBTC) → runway-floor(24m) → …". */
+  description: string;
+  targetWeights: (snapshot: MarketSnapshot, holdings: Holdings) => WeightsBps;
+};

@@ -1,0 +1,109 @@
+import { TreasuryError } from '../agent/errors.ts';
+import type { Holdings, MarketSnapshot, WeightsBps } from './types.ts';
+
+export const TOTAL_BPS = 10_000;
+
+/**
+ * Rounds non-negative shares (any scale) to integer basis points adding up to exactly 10,000 (largest
+ * remainder; ties go to the symbol first in alphabetical order, so the result is deterministic).
+ * Symbols with share 0 are left out. Throws if there is nothing to allocate.
+ */
+export function toBasisPoints(shares: Readonly<Record<string, number>>): WeightsBps {
+  const entries = Object.entries(shares).filter(([, v]) => v > 0);
+  let total = 0;
+  for (const [symbol, v] of entries) {
+    if (!Number.isFinite(v)) throw new TreasuryError(`weight of ${symbol} is not a finite number (${v})`);
+    total += v;
+  }
+  if (!(total > 0)) throw new TreasuryError('no weight to allocate: every share is zero');
+  entries.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  const out: WeightsBps = {};
+  const remainders: Array<[string, number]> = [];
+  let used = 0;
+  for (const [symbol, v] of entries) {
+    const exact = (v / total) * TOTAL_BPS;
+    const floor = Math.floor(exact);
+    out[symbol] = floor;
+    used += floor;
+    remainders.push([symbol, exact - floor]);
+  }
+  remainders.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+  for (let k = 0; used < TOTAL_BPS; k = (k + 1) % remainders.length) {
+    const symbol = remainders[k]![0];
+    out[symbol] = (out[symbol] ?? 0) + 1;
+    used++;
+  }
+  for (const symbol of Object.keys(out)) if (out[symbol] === 0) delete out[symbol];
+  return out;
+}
+
+/** Checks the weights contract: integers ≥ 0, priced symbols only, total exactly 10,000. */
+export function assertValidWeights(weights: WeightsBps, snapshot: MarketSnapshot, who: string): void {
+  let total = 0;
+  for (const [symbol, bps] of Object.entries(weights)) {
+    if (!Number.isInteger(bps) || bps < 0) {
+      throw new TreasuryError(
+        `${who} returned weight ${bps} for ${symbol}: weights must be whole basis points ≥ 0`,
+      );
+    }
+    if (bps > 0 && snapshot.prices[symbol] === undefined) {
+      throw new TreasuryError(`${who} gave ${bps} bps to ${symbol}, which has no price on ${snapshot.asOf}`);
+    }
+    total += bps;
+  }
+  if (total !== TOTAL_BPS) {
+    throw new TreasuryError(`${who} returned weights adding up to ${total} basis points instead of 10000`);
+  }
+}
+
+/** Units of a base-unit amount as a float (for valuation only). */
+export function unitsOf(amount: bigint, decimals: number): number {
+  if (amount === 0n) return 0;
+  const scale = 10n ** BigInt(decimals);
+  const whole = amount / scale;
+  const frac = amount % scale;
+  return Number(whole) + Number(frac) / Number(scale);
+}
+
+/** Base units of a float amount of tokens, rounded down (never more than asked). */
+export function baseUnitsOf(units: number, decimals: number): bigint {
+  if (!(units > 0) || !Number.isFinite(units)) return 0n;
+  const whole = Math.floor(units);
+  const frac = units - whole;
+  const scale = 10n ** BigInt(decimals);
+  const fracUnits = BigInt(Math.floor(frac * Number(scale)));
+  return BigInt(whole) * scale + (fracUnits < scale ? fracUnits : scale - 1n);
+}
+
+/** USD value by symbol of the priced holdings, and their total. Unpriced holdings count for nothing. */
+export function valueHoldings(
+  snapshot: MarketSnapshot,
+  holdings: Holdings,
+): { values: Record<string, number>; total: number } {
+  const values: Record<string, number> = {};
+  let total = 0;
+  for (const [symbol, amount] of Object.entries(holdings.balances)) {
+    const price = snapshot.prices[symbol];
+    const token = snapshot.tokens[symbol];
+    if (price === undefined || !token || amount <= 0n) continue;
+    const value = unitsOf(amount, token.decimals) * price;
+    values[symbol] = value;
+    total += value;
+  }
+  return { values, total };
+}
+
+/** The current allocation as fractions of the priced treasury (empty when it holds nothing priced). */
+export function currentShares(snapshot: MarketSnapshot, holdings: Holdings): Record<string, number> {
+  const { values, total } = valueHoldings(snapshot, holdings);
+  const shares: Record<string, number> = {};
+  if (total <= 0) return shares;
+  for (const [symbol, value] of Object.entries(values)) shares[symbol] = value / total;
+  return shares;
+}
+
+/** Stablecoin symbols with a price in the snapshot (a fallback target when nothing else is available). */
+export function pricedStables(snapshot: MarketSnapshot, among?: readonly string[]): string[] {
+  const symbols = among ?? Object.keys(snapshot.tokens).filter((s) => snapshot.tokens[s]?.role === 'stable');
+  return symbols.filter((s) => snapshot.prices[s] !== undefined).sort();
+}
