@@ -4,7 +4,9 @@ import { ConfigError } from '../agent/errors.ts';
 import type { TreasuryAgentConfig } from '../config/schema.ts';
 import { dayOf, loadPriceHistory, priceAsOf } from '../strategies/priceHistory.ts';
 import { type AnvilInstance, startAnvil } from './anvil.ts';
-import { type DevnetDeployment, deployDevnet } from './devnet.ts';
+import { makePublicClient } from './chainClients.ts';
+import { contractNetworksFor, type DevnetDeployment, deployDevnet } from './devnet.ts';
+import type { ExecutorContext } from './safeExecutor.ts';
 
 /** The project's copy of the daily price history (see data/README.md for provenance). */
 export const DEFAULT_PRICES_PATH = join(
@@ -86,4 +88,25 @@ export async function startDevnet(options: {
     await anvil.stop();
     throw error;
   }
+}
+
+/** The executor's view of a devnet: its Safe, router, allowlists and protocol-kit contract addresses. */
+export function executorContextForDevnet(devnet: LocalDevnet): ExecutorContext {
+  const { deployment } = devnet;
+  return {
+    client: makePublicClient(deployment.chainId, deployment.rpcUrl),
+    rpcUrl: deployment.rpcUrl,
+    chainId: deployment.chainId,
+    safe: deployment.safe.address,
+    router: deployment.uniswap.router,
+    factory: deployment.uniswap.factory,
+    multiSendCallOnly: deployment.safeContracts.multiSendCallOnly,
+    contractNetworks: contractNetworksFor(deployment),
+    tokens: Object.values(deployment.tokens).map((t) => ({
+      symbol: t.symbol,
+      address: t.address,
+      decimals: t.decimals,
+    })),
+    allowedRouters: [deployment.uniswap.router],
+  };
 }
