@@ -1,0 +1,131 @@
+/**
+ * Gas of one rebalance of 1, 2 and 4 swaps executed as ONE Safe transaction (2-of-3 signatures, MultiSendCallOnly
+ * batch), against the same swaps sent from an EOA as separate transactions (approve + swap each), measured in
+ * the same run from the same chain state (evm_snapshot / evm_revert), block timestamps 12 s apart.
+ * Both the Safe's routes are measured: `pair` (transfer to the pair + router swap with min out, no approval)
+ * and `router` (approve + swapExactTokensForTokens). The last line prints safe/EOA ratios per size.
+ *
+ *   npm run bench:gas
+ */
+import { type Address, encodeFunctionData, type Hex, parseUnits } from 'viem';
+import { loadConfig } from '../config/loadConfig.ts';
+import { erc20Abi, uniswapV2RouterAbi } from '../contracts/abis.ts';
+import { projectArtifacts } from '../contracts/artifacts.ts';
+import { makePublicClient, makeWalletClient } from '../contracts/chainClients.ts';
+import { devAccount, devPrivateKey } from '../contracts/devAccounts.ts';
+import { DEFAULT_DEVNET_CONFIG } from '../contracts/devnetCommand.ts';
+import { executorContextForDevnet, startDevnet } from '../contracts/localDevnet.ts';
+import { executeRebalance } from '../contracts/safeExecutor.ts';
+import type { SwapInstruction, SwapRoute } from '../contracts/safeTransaction.ts';
+
+const config = await loadConfig(DEFAULT_DEVNET_CONFIG);
+const devnet = await startDevnet({ config });
+try {
+  const ctx = executorContextForDevnet(devnet);
+  const client = makePublicClient(ctx.chainId, ctx.rpcUrl);
+  const tokens = devnet.deployment.tokens;
+  const token = (s: string) => tokens[s]!.address;
+  const units = (s: string, amount: string) => parseUnits(amount, tokens[s]!.decimals);
+  const deployer = makeWalletClient(ctx.chainId, ctx.rpcUrl, devAccount(0));
+  const trader = makeWalletClient(ctx.chainId, ctx.rpcUrl, devAccount(6));
+  const signers: Hex[] = [devPrivateKey(1), devPrivateKey(2)];
+  const send = async (wallet: typeof trader, to: Address, data: Hex) => {
+    const hash = await wallet.sendTransaction({ to, data });
+    const receipt = await client.waitForTransactionReceipt({ hash });
+    if (receipt.status !== 'success') throw new Error(`bench transaction failed: ${hash}`);
+    return receipt.gasUsed;
+  };
+  const deadline = async () => (await client.getBlock()).timestamp + 86_400n;
+
+  // The EOA gets the same tokens as the Safe.
+  for (const [symbol, amount] of [
+    ['GOV', '2000000'],
+    ['USDC', '2000000'],
+  ] as const) {
+    await send(
+      deployer,
+      token(symbol),
+      encodeFunctionData({
+        abi: projectArtifacts.testToken.abi,
+        functionName: 'mint',
+        args: [trader.account.address, units(symbol, amount)],
+      }),
+    );
+  }
+
+  const swapsOf = (n: number): SwapInstruction[] => {
+    const all: SwapInstruction[] = [
+      { tokenIn: token('GOV'), tokenOut: token('USDC'), amountIn: units('GOV', '5000'), minAmountOut: 1n },
+      { tokenIn: token('USDC'), tokenOut: token('WETH'), amountIn: units('USDC', '20000'), minAmountOut: 1n },
+      { tokenIn: token('USDC'), tokenOut: token('WBTC'), amountIn: units('USDC', '20000'), minAmountOut: 1n },
+      { tokenIn: token('USDC'), tokenOut: token('DAI'), amountIn: units('USDC', '20000'), minAmountOut: 1n },
+    ];
+    return all.slice(0, n);
+  };
+
+  const eoaGas = async (swaps: SwapInstruction[]) => {
+    let gas = 0n;
+    for (const swap of swaps) {
+      gas += await send(
+        trader,
+        swap.tokenIn,
+        encodeFunctionData({ abi: erc20Abi, functionName: 'approve', args: [ctx.router, swap.amountIn] }),
+      );
+      gas += await send(
+        trader,
+        ctx.router,
+        encodeFunctionData({
+          abi: uniswapV2RouterAbi,
+          functionName: 'swapExactTokensForTokens',
+          args: [
+            swap.amountIn,
+            swap.minAmountOut,
+            [swap.tokenIn, swap.tokenOut],
+            trader.account.address,
+            await deadline(),
+          ],
+        }),
+      );
+    }
+    return gas;
+  };
+  const safeGas = async (swaps: SwapInstruction[], route: SwapRoute) =>
+    (await executeRebalance(ctx, { swaps, route, deadline: await deadline() }, signers)).gasUsed;
+
+  // Warm-up: every balance non-zero and the Safe's nonce past 0, for both sides (steady state).
+  await safeGas(swapsOf(4), 'pair');
+  await eoaGas(swapsOf(4));
+
+  const snapshot = async () =>
+    (await client.request({ method: 'evm_snapshot' as 'eth_chainId' })) as unknown as string;
+  const revert = (id: string) =>
+    client.request({ method: 'evm_revert' as 'eth_chainId', params: [id] as unknown as undefined });
+  const rows: { n: number; eoa: bigint; pair: bigint; router: bigint }[] = [];
+  for (const n of [1, 2, 4]) {
+    const measure = async (run: () => Promise<bigint>) => {
+      const id = await snapshot();
+      try {
+        return await run();
+      } finally {
+        await revert(id);
+      }
+    };
+    const eoa = await measure(() => eoaGas(swapsOf(n)));
+    const pair = await measure(() => safeGas(swapsOf(n), 'pair'));
+    const router = await measure(() => safeGas(swapsOf(n), 'router'));
+    rows.push({ n, eoa, pair, router });
+  }
+  console.log('swaps  EOA approve+swap each  Safe batch (pair route)  Safe batch (router route)');
+  for (const r of rows) {
+    console.log(
+      `${String(r.n).padStart(5)}  ${String(r.eoa).padStart(21)}  ${String(r.pair).padStart(23)}  ${String(r.router).padStart(25)}`,
+    );
+  }
+  const ratio = (a: bigint, b: bigint) => (Number(a) / Number(b)).toFixed(3);
+  console.log(
+    `ratio safe(pair)/EOA: ${rows.map((r) => `${r.n} swap${r.n > 1 ? 's' : ''} ${ratio(r.pair, r.eoa)}`).join(', ')}` +
+      ` | safe(router)/EOA: ${rows.map((r) => `${r.n} ${ratio(r.router, r.eoa)}`).join(', ')}`,
+  );
+} finally {
+  await devnet.stop();
+}
