@@ -18,9 +18,9 @@ export class TreasuryError extends Error {
   readonly details: string[];
 
   constructor(shortMessage: string, options: TreasuryErrorOptions = {}) {
-    const lines = [shortMessage, ...(options.details ?? [])];
-    if (options.hint) lines.push(`→ ${options.hint}`);
-    super(lines.join('\n'), options.cause === undefined ? undefined : { cause: options.cause });
+    // First line: what is wrong → what to do. Details follow on their own lines.
+    const first = options.hint ? `${shortMessage} → ${options.hint}` : shortMessage;
+    super([first, ...(options.details ?? [])].join('\n'), options.cause === undefined ? undefined : { cause: options.cause });
     this.shortMessage = shortMessage;
     this.hint = options.hint;
     this.details = options.details ?? [];
@@ -83,9 +83,8 @@ export function redactUrl(url: string): string {
   }
 }
 
-/** One line for a person: the message, and the hint when there is one. */
+/** For a person: what is wrong and what to do on the first line (`message → hint`), details below it. */
 export function describeError(error: unknown): string {
-  if (error instanceof TreasuryError) return error.message;
   if (error instanceof Error) return error.message;
   return String(error);
 }

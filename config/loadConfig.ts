@@ -21,9 +21,11 @@ export function parseConfig(text: string, source = 'config'): TreasuryAgentConfi
   }
   const result = TreasuryAgentConfigSchema.safeParse(raw);
   if (!result.success) {
-    throw new ConfigError(`${source} is invalid:\n${formatConfigIssues(result.error)}`, {
+    const count = result.error.issues.length;
+    throw new ConfigError(`${source} is invalid (${count} problem${count === 1 ? '' : 's'})`, {
       cause: result.error,
-      hint: `fix the fields above, then run: treasury config validate ${source}`,
+      hint: `fix the fields below, then run: treasury config validate ${source}`,
+      details: formatConfigIssues(result.error).split('\n'),
     });
   }
   return result.data;
