@@ -1,0 +1,347 @@
+import {
+  buildSchema,
+  type DocumentNode,
+  type ExecutionResult,
+  execute,
+  GraphQLError,
+  parse,
+  validate,
+} from 'graphql';
+import type { Clock } from '../clock.ts';
+import { snapshotJs } from '../snapshotProtocol.ts';
+import type { Space } from './spaces.ts';
+import type { Condition, HubStore, ProposalRow, VoteRow } from './store.ts';
+
+/** The subset of hub.snapshot.org's GraphQL schema the hub serves, with the same names and types. */
+export const HUB_SCHEMA_SDL = /* GraphQL */ `
+scalar Any
+
+enum OrderDirection { asc desc }
+
+type Query {
+  space(id: String!): Space
+  spaces(first: Int! = 20, skip: Int! = 0, where: SpaceWhere, orderBy: String, orderDirection: OrderDirection): [Space]
+  proposal(id: String): Proposal
+  proposals(first: Int! = 20, skip: Int! = 0, where: ProposalWhere, orderBy: String, orderDirection: OrderDirection): [Proposal]
+  vote(id: String!): Vote
+  votes(first: Int! = 20, skip: Int! = 0, where: VoteWhere, orderBy: String, orderDirection: OrderDirection): [Vote]
+}
+
+input SpaceWhere { id: String, id_in: [String] }
+
+input ProposalWhere {
+  id: String, id_in: [String], ipfs: String, space: String, space_in: [String], author: String, author_in: [String],
+  network: String, network_in: [String], title_contains: String, type: String, type_in: [String],
+  app: String, app_not: String, app_in: [String], app_not_in: [String],
+  created: Int, created_in: [Int], created_gt: Int, created_gte: Int, created_lt: Int, created_lte: Int,
+  updated: Int, updated_in: [Int], updated_gt: Int, updated_gte: Int, updated_lt: Int, updated_lte: Int,
+  start: Int, start_in: [Int], start_gt: Int, start_gte: Int, start_lt: Int, start_lte: Int,
+  end: Int, end_in: [Int], end_gt: Int, end_gte: Int, end_lt: Int, end_lte: Int,
+  scores_state: String, scores_state_in: [String], state: String
+}
+
+input VoteWhere {
+  id: String, id_in: [String], ipfs: String, ipfs_in: [String], space: String, space_in: [String],
+  voter: String, voter_in: [String], proposal: String, proposal_in: [String], reason: String, reason_not: String,
+  reason_in: [String], reason_not_in: [String], app: String, app_not: String, app_in: [String], app_not_in: [String],
+  created: Int, created_in: [Int], created_gt: Int, created_gte: Int, created_lt: Int, created_lte: Int,
+  vp: Float, vp_in: [Float], vp_gt: Float, vp_gte: Float, vp_lt: Float, vp_lte: Float, vp_state: String, vp_state_in: [String]
+}
+
+type Strategy { name: String!, network: String, params: Any }
+type SpaceFilters { minScore: Float, onlyMembers: Boolean }
+type SpaceVoting {
+  delay: Int, period: Int, type: String, quorum: Float, quorumType: String, blind: Boolean, hideAbstain: Boolean,
+  privacy: String, aliased: Boolean
+}
+
+type Space {
+  id: String!, name: String, about: String, network: String, symbol: String, admins: [String], moderators: [String],
+  members: [String], filters: SpaceFilters, strategies: [Strategy], voting: SpaceVoting, proposalsCount: Int,
+  votesCount: Int
+}
+
+type Proposal {
+  id: String!, ipfs: String, author: String!, created: Int!, updated: Int, space: Space, network: String!,
+  symbol: String!, type: String, strategies: [Strategy]!, plugins: Any!, title: String!, body: String,
+  discussion: String!, choices: [String]!, labels: [String], start: Int!, end: Int!, quorum: Float!,
+  quorumType: String, privacy: String, snapshot: Int, state: String, link: String, app: String, scores: [Float],
+  scores_by_strategy: Any, scores_state: String, scores_total: Float, scores_updated: Int, votes: Int,
+  flagged: Boolean
+}
+
+type Vote {
+  id: String!, ipfs: String, voter: String!, created: Int!, space: Space!, proposal: Proposal, choice: Any!,
+  metadata: Any, reason: String, app: String, vp: Float, vp_by_strategy: [Float], vp_state: String
+}
+`;
+
+const MAX_FIRST = 1000;
+const MAX_SKIP = 5000;
+
+type Args = {
+  first?: number;
+  skip?: number;
+  where?: Record<string, unknown> | null;
+  orderBy?: string | null;
+  orderDirection?: 'asc' | 'desc' | null;
+};
+
+type Context = { now: number };
+
+function checkLimits(args: Args) {
+  if ((args.first ?? 0) > MAX_FIRST)
+    throw new GraphQLError(`The \`first\` argument must not be greater than ${MAX_FIRST}`);
+  if ((args.skip ?? 0) > MAX_SKIP)
+    throw new GraphQLError(`The \`skip\` argument must not be greater than ${MAX_SKIP}`);
+  if ((args.first ?? 0) < 0 || (args.skip ?? 0) < 0)
+    throw new GraphQLError('first and skip must not be negative');
+}
+
+const SUFFIXES: [string, Condition['op']][] = [
+  ['_not_in', 'not in'],
+  ['_in', 'in'],
+  ['_gte', '>='],
+  ['_gt', '>'],
+  ['_lte', '<='],
+  ['_lt', '<'],
+  ['_contains', 'contains'],
+  ['_not', '!='],
+];
+
+function conditions(where: Record<string, unknown> | null | undefined, now: number): Condition[] {
+  const out: Condition[] = [];
+  for (const [key, value] of Object.entries(where ?? {})) {
+    if (value === null || value === undefined) continue;
+    if (key === 'state') {
+      if (value === 'pending') out.push({ column: 'start', op: '>', value: now });
+      else if (value === 'active') {
+        out.push({ column: 'start', op: '<=', value: now }, { column: 'end', op: '>', value: now });
+      } else if (value === 'closed') out.push({ column: 'end', op: '<=', value: now });
+      else if (value !== 'all' && value !== '') throw new GraphQLError(`unknown state ${String(value)}`);
+      continue;
+    }
+    const suffix = SUFFIXES.find(([s]) => key.endsWith(s));
+    const column = suffix ? key.slice(0, -suffix[0].length) : key;
+    const op = suffix ? suffix[1] : '=';
+    out.push({ column, op, value } as Condition);
+  }
+  return out;
+}
+
+/** The hub's GraphQL endpoint: parses, validates and executes queries with graphql-js over the SQLite store. */
+export function createHubGraphql(options: { store: HubStore; spaces: Space[]; clock: Clock }) {
+  const { store, clock } = options;
+  const schema = buildSchema(HUB_SCHEMA_SDL);
+  // `Any` keeps graphql-js' defaults for a custom scalar: values pass through as JSON.
+  const spaces = new Map(options.spaces.map((space) => [space.id, space]));
+  const documents = new Map<string, DocumentNode | readonly GraphQLError[]>();
+
+  function spaceObject(id: string) {
+    const space = spaces.get(id);
+    if (!space) return { id, name: id };
+    return {
+      id: space.id,
+      name: space.name,
+      about: space.about,
+      network: space.network,
+      symbol: space.symbol ?? space.strategies[0]?.params.symbol ?? '',
+      admins: space.admins,
+      moderators: space.moderators,
+      members: space.members,
+      filters: space.filters,
+      strategies: space.strategies.map((s) => ({ ...s, network: s.network ?? space.network })),
+      voting: {
+        delay: space.voting.delay,
+        period: space.voting.period,
+        type: space.voting.type,
+        quorum: space.voting.quorum,
+        quorumType: 'default',
+        blind: false,
+        hideAbstain: false,
+        privacy: 'none',
+        aliased: false,
+      },
+      proposalsCount: () => store.countProposals(space.id),
+      votesCount: () => store.countVotes(space.id),
+    };
+  }
+
+  /** Final scores once the proposal has ended, computed with snapshot.js' voting class like the real hub. */
+  function finalize(row: ProposalRow, now: number): ProposalRow {
+    if (row.scores_state === 'final' || now <= row.end) return row;
+    const votes = store.allVotes(row.id).map((v) => ({
+      choice: JSON.parse(v.choice),
+      balance: v.vp,
+      scores: JSON.parse(v.vp_by_strategy) as number[],
+    }));
+    const strategies = JSON.parse(row.strategies);
+    const choices = JSON.parse(row.choices) as string[];
+    const Voting = snapshotJs.utils.voting[row.type as keyof typeof snapshotJs.utils.voting];
+    const voting = new Voting({ choices } as never, votes as never, strategies, 0 as never);
+    const final = {
+      scores: voting.getScores() as number[],
+      scoresByStrategy: voting.getScoresByStrategy() as number[][],
+      scoresTotal: voting.getScoresTotal() as number,
+      updated: now,
+    };
+    store.finalizeScores(row.id, final);
+    return store.getProposal(row.id) ?? row;
+  }
+
+  function proposalObject(stored: ProposalRow, now: number) {
+    const row = finalize(stored, now);
+    const choices = JSON.parse(row.choices) as string[];
+    const scores = JSON.parse(row.scores) as number[];
+    return {
+      id: row.id,
+      ipfs: row.ipfs,
+      author: row.author,
+      created: row.created,
+      updated: row.updated || null,
+      space: () => spaceObject(row.space),
+      network: row.network,
+      symbol: row.symbol,
+      type: row.type,
+      strategies: JSON.parse(row.strategies),
+      plugins: JSON.parse(row.plugins),
+      title: row.title,
+      body: row.body,
+      discussion: row.discussion,
+      choices,
+      labels: JSON.parse(row.labels),
+      start: row.start,
+      end: row.end,
+      quorum: row.quorum,
+      quorumType: row.quorum_type,
+      privacy: row.privacy,
+      snapshot: row.snapshot,
+      state: row.start > now ? 'pending' : row.end > now ? 'active' : 'closed',
+      link: `https://snapshot.box/#/s:${row.space}/proposal/${row.id}`,
+      app: row.app,
+      scores: choices.map((_, i) => scores[i] ?? 0),
+      scores_by_strategy: JSON.parse(row.scores_by_strategy),
+      scores_state: row.scores_state,
+      scores_total: row.scores_total,
+      scores_updated: row.scores_updated,
+      votes: row.votes,
+      flagged: false,
+    };
+  }
+
+  function voteObject(row: VoteRow, now: number) {
+    return {
+      id: row.id,
+      ipfs: row.ipfs,
+      voter: row.voter,
+      created: row.created,
+      space: () => spaceObject(row.space),
+      proposal: () => {
+        const p = store.getProposal(row.proposal);
+        return p ? proposalObject(p, now) : null;
+      },
+      choice: JSON.parse(row.choice),
+      metadata: JSON.parse(row.metadata),
+      reason: row.reason,
+      app: row.app,
+      vp: row.vp,
+      vp_by_strategy: JSON.parse(row.vp_by_strategy),
+      vp_state: row.vp_state,
+    };
+  }
+
+  const ORDER = {
+    proposals: ['created', 'start', 'end', 'votes', 'scores_total', 'updated'],
+    votes: ['created', 'vp'],
+  };
+
+  function order(args: Args, allowed: string[]) {
+    const orderBy = args.orderBy ?? 'created';
+    if (!allowed.includes(orderBy)) throw new GraphQLError(`orderBy must be one of ${allowed.join(', ')}`);
+    return { orderBy, orderDirection: args.orderDirection ?? 'desc' } as const;
+  }
+
+  const root = {
+    space: ({ id }: { id: string }) => (spaces.has(id) ? spaceObject(id) : null),
+    spaces: (args: Args & { where?: { id?: string; id_in?: string[] } }) => {
+      checkLimits(args);
+      let list = [...spaces.keys()];
+      if (args.where?.id) list = list.filter((id) => id === args.where?.id);
+      if (args.where?.id_in) list = list.filter((id) => args.where?.id_in?.includes(id));
+      return list.slice(args.skip ?? 0, (args.skip ?? 0) + (args.first ?? 20)).map(spaceObject);
+    },
+    proposal: ({ id }: { id?: string | null }, context: Context) => {
+      const row = id ? store.getProposal(id) : undefined;
+      return row ? proposalObject(row, context.now) : null;
+    },
+    proposals: (args: Args, context: Context) => {
+      checkLimits(args);
+      return store
+        .listProposals({
+          where: conditions(args.where, context.now),
+          first: args.first ?? 20,
+          skip: args.skip ?? 0,
+          ...order(args, ORDER.proposals),
+        })
+        .map((row) => proposalObject(row, context.now));
+    },
+    vote: ({ id }: { id: string }, context: Context) => {
+      const row = store.listVotes({
+        where: [{ column: 'id', op: '=', value: id }],
+        first: 1,
+        skip: 0,
+        orderBy: 'created',
+        orderDirection: 'desc',
+      })[0];
+      return row ? voteObject(row, context.now) : null;
+    },
+    votes: (args: Args, context: Context) => {
+      checkLimits(args);
+      return store
+        .listVotes({
+          where: conditions(args.where, context.now),
+          first: args.first ?? 20,
+          skip: args.skip ?? 0,
+          ...order(args, ORDER.votes),
+        })
+        .map((row) => voteObject(row, context.now));
+    },
+  };
+
+  return {
+    schema,
+    /** Executes one GraphQL request; the reply is what goes back as JSON (`{data}` or `{errors}`). */
+    async run(request: {
+      query?: unknown;
+      variables?: unknown;
+      operationName?: unknown;
+    }): Promise<{ status: number; body: ExecutionResult }> {
+      if (typeof request.query !== 'string' || request.query.length === 0) {
+        return { status: 400, body: { errors: [new GraphQLError('Must provide query string.')] } };
+      }
+      let document = documents.get(request.query);
+      if (!document) {
+        try {
+          const parsed = parse(request.query);
+          const errors = validate(schema, parsed);
+          document = errors.length ? errors : parsed;
+        } catch (error) {
+          document = [error instanceof GraphQLError ? error : new GraphQLError(String(error))];
+        }
+        if (documents.size > 500) documents.clear();
+        documents.set(request.query, document);
+      }
+      if (Array.isArray(document)) return { status: 400, body: { errors: document as GraphQLError[] } };
+      const now = await clock();
+      const result = await execute({
+        schema,
+        document: document as DocumentNode,
+        rootValue: root,
+        contextValue: { now } satisfies Context,
+        variableValues: (request.variables ?? undefined) as Record<string, unknown> | undefined,
+        operationName: typeof request.operationName === 'string' ? request.operationName : undefined,
+      });
+      return { status: 200, body: result };
+    },
+  };
+}

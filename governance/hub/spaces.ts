@@ -1,0 +1,94 @@
+import { readFile } from 'node:fs/promises';
+import { getAddress, isAddress } from 'viem';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { HubError } from '../errors.ts';
+
+const Address = z
+  .string()
+  .refine((value) => isAddress(value, { strict: false }), 'not an address (0x + 40 hex digits)')
+  .transform((value) => getAddress(value));
+
+/** The erc20-balance-of strategy of Snapshot: balance at the snapshot block ÷ 10^decimals. */
+export const StrategySchema = z.strictObject({
+  name: z.literal('erc20-balance-of'),
+  network: z.union([z.string(), z.number().int()]).transform(String).optional(),
+  params: z.strictObject({
+    address: Address,
+    decimals: z.number().int().min(0).max(36),
+    symbol: z.string().min(1).max(16),
+  }),
+});
+
+export const SpaceSchema = z.strictObject({
+  id: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9.-]{0,63}$/, 'lowercase letters, digits, dots and dashes (like foo.eth)'),
+  name: z.string().min(1).max(64),
+  about: z.string().max(280).default(''),
+  /** Chain id of the space, a string as on hub.snapshot.org ("1", "31337"). */
+  network: z.union([z.string().regex(/^\d+$/), z.number().int().positive()]).transform(String),
+  symbol: z.string().min(1).max(16).optional(),
+  admins: z.array(Address).default([]),
+  moderators: z.array(Address).default([]),
+  members: z.array(Address).default([]),
+  filters: z
+    .strictObject({ onlyMembers: z.boolean().default(false), minScore: z.number().min(0).default(0) })
+    .default({ onlyMembers: false, minScore: 0 }),
+  voting: z.strictObject({
+    /** Seconds between the proposal's timestamp and its start (exact, as on Snapshot). */
+    delay: z.number().int().min(0),
+    /** Seconds between start and end (exact). */
+    period: z.number().int().positive(),
+    type: z.literal('basic'),
+    /** Votes (in token units, all choices) needed for a result to count. */
+    quorum: z.number().min(0).default(0),
+  }),
+  strategies: z.array(StrategySchema).min(1).max(8),
+});
+
+export type Space = z.infer<typeof SpaceSchema>;
+export type SpaceInput = z.input<typeof SpaceSchema>;
+
+export const SpacesFileSchema = z
+  .union([z.array(SpaceSchema), z.strictObject({ spaces: z.array(SpaceSchema) })])
+  .transform((value) => (Array.isArray(value) ? value : value.spaces))
+  .superRefine((spaces, ctx) => {
+    spaces.forEach((space, i) => {
+      if (spaces.findIndex((s) => s.id === space.id) !== i) {
+        ctx.addIssue({ code: 'custom', path: [i, 'id'], message: `duplicate space ${space.id}` });
+      }
+    });
+  });
+
+/** Validates spaces given as data (tests, the demo). Throws a HubError naming the path of each problem. */
+export function parseSpaces(value: unknown, source = 'spaces'): Space[] {
+  const parsed = SpacesFileSchema.safeParse(value);
+  if (!parsed.success) {
+    throw new HubError(`invalid spaces in ${source}`, {
+      details: z.prettifyError(parsed.error).split('\n'),
+      hint: 'fix the file; see governance/hub/spaces.ts for the fields',
+    });
+  }
+  return parsed.data;
+}
+
+/** Reads a spaces file (JSON, or YAML when the name ends in .yaml/.yml). */
+export async function loadSpacesFile(path: string): Promise<Space[]> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new HubError(`cannot read the spaces file ${path}`, { cause: error, hint: 'pass --spaces FILE' });
+  }
+  let value: unknown;
+  try {
+    value = /\.ya?ml$/i.test(path) ? parseYaml(text) : JSON.parse(text);
+  } catch (error) {
+    throw new HubError(`the spaces file ${path} is not valid ${/\.ya?ml$/i.test(path) ? 'YAML' : 'JSON'}`, {
+      cause: error,
+      details: [(error as Error).message.split('\n')[0] ?? ''],
+    });
+  }
+  return parseSpaces(value, path);
+}

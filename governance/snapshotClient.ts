@@ -1,0 +1,470 @@
+import type { LocalAccount } from 'viem';
+import { z } from 'zod';
+import { type Clock, systemClock } from './clock.ts';
+import { GovernanceError, HubRejectedError } from './errors.ts';
+import {
+  HubErrorReplySchema,
+  type HubProposal,
+  HubProposalSchema,
+  type HubSpace,
+  HubSpaceSchema,
+  type HubVote,
+  HubVoteSchema,
+  IngestReceiptSchema,
+  PROPOSAL_FIELDS,
+  SPACE_FIELDS,
+  VOTE_FIELDS,
+} from './hubReplies.ts';
+import {
+  BASIC_CHOICES,
+  Client712,
+  cancelProposalTypes,
+  messageId,
+  proposalTypes,
+  type SignedData,
+  SNAPSHOT_DOMAIN,
+  voteTypes,
+} from './snapshotProtocol.ts';
+
+export type SnapshotClientOptions = {
+  /** `https://hub.snapshot.org` (messages go to seq.snapshot.org, as snapshot.js does) or the local hub's URL. */
+  hubUrl: string;
+  /** The key that signs (EIP-712) proposals, votes and cancels. */
+  account: LocalAccount;
+  /** Message timestamps come from here: the chain clock locally, the wall clock in production. */
+  clock?: Clock;
+  fetch?: typeof globalThis.fetch;
+  retry?: { attempts?: number; baseDelayMs?: number; maxDelayMs?: number };
+  sleep?: (ms: number) => Promise<void>;
+  /** `app` field of messages (≤ 24 chars). */
+  app?: string;
+};
+
+export type ProposeInput = {
+  space: string;
+  title: string;
+  body: string;
+  /** Block whose balances give voting power. */
+  snapshot: number;
+  /** Object (stringified) or a JSON string; must be a JSON object. */
+  plugins?: Record<string, unknown> | string;
+  choices?: string[];
+  discussion?: string;
+  labels?: string[];
+  /** The space's exact settings (start = timestamp + delay, end = start + period), or explicit times. */
+  timing: { delay: number; period: number } | { start: number; end: number };
+};
+
+export type Receipt = {
+  /** The message id (EIP-712 digest), computed before sending and checked against the reply. */
+  id: `0x${string}`;
+  ipfs: string | null;
+  relayer: { address: string; receipt: string } | null;
+  /** True when a retry found the message already accepted (the hub's reply was lost). */
+  recovered: boolean;
+};
+
+export type ProposalScores = {
+  id: string;
+  state: 'pending' | 'active' | 'closed' | null;
+  scoresState: string | null;
+  /** True once the proposal is closed and its scores are final. */
+  final: boolean;
+  choices: string[];
+  scores: number[];
+  scoresTotal: number;
+  quorum: number;
+  votes: number;
+};
+
+export type SnapshotClient = {
+  address: `0x${string}`;
+  propose: (input: ProposeInput) => Promise<Receipt>;
+  /** Basic voting: 1 = For, 2 = Against, 3 = Abstain. */
+  vote: (input: { space: string; proposal: string; choice: number; reason?: string }) => Promise<Receipt>;
+  cancel: (input: { space: string; proposal: string }) => Promise<Receipt>;
+  getProposal: (id: string) => Promise<HubProposal | null>;
+  listProposals: (
+    space: string,
+    options?: { first?: number; skip?: number; state?: 'pending' | 'active' | 'closed' | 'all' },
+  ) => Promise<HubProposal[]>;
+  /** All votes of a proposal (pages of 1000), newest first. */
+  getVotes: (proposal: string) => Promise<HubVote[]>;
+  getVote: (id: string) => Promise<HubVote | null>;
+  getScores: (proposal: string) => Promise<ProposalScores | null>;
+  getSpace: (id: string) => Promise<HubSpace | null>;
+};
+
+const ProposeInputSchema = z.object({
+  space: z.string().min(1),
+  title: z.string().min(1).max(256),
+  body: z.string().max(10_000, 'body is over 10,000 characters (the hub limit)'),
+  snapshot: z.number().int().nonnegative(),
+  choices: z.array(z.string().min(1).max(256)).min(2).max(3),
+  discussion: z.string().max(256),
+  labels: z.array(z.string()).max(10),
+  plugins: z.string().refine((text) => {
+    try {
+      const value = JSON.parse(text);
+      return typeof value === 'object' && value !== null && !Array.isArray(value);
+    } catch {
+      return false;
+    }
+  }, 'plugins must be a JSON object (invalid JSON silently becomes {} on the hub)'),
+});
+
+type Kind = 'proposal' | 'vote' | 'cancel';
+
+/** The bridge snapshot.js expects: an ethers-v5-style `_signTypedData`, backed by a viem account. */
+export function viemTypedDataSigner(account: LocalAccount) {
+  return {
+    _signTypedData: (
+      domain: Record<string, unknown>,
+      types: Record<string, { name: string; type: string }[]>,
+      message: Record<string, unknown>,
+    ) =>
+      account.signTypedData({
+        domain,
+        types,
+        primaryType: Object.keys(types)[0] ?? '',
+        message,
+      } as Parameters<LocalAccount['signTypedData']>[0]),
+  };
+}
+
+function graphqlUrl(hubUrl: string): string {
+  return `${hubUrl.replace(/\/+$/, '')}/graphql`;
+}
+
+/**
+ * A Snapshot client: signs with snapshot.js `Client712` (real EIP-712 via a viem account), reads with the hub's
+ * GraphQL, validates every reply. Sending retries 429/5xx/network failures with backoff, and before any
+ * re-send asks the hub whether the message was already accepted.
+ */
+export function createSnapshotClient(options: SnapshotClientOptions): SnapshotClient {
+  const fetchFn = options.fetch ?? globalThis.fetch;
+  const clock = options.clock ?? systemClock;
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const attempts = options.retry?.attempts ?? 5;
+  const baseDelay = options.retry?.baseDelayMs ?? 500;
+  const maxDelay = options.retry?.maxDelayMs ?? 15_000;
+  const account = options.account;
+  const signer = viemTypedDataSigner(account);
+  const app = options.app ?? 'treasury-agent';
+  const gqlUrl = graphqlUrl(options.hubUrl);
+
+  async function query<T>(
+    text: string,
+    variables: Record<string, unknown>,
+    schema: z.ZodType<T>,
+  ): Promise<T> {
+    let response: Response;
+    try {
+      response = await fetchFn(gqlUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json' },
+        body: JSON.stringify({ query: text, variables }),
+      });
+    } catch (error) {
+      throw new GovernanceError(`cannot reach the hub's GraphQL at ${gqlUrl}`, { cause: error });
+    }
+    let json: unknown;
+    try {
+      json = await response.json();
+    } catch (error) {
+      throw new GovernanceError(`the hub's GraphQL replied with non-JSON (HTTP ${response.status})`, {
+        cause: error,
+      });
+    }
+    const envelope = z
+      .object({ data: z.unknown().optional(), errors: z.array(z.object({ message: z.string() })).optional() })
+      .safeParse(json);
+    if (!envelope.success) {
+      throw new GovernanceError("the hub's GraphQL reply is not {data, errors}", {
+        details: z.prettifyError(envelope.error).split('\n'),
+      });
+    }
+    if (envelope.data.errors?.length) {
+      throw new GovernanceError(`the hub's GraphQL refused the query: ${envelope.data.errors[0]?.message}`);
+    }
+    const parsed = schema.safeParse(envelope.data.data);
+    if (!parsed.success) {
+      throw new GovernanceError('the hub replied with data of an unexpected shape', {
+        details: z.prettifyError(parsed.error).split('\n'),
+        hint: 'is the hub URL right? the reply is treated as untrusted input',
+      });
+    }
+    return parsed.data;
+  }
+
+  const getProposal = async (id: string) =>
+    (
+      await query(
+        `query Proposal($id: String!) { proposal(id: $id) { ${PROPOSAL_FIELDS} } }`,
+        { id },
+        z.object({ proposal: HubProposalSchema.nullable() }),
+      )
+    ).proposal;
+
+  const getVote = async (id: string) =>
+    (
+      await query(
+        `query Vote($id: String!) { votes(first: 1, where: { id: $id }) { ${VOTE_FIELDS} } }`,
+        { id },
+        z.object({ votes: z.array(HubVoteSchema).nullable() }),
+      )
+    ).votes?.[0] ?? null;
+
+  /** Whether a message that may have been lost was in fact applied. */
+  async function wasAccepted(kind: Kind, id: string, data: SignedData): Promise<boolean> {
+    if (kind === 'proposal') return (await getProposal(id)) !== null;
+    if (kind === 'vote') return (await getVote(id)) !== null;
+    return (await getProposal(String(data.message.proposal))) === null;
+  }
+
+  function delay(attempt: number, retryAfter: string | null): number {
+    const seconds = retryAfter ? Number(retryAfter) : Number.NaN;
+    if (Number.isFinite(seconds) && seconds >= 0) return Math.min(seconds * 1000, maxDelay);
+    return Math.min(baseDelay * 2 ** (attempt - 1), maxDelay);
+  }
+
+  /** Sends one signed envelope; the id is computed before sending and must match the reply. */
+  async function sendEnvelope(url: string, kind: Kind, envelope: { data: SignedData }): Promise<Receipt> {
+    const expectedId = messageId(envelope.data);
+    let lastProblem: unknown;
+    let wait = 0;
+    for (let attempt = 0; attempt < attempts; attempt++) {
+      if (attempt > 0) {
+        await sleep(wait);
+        try {
+          if (await wasAccepted(kind, expectedId, envelope.data)) {
+            return { id: expectedId, ipfs: null, relayer: null, recovered: true };
+          }
+        } catch (error) {
+          // Cannot tell whether it was accepted: do not re-send blind; wait and ask again.
+          lastProblem = error;
+          wait = delay(attempt, null);
+          continue;
+        }
+      }
+      let response: Response;
+      try {
+        response = await fetchFn(url, {
+          method: 'POST',
+          headers: { accept: 'application/json', 'content-type': 'application/json' },
+          body: JSON.stringify(envelope),
+        });
+      } catch (error) {
+        lastProblem = error;
+        wait = delay(attempt + 1, null);
+        continue;
+      }
+      const json: unknown = await response.json().catch(() => undefined);
+      if (response.ok) {
+        const receipt = IngestReceiptSchema.safeParse(json);
+        if (!receipt.success) {
+          throw new GovernanceError('the hub accepted the message but its reply has an unexpected shape', {
+            details: z.prettifyError(receipt.error).split('\n'),
+          });
+        }
+        if (receipt.data.id.toLowerCase() !== expectedId.toLowerCase()) {
+          throw new GovernanceError(`the hub replied with id ${receipt.data.id}, expected ${expectedId}`, {
+            hint: 'the hub did not store the message that was signed; do not rely on this proposal',
+          });
+        }
+        return { id: expectedId, ipfs: receipt.data.ipfs, relayer: receipt.data.relayer, recovered: false };
+      }
+      const refusal = HubErrorReplySchema.safeParse(json);
+      if (response.status === 429 || response.status === 425 || response.status >= 500) {
+        lastProblem = new HubRejectedError(
+          response.status,
+          refusal.success ? refusal.data.error : 'http_error',
+          refusal.success ? refusal.data.error_description : response.statusText,
+        );
+        wait = delay(attempt + 1, response.headers.get('retry-after'));
+        continue;
+      }
+      if (attempt > 0 && refusal.success && refusal.data.error_description === 'duplicate message') {
+        return { id: expectedId, ipfs: null, relayer: null, recovered: true };
+      }
+      throw new HubRejectedError(
+        response.status,
+        refusal.success ? refusal.data.error : 'http_error',
+        refusal.success
+          ? refusal.data.error_description
+          : `unexpected reply ${JSON.stringify(json)?.slice(0, 200)}`,
+      );
+    }
+    throw new GovernanceError(`the hub did not accept the ${kind} after ${attempts} attempts`, {
+      cause: lastProblem,
+      details: [`message id ${expectedId}`],
+      hint: 'the hub may be down or rate-limiting; retrying later is safe (the same id is never applied twice)',
+    });
+  }
+
+  /** snapshot.js Client712 whose transport is `sendEnvelope` (so status codes, retries and fetch are ours). */
+  function clientFor(kind: Kind) {
+    let result: Receipt | undefined;
+    class Client extends Client712 {
+      override async send(envelope: { data: SignedData }) {
+        result = await sendEnvelope(this.address, kind, envelope);
+        return result;
+      }
+    }
+    return { client: new Client(options.hubUrl), result: () => result };
+  }
+
+  async function signAndSend(
+    kind: Kind,
+    types: SignedData['types'],
+    message: Record<string, unknown>,
+    call: (client: InstanceType<typeof Client712>, web3: never, from: string) => Promise<unknown>,
+  ): Promise<Receipt> {
+    const expectedId = messageId({ domain: { ...SNAPSHOT_DOMAIN }, types, message });
+    const { client, result } = clientFor(kind);
+    await call(client, signer as never, account.address);
+    const receipt = result();
+    if (!receipt) throw new GovernanceError(`snapshot.js did not send the ${kind}`);
+    if (receipt.id !== expectedId) {
+      throw new GovernanceError(
+        `snapshot.js signed a different ${kind} (id ${receipt.id}, expected ${expectedId})`,
+      );
+    }
+    return receipt;
+  }
+
+  return {
+    address: account.address,
+
+    async propose(input) {
+      const timestamp = await clock();
+      const start = 'delay' in input.timing ? timestamp + input.timing.delay : input.timing.start;
+      const end = 'delay' in input.timing ? start + input.timing.period : input.timing.end;
+      const checked = ProposeInputSchema.safeParse({
+        space: input.space,
+        title: input.title,
+        body: input.body,
+        snapshot: input.snapshot,
+        choices: input.choices ?? [...BASIC_CHOICES],
+        discussion: input.discussion ?? '',
+        labels: input.labels ?? [],
+        plugins: typeof input.plugins === 'string' ? input.plugins : JSON.stringify(input.plugins ?? {}),
+      });
+      if (!checked.success) {
+        throw new GovernanceError('the proposal is not valid; nothing was signed', {
+          details: z.prettifyError(checked.error).split('\n'),
+        });
+      }
+      const p = checked.data;
+      const message = {
+        from: account.address,
+        space: p.space,
+        timestamp,
+        type: 'basic',
+        title: p.title,
+        body: p.body,
+        discussion: p.discussion,
+        choices: p.choices,
+        labels: p.labels,
+        start,
+        end,
+        snapshot: p.snapshot,
+        plugins: p.plugins,
+        privacy: '',
+        app,
+      };
+      return signAndSend('proposal', proposalTypes, message, (client, web3, from) =>
+        client.proposal(web3, from, message as never),
+      );
+    },
+
+    async vote(input) {
+      if (!Number.isInteger(input.choice) || input.choice < 1) {
+        throw new GovernanceError(`choice must be 1 (For), 2 (Against) or 3 (Abstain), got ${input.choice}`);
+      }
+      const message = {
+        from: account.address,
+        space: input.space,
+        timestamp: await clock(),
+        proposal: input.proposal,
+        choice: input.choice,
+        reason: input.reason ?? '',
+        app,
+        metadata: '{}',
+      };
+      return signAndSend('vote', voteTypes, message, (client, web3, from) =>
+        client.vote(web3, from, message as never),
+      );
+    },
+
+    async cancel(input) {
+      const message = {
+        from: account.address,
+        space: input.space,
+        timestamp: await clock(),
+        proposal: input.proposal,
+      };
+      return signAndSend('cancel', cancelProposalTypes, message, (client, web3, from) =>
+        client.cancelProposal(web3, from, message as never),
+      );
+    },
+
+    getProposal,
+    getVote,
+
+    async listProposals(space, listOptions = {}) {
+      const result = await query(
+        `query Proposals($space: String!, $first: Int!, $skip: Int!, $state: String) {
+          proposals(first: $first, skip: $skip, where: { space: $space, state: $state }, orderBy: "created", orderDirection: desc) { ${PROPOSAL_FIELDS} } }`,
+        {
+          space,
+          first: listOptions.first ?? 100,
+          skip: listOptions.skip ?? 0,
+          state: listOptions.state === 'all' ? undefined : listOptions.state,
+        },
+        z.object({ proposals: z.array(HubProposalSchema).nullable() }),
+      );
+      return result.proposals ?? [];
+    },
+
+    async getVotes(proposal) {
+      const all: HubVote[] = [];
+      for (let skip = 0; skip <= 5000; skip += 1000) {
+        const page = await query(
+          `query Votes($proposal: String!, $skip: Int!) {
+            votes(first: 1000, skip: $skip, where: { proposal: $proposal }, orderBy: "created", orderDirection: desc) { ${VOTE_FIELDS} } }`,
+          { proposal, skip },
+          z.object({ votes: z.array(HubVoteSchema).nullable() }),
+        );
+        all.push(...(page.votes ?? []));
+        if ((page.votes ?? []).length < 1000) break;
+      }
+      return all;
+    },
+
+    async getScores(proposal) {
+      const p = await getProposal(proposal);
+      if (!p) return null;
+      return {
+        id: p.id,
+        state: p.state,
+        scoresState: p.scores_state,
+        final: p.state === 'closed' && p.scores_state === 'final',
+        choices: p.choices,
+        scores: p.scores ?? [],
+        scoresTotal: p.scores_total ?? 0,
+        quorum: p.quorum,
+        votes: p.votes ?? 0,
+      };
+    },
+
+    async getSpace(id) {
+      const result = await query(
+        `query Space($id: String!) { space(id: $id) { ${SPACE_FIELDS} } }`,
+        { id },
+        z.object({ space: HubSpaceSchema.nullable() }),
+      );
+      return result.space;
+    },
+  };
+}

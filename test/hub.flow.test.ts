@@ -1,0 +1,161 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chainClock } from '../governance/clock.ts';
+import { HubRejectedError } from '../governance/errors.ts';
+import { type HubInstance, startHub } from '../governance/hub/server.ts';
+import { createSnapshotClient, type SnapshotClient } from '../governance/snapshotClient.ts';
+import { devSpace, type GovernanceChain, startGovernanceChain } from '../governance/testing.ts';
+
+/** The whole flow on a real anvil with the real snapshot.js Client712, the hub's clock being the chain's. */
+describe('local hub: propose, vote, score, restart', () => {
+  let chain: GovernanceChain;
+  let hub: HubInstance;
+  let dbPath: string;
+  const clients: SnapshotClient[] = [];
+
+  beforeAll(async () => {
+    chain = await startGovernanceChain({ accounts: 6 });
+    dbPath = join(mkdtempSync(join(tmpdir(), 'hub-flow-')), 'hub.db');
+    hub = await startHub({
+      spaces: [devSpace(chain)],
+      rpcUrl: chain.anvil.rpcUrl,
+      dbPath,
+      onError: () => {},
+    });
+    for (const account of chain.accounts) {
+      clients.push(
+        createSnapshotClient({
+          hubUrl: hub.url,
+          account,
+          clock: chainClock(chain.anvil.rpcUrl),
+          retry: { attempts: 2, baseDelayMs: 10 },
+        }),
+      );
+    }
+  });
+  afterAll(async () => {
+    await hub?.stop();
+    await chain?.stop();
+  });
+
+  it('counts balances at the snapshot block, replaces votes, finalizes after the end and survives a restart', async () => {
+    const [admin, alice, bob, carol, dave] = chain.accounts.map((a) => a.address);
+    await chain.mint(alice!, '100');
+    await chain.mint(bob!, '250');
+    await chain.mint(carol!, '42.5');
+    const snapshot = await chain.blockNumber();
+    // Moved after the snapshot block: must not count.
+    await chain.transfer(chain.accounts[2]!, dave!, '200');
+    await chain.mint(alice!, '1000');
+
+    const proposer = clients[0]!;
+    const receipt = await proposer.propose({
+      space: 'treasury.eth',
+      title: 'Rebalance #1',
+      body: 'Move 5% from WETH to USDC.',
+      snapshot,
+      plugins: { treasuryAgent: { chainId: 31337 } },
+      timing: { delay: 60, period: 3600 },
+    });
+    expect(receipt.id).toMatch(/^0x[0-9a-f]{64}$/);
+    expect(receipt.ipfs).toMatch(/^bafkrei/);
+    expect(receipt.relayer?.address).toBe(hub.relayer);
+
+    const pending = await proposer.getProposal(receipt.id);
+    expect(pending).toMatchObject({
+      id: receipt.id,
+      state: 'pending',
+      author: admin,
+      choices: ['For', 'Against', 'Abstain'],
+      snapshot,
+      type: 'basic',
+      quorum: 100,
+      scores_state: 'pending',
+      plugins: { treasuryAgent: { chainId: 31337 } },
+      space: { id: 'treasury.eth' },
+    });
+    expect(pending!.end - pending!.start).toBe(3600);
+
+    // Too early: the proposal has not started.
+    const early = await clients[1]!
+      .vote({ space: 'treasury.eth', proposal: receipt.id, choice: 1 })
+      .catch((e) => e);
+    expect(early).toBeInstanceOf(HubRejectedError);
+    expect((early as HubRejectedError).description).toBe('not in voting window');
+    expect((early as HubRejectedError).status).toBe(400);
+
+    await chain.advance(61);
+    await clients[1]!.vote({ space: 'treasury.eth', proposal: receipt.id, choice: 1 }); // alice For 100
+    await clients[2]!.vote({ space: 'treasury.eth', proposal: receipt.id, choice: 1 }); // bob For 250 …
+    await clients[3]!.vote({ space: 'treasury.eth', proposal: receipt.id, choice: 3, reason: 'neutral' }); // carol 42.5
+    await chain.advance(5);
+    await clients[2]!.vote({ space: 'treasury.eth', proposal: receipt.id, choice: 2 }); // … bob changes to Against
+
+    // dave received tokens after the snapshot: no voting power.
+    const noPower = await clients[4]!
+      .vote({ space: 'treasury.eth', proposal: receipt.id, choice: 1 })
+      .catch((e) => e);
+    expect((noPower as HubRejectedError).description).toBe('no voting power');
+
+    const active = await proposer.getScores(receipt.id);
+    expect(active).toMatchObject({ state: 'active', scoresState: 'pending', final: false, votes: 3 });
+    expect(active!.scores).toEqual([100, 250, 42.5]);
+
+    const votes = await proposer.getVotes(receipt.id);
+    expect(votes.map((v) => [v.voter, v.choice, v.vp]).sort()).toEqual(
+      [
+        [alice, 1, 100],
+        [bob, 2, 250],
+        [carol, 3, 42.5],
+      ].sort(),
+    );
+    expect(votes.find((v) => v.voter === carol)?.reason).toBe('neutral');
+
+    await chain.advance(3600);
+    const late = await clients[1]!
+      .vote({ space: 'treasury.eth', proposal: receipt.id, choice: 2 })
+      .catch((e) => e);
+    expect((late as HubRejectedError).description).toBe('not in voting window');
+
+    const closed = await proposer.getScores(receipt.id);
+    expect(closed).toEqual({
+      id: receipt.id,
+      state: 'closed',
+      scoresState: 'final',
+      final: true,
+      choices: ['For', 'Against', 'Abstain'],
+      scores: [100, 250, 42.5],
+      scoresTotal: 392.5,
+      quorum: 100,
+      votes: 3,
+    });
+    const listed = await proposer.listProposals('treasury.eth', { state: 'closed' });
+    expect(listed.map((p) => p.id)).toEqual([receipt.id]);
+    expect(await proposer.listProposals('treasury.eth', { state: 'active' })).toEqual([]);
+
+    // Restart: same database, everything is still there (and the relayer key too).
+    const relayer = hub.relayer;
+    await hub.stop();
+    hub = await startHub({
+      spaces: [devSpace(chain)],
+      rpcUrl: chain.anvil.rpcUrl,
+      dbPath,
+      onError: () => {},
+    });
+    expect(hub.relayer).toBe(relayer);
+    const reader = createSnapshotClient({
+      hubUrl: hub.url,
+      account: chain.accounts[0]!,
+      clock: chainClock(chain.anvil.rpcUrl),
+    });
+    expect(await reader.getScores(receipt.id)).toEqual(closed);
+    expect((await reader.getVotes(receipt.id)).length).toBe(3);
+    const space = await reader.getSpace('treasury.eth');
+    expect(space).toMatchObject({
+      id: 'treasury.eth',
+      voting: { delay: 60, period: 3600, type: 'basic', quorum: 100 },
+    });
+  });
+});
