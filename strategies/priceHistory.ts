@@ -42,6 +42,19 @@ export function dayOf(isoDate: string): number {
   return day;
 }
 
+/** Day of the month (1–31) of a day index, by integer arithmetic (civil-from-days). */
+export function dayOfMonth(day: number): number {
+  const z = day + 719_468;
+  const era = Math.floor(z / 146_097);
+  const doe = z - era * 146_097;
+  const yoe = Math.floor(
+    (doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365,
+  );
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+  const mp = Math.floor((5 * doy + 2) / 153);
+  return doy - Math.floor((153 * mp + 2) / 5) + 1;
+}
+
 /** ISO date (YYYY-MM-DD) of a day index. */
 export function isoDateOf(day: number): string {
   return new Date(day * DAY_MS).toISOString().slice(0, 10);

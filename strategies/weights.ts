@@ -56,13 +56,9 @@ export function assertValidWeights(weights: WeightsBps, snapshot: MarketSnapshot
   }
 }
 
-/** Units of a base-unit amount as a float (for valuation only). */
+/** Units of a base-unit amount as a float, for valuation only (relative error about 1e-16). */
 export function unitsOf(amount: bigint, decimals: number): number {
-  if (amount === 0n) return 0;
-  const scale = 10n ** BigInt(decimals);
-  const whole = amount / scale;
-  const frac = amount % scale;
-  return Number(whole) + Number(frac) / Number(scale);
+  return Number(amount) / 10 ** decimals;
 }
 
 /** Base units of a float amount of tokens, rounded down (never more than asked). */

@@ -1,0 +1,137 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type Command, stringOption, UsageError } from '../../agent/command.ts';
+import { loadConfig } from '../../config/loadConfig.ts';
+import { loadPriceHistory } from '../priceHistory.ts';
+import { type BacktestResult, buildPriceTape, runBacktest } from './engine.ts';
+import { formatTable, renderHtmlReport, toJsonReport } from './report.ts';
+import { backtestSettingsFromConfig, baselineSettings } from './setup.ts';
+import { loadSweepSpec, runSweep } from './sweep.ts';
+
+/** The price file shipped with the project (data/prices_daily.csv), wherever the command is run from. */
+export const DEFAULT_PRICES = fileURLToPath(new URL('../../data/prices_daily.csv', import.meta.url));
+
+/** A progress bar on stderr when it is a terminal (nothing otherwise). */
+function progressBar(label: string): ((done: number, total: number) => void) & { end: () => void } {
+  const tty = process.stderr.isTTY;
+  let last = -1;
+  const update = (done: number, total: number) => {
+    if (!tty) return;
+    const pctDone = Math.floor((done / total) * 100);
+    if (pctDone === last) return;
+    last = pctDone;
+    const width = 30;
+    const filled = Math.round((done / total) * width);
+    process.stderr.write(`\r${label} [${'█'.repeat(filled)}${'░'.repeat(width - filled)}] ${pctDone}%`);
+  };
+  return Object.assign(update, {
+    end: () => {
+      if (tty && last >= 0) process.stderr.write('\r\x1b[K');
+    },
+  });
+}
+
+export const backtestCommand: Command = {
+  name: ['backtest'],
+  summary: 'replay the price history with the configured strategy, governance delay, fees and spending',
+  options: {
+    config: {
+      type: 'string',
+      valueName: 'FILE',
+      description: 'config file (YAML or JSON) with a strategy section',
+    },
+    prices: {
+      type: 'string',
+      valueName: 'FILE',
+      description: 'daily prices CSV (default: data/prices_daily.csv)',
+    },
+    from: {
+      type: 'string',
+      valueName: 'DATE',
+      description: 'first day, YYYY-MM-DD (default: first day with prices)',
+    },
+    to: {
+      type: 'string',
+      valueName: 'DATE',
+      description: 'last day, YYYY-MM-DD (default: last day with prices)',
+    },
+    json: { type: 'boolean', description: 'print the results as JSON' },
+    html: { type: 'string', valueName: 'FILE', description: 'also write an HTML report with charts' },
+    sweep: { type: 'string', valueName: 'FILE', description: 'YAML grid of params to run and rank' },
+  },
+  help: [
+    'examples:',
+    '  treasury backtest --config config/examples/devnet.yaml --from 2022-01-01 --to 2022-12-31',
+    '  treasury backtest --config config/examples/devnet.yaml --html out/backtest.html',
+    '  treasury backtest --config config/examples/devnet.yaml --sweep sweep.yaml --json',
+    '',
+    'Baselines on the same window: hold as-is, 1/N rebalanced monthly, 60/40 ETH/stables monthly.',
+    'A sweep file: grid: { strategy.params.lookbackDays: [30, 90], guardrails.maxSlippageBps: [100, 300] }',
+  ],
+  async run(args, io) {
+    const configPath = stringOption(args, 'config');
+    if (!configPath)
+      throw new UsageError('--config FILE is required', { hint: 'run: treasury backtest --help' });
+    const config = await loadConfig(configPath);
+    const history = await loadPriceHistory(stringOption(args, 'prices') ?? DEFAULT_PRICES);
+    const window = { from: stringOption(args, 'from'), to: stringOption(args, 'to') };
+    const json = args.values.json === true;
+
+    const sweepPath = stringOption(args, 'sweep');
+    if (sweepPath) {
+      const spec = await loadSweepSpec(sweepPath);
+      const bar = progressBar('sweep');
+      const started = performance.now();
+      const rows = runSweep(config, history, spec, window, bar);
+      bar.end();
+      const seconds = (performance.now() - started) / 1000;
+      const top = rows.slice(0, spec.top);
+      if (json) {
+        io.out(JSON.stringify({ rankBy: spec.rankBy, runs: rows.length, seconds, top }, null, 2));
+      } else {
+        io.out(`${rows.length} runs in ${seconds.toFixed(1)} s, ranked by ${spec.rankBy}:`);
+        top.forEach((row, i) => {
+          const m = row.metrics;
+          io.out(
+            `${String(i + 1).padStart(3)}. ${spec.rankBy}=${(m[spec.rankBy] as number).toFixed(3)}  CAGR ${(m.cagr * 100).toFixed(1)}%  MaxDD ${(m.maxDrawdown * 100).toFixed(1)}%  proposals ${m.proposals} (${m.failed} failed)  ${JSON.stringify(row.params)}`,
+          );
+        });
+      }
+      return 0;
+    }
+
+    const settings = backtestSettingsFromConfig(config, history, window);
+    const tape = buildPriceTape(history, settings.tokens, settings.fromDay, settings.toDay);
+    const runs = [{ ...settings, recordAllocation: true }, ...baselineSettings(settings)];
+    const bar = progressBar('backtest');
+    const total = runs.length * (settings.toDay - settings.fromDay + 1);
+    const results: BacktestResult[] = runs.map((run, k) =>
+      runBacktest(history, {
+        ...run,
+        tape,
+        onProgress: (done) => bar(k * (settings.toDay - settings.fromDay + 1) + done, total),
+      }),
+    );
+    bar.end();
+    const htmlPath = stringOption(args, 'html');
+    if (htmlPath) {
+      await mkdir(dirname(htmlPath), { recursive: true });
+      await writeFile(htmlPath, renderHtmlReport(results));
+    }
+    if (json) {
+      io.out(JSON.stringify(toJsonReport(results), null, 2));
+    } else {
+      const first = results[0]!;
+      io.out(
+        `backtest ${first.from} → ${first.to}  (${first.values.length} days, delay ${settings.delayDays} d, every ${settings.cadenceDays} d)`,
+      );
+      io.out(`strategy: ${first.strategy}`);
+      io.out('');
+      io.out(formatTable(results));
+      for (const r of results) for (const w of r.warnings) io.out(`! ${r.name}: ${w}`);
+      if (htmlPath) io.out(`\nreport: ${htmlPath}`);
+    }
+    return 0;
+  },
+};

@@ -1,0 +1,354 @@
+import { MarketDataError, TreasuryError } from '../../agent/errors.ts';
+import type { Guardrails } from '../guardrails.ts';
+import { executeSwaps, HUB, type PlannedSwap, planRebalance } from '../planner.ts';
+import { dayOfMonth, isoDateOf, type PriceHistory, priceAsOf } from '../priceHistory.ts';
+import { buildSnapshot } from '../snapshot.ts';
+import type { ConfiguredStrategy, TokenInfo, WeightsBps } from '../types.ts';
+import { getAmountIn, getAmountOut, type PoolReserves, poolAtPrice } from '../uniswap.ts';
+import { baseUnitsOf, unitsOf } from '../weights.ts';
+import { type BacktestMetrics, computeMetrics } from './metrics.ts';
+
+export type BacktestSettings = {
+  /** Shown in reports, e.g. "strategy" or "60/40 ETH/stables". */
+  name: string;
+  tokens: readonly TokenInfo[];
+  strategy: ConfiguredStrategy;
+  guardrails: Guardrails;
+  monthlySpendUsd: number;
+  /** Days between two decisions (a proposal is only made when the plan has swaps). */
+  cadenceDays: number;
+  /** Days from proposal to execution (voting delay + voting period + execution delay), prices moving. */
+  delayDays: number;
+  /** USD on each side of every token/USDC pool; pools are re-priced to the market every day. */
+  poolDepthUsd: number;
+  initialUsd: number;
+  /** Starting allocation in bps by symbol (must be priced on the first day). */
+  initialMixBps: Readonly<Record<string, number>>;
+  fromDay: number;
+  toDay: number;
+  /** Keep the daily allocation (for charts). */
+  recordAllocation?: boolean;
+  /** Called now and then with (days done, days in total). */
+  onProgress?: (done: number, total: number) => void;
+  /** Prices for the window, from buildPriceTape; pass one to share it between runs (sweeps). */
+  tape?: PriceTape;
+};
+
+/** Daily prices of the tokens over a window (NaN where a token has no price), shared between runs. */
+export type PriceTape = {
+  fromDay: number;
+  toDay: number;
+  symbols: string[];
+  prices: Float64Array[];
+  /** 1 on the first day of a month. */
+  monthStart: Uint8Array;
+};
+
+/** The tokens' daily prices from fromDay to toDay, each as of its day (carried over short gaps only). */
+export function buildPriceTape(
+  history: PriceHistory,
+  tokens: readonly TokenInfo[],
+  fromDay: number,
+  toDay: number,
+): PriceTape {
+  const n = toDay - fromDay + 1;
+  const prices = tokens.map((t) => {
+    const tape = new Float64Array(n);
+    for (let d = 0; d < n; d++) tape[d] = priceAsOf(history, t.priceAsset, fromDay + d) ?? Number.NaN;
+    return tape;
+  });
+  const monthStart = new Uint8Array(n);
+  for (let d = 0; d < n; d++) monthStart[d] = dayOfMonth(fromDay + d) === 1 ? 1 : 0;
+  return { fromDay, toDay, symbols: tokens.map((t) => t.symbol), prices, monthStart };
+}
+
+export type ProposalRecord = {
+  decidedOn: string;
+  executeOn: string;
+  status: 'executed' | 'failed' | 'pending';
+  reason?: string;
+  targets: WeightsBps;
+  swaps: PlannedSwap[];
+  movedUsd: number;
+};
+
+export type BacktestResult = {
+  name: string;
+  strategy: string;
+  from: string;
+  to: string;
+  /** One value per day from `from` to `to` (USD, end of day). */
+  values: Float64Array;
+  /** USD paid for spending on each day. */
+  outflows: Float64Array;
+  /** Stablecoin holdings in months of spending, per day (Infinity when spending is 0). */
+  runwayMonths: Float64Array;
+  /** Symbols and, per symbol, the share of value per day (when recordAllocation). */
+  allocation?: Record<string, Float32Array>;
+  proposals: ProposalRecord[];
+  metrics: BacktestMetrics;
+  warnings: string[];
+};
+
+/** Pools at the day's prices (the market re-arbitrages them between proposals). */
+function poolsAt(
+  tokens: readonly TokenInfo[],
+  prices: Record<string, number>,
+  depthUsd: number,
+  usdcDecimals: number,
+) {
+  const pools: Record<string, PoolReserves> = {};
+  const usdcUsd = prices[HUB];
+  if (usdcUsd === undefined) return pools;
+  for (const t of tokens) {
+    const price = prices[t.symbol];
+    if (t.symbol === HUB || price === undefined) continue;
+    pools[t.symbol] = poolAtPrice(price, depthUsd, t.decimals, usdcDecimals, usdcUsd);
+  }
+  return pools;
+}
+
+/**
+ * Replays the daily price history: every `cadenceDays` the strategy sees a snapshot as of that day (nothing
+ * later), the planner turns its weights into swaps priced on that day's pools, and the batch executes
+ * `delayDays` later on that day's pools, all or nothing (a swap below its minimum out reverts the batch).
+ * The monthly spend is paid on the first of each month from stablecoins, then by selling other assets.
+ */
+export function runBacktest(history: PriceHistory, settings: BacktestSettings): BacktestResult {
+  const { tokens, strategy, guardrails, fromDay, toDay } = settings;
+  if (toDay < fromDay) throw new TreasuryError('the backtest window is empty (to is before from)');
+  const n = toDay - fromDay + 1;
+  const symbols = tokens.map((t) => t.symbol);
+  const usdc = tokens.find((t) => t.symbol === HUB);
+  if (!usdc) throw new TreasuryError(`${HUB} is required: every pool pairs with it`);
+  const warnings: string[] = [];
+
+  // daily prices for the window, carried over short gaps; lastPrice keeps the last known one for valuation
+  let tape = settings.tape;
+  if (!tape || tape.fromDay !== fromDay || tape.toDay !== toDay || tape.symbols.join() !== symbols.join()) {
+    tape = buildPriceTape(history, tokens, fromDay, toDay);
+  }
+  const priceTape = tape.prices;
+  const monthStart = tape.monthStart;
+  const lastPrice = new Float64Array(tokens.length).fill(Number.NaN);
+  const balances: Record<string, bigint> = {};
+  const units = new Float64Array(tokens.length);
+  const setBalance = (i: number, amount: bigint) => {
+    const t = tokens[i]!;
+    balances[t.symbol] = amount;
+    units[i] = unitsOf(amount, t.decimals);
+  };
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i]!;
+    const bps = settings.initialMixBps[t.symbol] ?? 0;
+    const price = priceTape[i]![0]!;
+    if (bps > 0 && !(price > 0)) {
+      throw new MarketDataError(
+        `${t.symbol} (${t.priceAsset}) has no price on ${isoDateOf(fromDay)} but starts at ${bps} bps`,
+      );
+    }
+    setBalance(i, bps > 0 ? baseUnitsOf((settings.initialUsd * bps) / 10_000 / price, t.decimals) : 0n);
+  }
+  const stableIdx = tokens.map((t, i) => (t.role === 'stable' ? i : -1)).filter((i) => i >= 0);
+  stableIdx.sort((a, b) => (tokens[a]!.symbol === HUB ? -1 : tokens[b]!.symbol === HUB ? 1 : a - b));
+  const sellOrder = tokens
+    .map((t, i) => ({ t, i }))
+    .filter(({ t }) => t.role !== 'stable')
+    .sort((a, b) => (a.t.role === b.t.role ? a.i - b.i : a.t.role === 'risk' ? -1 : 1))
+    .map(({ i }) => i);
+
+  const values = new Float64Array(n);
+  const outflows = new Float64Array(n);
+  const runwayMonths = new Float64Array(n);
+  const allocation = settings.recordAllocation
+    ? Object.fromEntries(symbols.map((s) => [s, new Float32Array(n)]))
+    : undefined;
+  const proposals: ProposalRecord[] = [];
+  let pending: { record: ProposalRecord; execDay: number } | undefined;
+  let lastDecision = Number.NEGATIVE_INFINITY;
+  let tradedUsd = 0;
+  let feesUsd = 0;
+  let impactUsd = 0;
+  let executed = 0;
+  let failed = 0;
+  let depletedWarned = false;
+  const frozenWarned = new Set<string>();
+  const progressEvery = Math.max(1, Math.floor(n / 100));
+
+  for (let d = 0; d < n; d++) {
+    const day = fromDay + d;
+    for (let i = 0; i < tokens.length; i++) {
+      const p = priceTape[i]![d]!;
+      if (p > 0) {
+        lastPrice[i] = p;
+      } else if (units[i]! > 0 && lastPrice[i]! > 0 && !frozenWarned.has(tokens[i]!.symbol)) {
+        frozenWarned.add(tokens[i]!.symbol);
+        warnings.push(
+          `${tokens[i]!.symbol} has no price from ${isoDateOf(day)}: valued at its last close and not traded`,
+        );
+      }
+    }
+    const spendDay = d > 0 && settings.monthlySpendUsd > 0 && monthStart[d] === 1;
+    const execDay = pending !== undefined && pending.execDay === day;
+    const decisionDay = (!pending || execDay) && day - lastDecision >= settings.cadenceDays;
+    const prices: Record<string, number> = {};
+    if (spendDay || execDay || decisionDay) {
+      for (let i = 0; i < tokens.length; i++) {
+        const p = priceTape[i]![d]!;
+        if (p > 0) prices[tokens[i]!.symbol] = p;
+      }
+    }
+    let pools: Record<string, PoolReserves> | undefined;
+    const poolsToday = () => {
+      pools ??= poolsAt(tokens, prices, settings.poolDepthUsd, usdc.decimals);
+      return pools;
+    };
+
+    // 1. execute the batch voted on, at today's prices
+    if (pending && execDay) {
+      const outcome = executeSwaps(balances, poolsToday(), pending.record.swaps);
+      if (outcome.ok) {
+        pending.record.status = 'executed';
+        executed++;
+        pending.record.swaps.forEach((swap, k) => {
+          const inToken = tokens[symbols.indexOf(swap.sell)]!;
+          const outToken = tokens[symbols.indexOf(swap.buy)]!;
+          const inUsd = unitsOf(swap.amountIn, inToken.decimals) * (prices[swap.sell] ?? 0);
+          const outUsd = unitsOf(outcome.amountsOut[k]!, outToken.decimals) * (prices[swap.buy] ?? 0);
+          tradedUsd += inUsd;
+          feesUsd += inUsd * 0.003;
+          impactUsd += Math.max(0, inUsd - outUsd - inUsd * 0.003);
+        });
+        for (let i = 0; i < tokens.length; i++) {
+          const s = tokens[i]!.symbol;
+          if (outcome.balances[s] !== undefined && outcome.balances[s] !== balances[s])
+            setBalance(i, outcome.balances[s]);
+        }
+      } else {
+        pending.record.status = 'failed';
+        pending.record.reason = outcome.reason;
+        failed++;
+      }
+      pending = undefined;
+    }
+
+    // 2. pay the month's spending on the first of each month
+    if (spendDay) {
+      let due = settings.monthlySpendUsd;
+      for (const i of stableIdx) {
+        const price = prices[tokens[i]!.symbol];
+        if (!(price && price > 0) || due <= 0) continue;
+        const usd = Math.min(due, units[i]! * price);
+        const amount = baseUnitsOf(usd / price, tokens[i]!.decimals);
+        const bal = balances[tokens[i]!.symbol] ?? 0n;
+        setBalance(i, bal > amount ? bal - amount : 0n);
+        due -= usd;
+      }
+      for (const i of sellOrder) {
+        if (due <= 1e-6) break;
+        const t = tokens[i]!;
+        const pool = prices[t.symbol] ? poolsToday()[t.symbol] : undefined;
+        const bal = balances[t.symbol] ?? 0n;
+        if (!pool || bal <= 0n || !prices[HUB]) continue;
+        const wantUsdc = baseUnitsOf(due / prices[HUB], usdc.decimals);
+        let amountIn = getAmountIn(wantUsdc, pool.reserveToken, pool.reserveUsdc);
+        if (amountIn === undefined || amountIn > bal) amountIn = bal;
+        const out = getAmountOut(amountIn, pool.reserveToken, pool.reserveUsdc);
+        const inUsd = unitsOf(amountIn, t.decimals) * prices[t.symbol]!;
+        const outUsd = unitsOf(out, usdc.decimals) * prices[HUB];
+        pools![t.symbol] = {
+          reserveToken: pool.reserveToken + amountIn,
+          reserveUsdc: pool.reserveUsdc - out,
+        };
+        setBalance(i, bal - amountIn);
+        tradedUsd += inUsd;
+        feesUsd += inUsd * 0.003;
+        impactUsd += Math.max(0, inUsd - outUsd - inUsd * 0.003);
+        due -= Math.min(due, outUsd);
+      }
+      outflows[d] = settings.monthlySpendUsd - Math.max(0, due);
+      if (due > 1e-6 && !depletedWarned) {
+        depletedWarned = true;
+        warnings.push(
+          `the treasury could not pay the full spending on ${isoDateOf(day)}: it ran out of assets`,
+        );
+      }
+    }
+
+    // 3. decide (only with data up to today) and propose
+    if (!pending && decisionDay && prices[HUB] !== undefined) {
+      lastDecision = day;
+      const snapshot = buildSnapshot(history, tokens, day, strategy.lookbackDays);
+      const holdings = { balances, monthlySpendUsd: settings.monthlySpendUsd };
+      const targets = strategy.targetWeights(snapshot, holdings);
+      const plan = planRebalance({
+        tokens,
+        holdings: balances,
+        targets,
+        prices: snapshot.prices,
+        pools: poolsToday(),
+        guardrails,
+        monthlySpendUsd: settings.monthlySpendUsd,
+      });
+      if (plan.swaps.length > 0) {
+        const record: ProposalRecord = {
+          decidedOn: snapshot.asOf,
+          executeOn: isoDateOf(day + settings.delayDays),
+          status: 'pending',
+          targets,
+          swaps: plan.swaps,
+          movedUsd: plan.movedUsd,
+        };
+        proposals.push(record);
+        pending = { record, execDay: day + settings.delayDays };
+      }
+    }
+
+    // 4. end-of-day value (unpriced holdings at their last close)
+    let value = 0;
+    let stables = 0;
+    for (let i = 0; i < tokens.length; i++) {
+      const p = lastPrice[i]!;
+      if (!(units[i]! > 0) || !(p > 0)) continue;
+      const v = units[i]! * p;
+      value += v;
+      if (tokens[i]!.role === 'stable') stables += v;
+    }
+    values[d] = value;
+    runwayMonths[d] =
+      settings.monthlySpendUsd > 0 ? stables / settings.monthlySpendUsd : Number.POSITIVE_INFINITY;
+    if (allocation) {
+      for (let i = 0; i < tokens.length; i++) {
+        const p = lastPrice[i]!;
+        allocation[symbols[i]!]![d] = value > 0 && p > 0 ? (units[i]! * p) / value : 0;
+      }
+    }
+    if (settings.onProgress && (d % progressEvery === 0 || d === n - 1)) settings.onProgress(d + 1, n);
+  }
+
+  let minRunway = Number.POSITIVE_INFINITY;
+  for (const r of runwayMonths) minRunway = Math.min(minRunway, r);
+  return {
+    name: settings.name,
+    strategy: strategy.description,
+    from: isoDateOf(fromDay),
+    to: isoDateOf(toDay),
+    values,
+    outflows,
+    runwayMonths,
+    ...(allocation ? { allocation } : {}),
+    proposals,
+    metrics: computeMetrics({
+      values,
+      outflows,
+      tradedUsd,
+      feesUsd,
+      priceImpactUsd: impactUsd,
+      minRunwayMonths: settings.monthlySpendUsd > 0 ? minRunway : null,
+      proposals: proposals.length,
+      executed,
+      failed,
+    }),
+    warnings,
+  };
+}

@@ -1,0 +1,127 @@
+import { readFile } from 'node:fs/promises';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { ConfigError } from '../../agent/errors.ts';
+import { type TreasuryAgentConfig, TreasuryAgentConfigSchema } from '../../config/schema.ts';
+import type { PriceHistory } from '../priceHistory.ts';
+import { buildPriceTape, runBacktest } from './engine.ts';
+import type { BacktestMetrics } from './metrics.ts';
+import { backtestSettingsFromConfig, type WindowOptions } from './setup.ts';
+
+const RANKABLE = [
+  'cagr',
+  'sharpe',
+  'sortino',
+  'maxDrawdown',
+  'volatility',
+  'turnover',
+  'endValueUsd',
+] as const;
+/** Lower is better for these. */
+const ASCENDING = new Set<string>(['maxDrawdown', 'volatility', 'turnover']);
+
+/**
+ * A `--sweep FILE`: config paths (dot-separated, array indexes as numbers) and the values to try for each;
+ * every combination is backtested and ranked.
+ * ```yaml
+ * grid:
+ *   strategy.params.lookbackDays: [30, 60, 90, 180]
+ *   strategy.overlays.3.params.maxStepBps: [500, 1000, 2000]
+ *   guardrails.maxSlippageBps: [100, 300, 500]
+ * rankBy: sharpe
+ * top: 10
+ * ```
+ */
+export const SweepSpecSchema = z.strictObject({
+  grid: z
+    .record(
+      z.string().regex(/^[A-Za-z0-9_.]+$/, { message: 'a dot-separated config path' }),
+      z.array(z.unknown()).min(1),
+    )
+    .refine((g) => Object.keys(g).length > 0, { message: 'at least one path to vary' }),
+  rankBy: z.enum(RANKABLE).default('sharpe'),
+  top: z.number().int().min(1).max(1000).default(10),
+});
+export type SweepSpec = z.infer<typeof SweepSpecSchema>;
+
+export const MAX_SWEEP_RUNS = 20_000;
+
+export async function loadSweepSpec(path: string): Promise<SweepSpec> {
+  let raw: unknown;
+  try {
+    raw = parseYaml(await readFile(path, 'utf8'));
+  } catch (error) {
+    throw new ConfigError(`cannot read sweep file ${path}: ${(error as Error).message.split('\n')[0]}`, {
+      cause: error,
+    });
+  }
+  const parsed = SweepSpecSchema.safeParse(raw);
+  if (!parsed.success) throw new ConfigError(`${path} is invalid:\n${z.prettifyError(parsed.error)}`);
+  return parsed.data;
+}
+
+/** Every combination of the grid, as [path, value] lists (the first path varies slowest). */
+export function gridCombinations(
+  grid: Readonly<Record<string, readonly unknown[]>>,
+): Array<Array<[string, unknown]>> {
+  let combos: Array<Array<[string, unknown]>> = [[]];
+  for (const [path, values] of Object.entries(grid)) {
+    const next: Array<Array<[string, unknown]>> = [];
+    for (const combo of combos) for (const v of values) next.push([...combo, [path, v]]);
+    combos = next;
+    if (combos.length > MAX_SWEEP_RUNS) {
+      throw new ConfigError(`the sweep grid has more than ${MAX_SWEEP_RUNS} combinations`);
+    }
+  }
+  return combos;
+}
+
+function setPath(target: unknown, path: string, value: unknown): void {
+  const keys = path.split('.');
+  let node = target as Record<string, unknown>;
+  keys.forEach((key, i) => {
+    if (i === keys.length - 1) {
+      node[key] = value;
+      return;
+    }
+    const next = node[key];
+    if (next === undefined || next === null || typeof next !== 'object') {
+      throw new ConfigError(`sweep path ${path}: ${keys.slice(0, i + 1).join('.')} is not in the config`);
+    }
+    node = next as Record<string, unknown>;
+  });
+}
+
+export type SweepRow = { params: Record<string, unknown>; metrics: BacktestMetrics };
+
+/** Runs every combination (strategy only, no baselines) and returns them ranked, best first. */
+export function runSweep(
+  config: TreasuryAgentConfig,
+  history: PriceHistory,
+  spec: SweepSpec,
+  window: WindowOptions = {},
+  onProgress?: (done: number, total: number) => void,
+): SweepRow[] {
+  const combos = gridCombinations(spec.grid);
+  const base = backtestSettingsFromConfig(config, history, window);
+  const tape = buildPriceTape(history, base.tokens, base.fromDay, base.toDay);
+  const rows: SweepRow[] = [];
+  combos.forEach((combo, k) => {
+    const raw = structuredClone(config) as unknown;
+    for (const [path, value] of combo) setPath(raw, path, value);
+    const parsed = TreasuryAgentConfigSchema.safeParse(raw);
+    if (!parsed.success) {
+      throw new ConfigError(
+        `sweep combination ${combo.map(([p, v]) => `${p}=${JSON.stringify(v)}`).join(', ')} is invalid:\n${z.prettifyError(parsed.error)}`,
+      );
+    }
+    const settings = backtestSettingsFromConfig(parsed.data, history, window);
+    const result = runBacktest(history, { ...settings, tape });
+    rows.push({ params: Object.fromEntries(combo), metrics: result.metrics });
+    onProgress?.(k + 1, combos.length);
+  });
+  const key = spec.rankBy;
+  const sign = ASCENDING.has(key) ? 1 : -1;
+  rows.sort((a, b) => sign * ((a.metrics[key] as number) - (b.metrics[key] as number)));
+  return rows;
+}

@@ -1,0 +1,285 @@
+import { TreasuryError } from '../agent/errors.ts';
+import type { Guardrails } from './guardrails.ts';
+import type { TokenInfo, WeightsBps } from './types.ts';
+import { getAmountOut, maxAmountInForImpact, type PoolReserves, priceImpactBps } from './uniswap.ts';
+import { baseUnitsOf, TOTAL_BPS, unitsOf } from './weights.ts';
+
+/** Every pool pairs a token with USDC: sells go token → USDC, buys USDC → token. */
+export const HUB = 'USDC';
+
+export type PlannedSwap = {
+  sell: string;
+  buy: string;
+  amountIn: bigint;
+  /** The swap reverts below this: expected × (10,000 − maxSlippageBps) / 10,000. */
+  minAmountOut: bigint;
+  /** getAmountOut on the reserves the plan was made with. */
+  expectedAmountOut: bigint;
+  /** Price impact in bps, fee excluded. */
+  priceImpactBps: number;
+};
+
+export type SkippedTrade = { symbol: string; side: 'sell' | 'buy'; usd: number; reason: string };
+
+export type PlanInput = {
+  tokens: readonly TokenInfo[];
+  /** Base units by symbol. */
+  holdings: Readonly<Record<string, bigint>>;
+  targets: WeightsBps;
+  /** USD per token, finite and above 0, for every symbol held or targeted. */
+  prices: Readonly<Record<string, number>>;
+  /** token/USDC reserves by token symbol. */
+  pools: Readonly<Record<string, PoolReserves>>;
+  guardrails: Guardrails;
+  /** For the runway-floor guardrail (0 or absent: no floor). */
+  monthlySpendUsd?: number;
+};
+
+export type Plan = {
+  swaps: PlannedSwap[];
+  skipped: SkippedTrade[];
+  /** Treasury value (priced holdings) when planned. */
+  valueUsd: number;
+  /** The larger of USD sold and USD bought: the one-way value the proposal moves. */
+  movedUsd: number;
+  beforeBps: WeightsBps;
+  /** Weights if every swap returns its expected amount. */
+  expectedAfterBps: WeightsBps;
+};
+
+function sharesBps(values: Record<string, number>): WeightsBps {
+  const total = Object.values(values).reduce((a, b) => a + b, 0);
+  const out: WeightsBps = {};
+  if (total <= 0) return out;
+  for (const [s, v] of Object.entries(values)) if (v > 0) out[s] = Math.round((v / total) * TOTAL_BPS);
+  return out;
+}
+
+/**
+ * The smallest list of swaps that moves the holdings toward the targets within the guardrails: one swap per
+ * asset (each pool is used once), sells first (token → USDC), then buys (USDC → token) funded by the USDC
+ * balance plus the minimum outputs of the sells. Trades below minTradeUsd are skipped; nothing is sold
+ * beyond the balance; the per-proposal and per-asset caps, the price-impact cap and the runway floor hold.
+ * Pure: the same input gives the same plan.
+ */
+export function planRebalance(input: PlanInput): Plan {
+  const { guardrails: g, holdings, prices, pools, targets } = input;
+  const tokens: Record<string, TokenInfo> = {};
+  for (const t of input.tokens) tokens[t.symbol] = t;
+  const usdc = tokens[HUB];
+  if (!usdc) throw new TreasuryError(`the planner needs ${HUB} among the tokens: every pool pairs with it`);
+  const usdcPrice = prices[HUB];
+  if (usdcPrice === undefined || !(usdcPrice > 0)) {
+    throw new TreasuryError(`no ${HUB} price: cannot plan swaps through the ${HUB} pools`);
+  }
+  const targetTotal = Object.values(targets).reduce((a, b) => a + b, 0);
+  if (targetTotal !== TOTAL_BPS) {
+    throw new TreasuryError(`targets add up to ${targetTotal} basis points instead of 10000`);
+  }
+
+  const values: Record<string, number> = {};
+  let valueUsd = 0;
+  for (const [symbol, amount] of Object.entries(holdings)) {
+    const token = tokens[symbol];
+    const price = prices[symbol];
+    if (!token || price === undefined || amount <= 0n) continue;
+    if (!(price > 0) || !Number.isFinite(price))
+      throw new TreasuryError(`price of ${symbol} must be above 0`);
+    values[symbol] = unitsOf(amount, token.decimals) * price;
+    valueUsd += values[symbol];
+  }
+  const beforeBps = sharesBps(values);
+  const empty: Plan = {
+    swaps: [],
+    skipped: [],
+    valueUsd,
+    movedUsd: 0,
+    beforeBps,
+    expectedAfterBps: beforeBps,
+  };
+  if (valueUsd <= 0) return empty;
+
+  const skipped: SkippedTrade[] = [];
+  const allow = g.allowlist ? new Set(g.allowlist) : undefined;
+  const sells: Array<{ symbol: string; usd: number }> = [];
+  const buys: Array<{ symbol: string; usd: number }> = [];
+  const symbols = [...new Set([...Object.keys(targets), ...Object.keys(values)])].sort();
+  for (const symbol of symbols) {
+    if (symbol === HUB) continue;
+    const delta = ((targets[symbol] ?? 0) / TOTAL_BPS) * valueUsd - (values[symbol] ?? 0);
+    if (delta === 0) continue;
+    const side = delta < 0 ? 'sell' : 'buy';
+    let usd = Math.abs(delta);
+    const reason = !tokens[symbol]
+      ? 'not a configured token'
+      : prices[symbol] === undefined
+        ? 'no price'
+        : !pools[symbol]
+          ? `no ${symbol}/${HUB} pool`
+          : allow && (!allow.has(symbol) || !allow.has(HUB))
+            ? 'not on the allowlist'
+            : undefined;
+    if (reason) {
+      if (usd >= g.minTradeUsd) skipped.push({ symbol, side, usd, reason });
+      continue;
+    }
+    const cap = g.maxTradeBpsPerAsset[symbol];
+    if (cap !== undefined) usd = Math.min(usd, (cap / TOTAL_BPS) * valueUsd);
+    (side === 'sell' ? sells : buys).push({ symbol, usd });
+  }
+
+  // per-proposal cap, applied to each side
+  const capUsd = (g.maxMovedPerProposalBps / TOTAL_BPS) * valueUsd;
+  for (const side of [sells, buys]) {
+    const total = side.reduce((a, t) => a + t.usd, 0);
+    if (total > capUsd) for (const t of side) t.usd *= capUsd / total;
+  }
+
+  const swaps: PlannedSwap[] = [];
+  const after = { ...values };
+  let proceedsMinUsdc = 0n;
+  let soldUsd = 0;
+  sells.sort((a, b) => b.usd - a.usd || (a.symbol < b.symbol ? -1 : 1));
+  for (const t of sells) {
+    const token = tokens[t.symbol]!;
+    const pool = pools[t.symbol]!;
+    const price = prices[t.symbol]!;
+    const balance = holdings[t.symbol] ?? 0n;
+    let amountIn =
+      t.usd >= (values[t.symbol] ?? 0) * (1 - 1e-9) ? balance : baseUnitsOf(t.usd / price, token.decimals);
+    const impactMax = maxAmountInForImpact(pool.reserveToken, g.maxPriceImpactBps);
+    if (amountIn > impactMax) amountIn = impactMax;
+    if (amountIn > balance) amountIn = balance;
+    const usd = unitsOf(amountIn, token.decimals) * price;
+    if (amountIn <= 0n || usd < g.minTradeUsd) {
+      if (t.usd >= g.minTradeUsd)
+        skipped.push({ symbol: t.symbol, side: 'sell', usd: t.usd, reason: 'below minTradeUsd after caps' });
+      continue;
+    }
+    const expected = getAmountOut(amountIn, pool.reserveToken, pool.reserveUsdc);
+    const minOut = (expected * BigInt(10_000 - g.maxSlippageBps)) / 10_000n;
+    if (minOut <= 0n) {
+      skipped.push({ symbol: t.symbol, side: 'sell', usd, reason: 'the pool would return nothing' });
+      continue;
+    }
+    swaps.push({
+      sell: t.symbol,
+      buy: HUB,
+      amountIn,
+      minAmountOut: minOut,
+      expectedAmountOut: expected,
+      priceImpactBps: priceImpactBps(amountIn, pool.reserveToken),
+    });
+    proceedsMinUsdc += minOut;
+    soldUsd += usd;
+    after[t.symbol] = (after[t.symbol] ?? 0) - usd;
+    after[HUB] = (after[HUB] ?? 0) + unitsOf(expected, usdc.decimals) * usdcPrice;
+  }
+
+  // buys: funded by USDC (balance + minimum outs of the sells), never taking stables below the runway floor
+  const isStable = (s: string) => tokens[s]?.role === 'stable';
+  let usdcBudget = (holdings[HUB] ?? 0n) + proceedsMinUsdc;
+  const stablesUsd =
+    Object.entries(values).reduce((a, [s, v]) => a + (isStable(s) ? v : 0), 0) +
+    unitsOf(proceedsMinUsdc, usdc.decimals) * usdcPrice;
+  const floorUsd = g.runwayFloorMonths * (input.monthlySpendUsd ?? 0);
+  let riskBudgetUsd = Math.max(0, stablesUsd - floorUsd);
+  buys.sort((a, b) => b.usd - a.usd || (a.symbol < b.symbol ? -1 : 1));
+  const wanted = buys.reduce((a, t) => a + t.usd, 0);
+  const budgetUsd = unitsOf(usdcBudget, usdc.decimals) * usdcPrice;
+  const riskWanted = buys.reduce((a, t) => a + (isStable(t.symbol) ? 0 : t.usd), 0);
+  const scaleAll = wanted > budgetUsd ? budgetUsd / wanted : 1;
+  const scaleRisk = riskWanted * scaleAll > riskBudgetUsd ? riskBudgetUsd / (riskWanted * scaleAll) : 1;
+  let boughtUsd = 0;
+  for (const t of buys) {
+    const token = tokens[t.symbol]!;
+    const pool = pools[t.symbol]!;
+    let usd = t.usd * scaleAll * (isStable(t.symbol) ? 1 : scaleRisk);
+    if (!isStable(t.symbol)) usd = Math.min(usd, riskBudgetUsd);
+    let amountIn = baseUnitsOf(usd / usdcPrice, usdc.decimals);
+    const impactMax = maxAmountInForImpact(pool.reserveUsdc, g.maxPriceImpactBps);
+    if (amountIn > impactMax) amountIn = impactMax;
+    if (amountIn > usdcBudget) amountIn = usdcBudget;
+    usd = unitsOf(amountIn, usdc.decimals) * usdcPrice;
+    if (amountIn <= 0n || usd < g.minTradeUsd) {
+      if (t.usd >= g.minTradeUsd) {
+        skipped.push({
+          symbol: t.symbol,
+          side: 'buy',
+          usd: t.usd,
+          reason: 'below minTradeUsd after caps, budget or runway floor',
+        });
+      }
+      continue;
+    }
+    const expected = getAmountOut(amountIn, pool.reserveUsdc, pool.reserveToken);
+    const minOut = (expected * BigInt(10_000 - g.maxSlippageBps)) / 10_000n;
+    if (minOut <= 0n) {
+      skipped.push({ symbol: t.symbol, side: 'buy', usd, reason: 'the pool would return nothing' });
+      continue;
+    }
+    swaps.push({
+      sell: HUB,
+      buy: t.symbol,
+      amountIn,
+      minAmountOut: minOut,
+      expectedAmountOut: expected,
+      priceImpactBps: priceImpactBps(amountIn, pool.reserveUsdc),
+    });
+    usdcBudget -= amountIn;
+    if (!isStable(t.symbol)) riskBudgetUsd -= usd;
+    boughtUsd += usd;
+    after[HUB] = (after[HUB] ?? 0) - usd;
+    after[t.symbol] = (after[t.symbol] ?? 0) + unitsOf(expected, token.decimals) * prices[t.symbol]!;
+  }
+  if (swaps.length === 0) return { ...empty, skipped };
+  return {
+    swaps,
+    skipped,
+    valueUsd,
+    movedUsd: Math.max(soldUsd, boughtUsd),
+    beforeBps,
+    expectedAfterBps: sharesBps(after),
+  };
+}
+
+export type SwapOutcome =
+  | { ok: true; balances: Record<string, bigint>; pools: Record<string, PoolReserves>; amountsOut: bigint[] }
+  | { ok: false; index: number; reason: string };
+
+/**
+ * Executes swaps in order against the pools, all or nothing (like one MultiSend batch): a swap whose output
+ * is below its minAmountOut, or whose input exceeds the balance, reverts the whole batch.
+ */
+export function executeSwaps(
+  balances: Readonly<Record<string, bigint>>,
+  pools: Readonly<Record<string, PoolReserves>>,
+  swaps: readonly PlannedSwap[],
+): SwapOutcome {
+  const b: Record<string, bigint> = { ...balances };
+  const p: Record<string, PoolReserves> = { ...pools };
+  const amountsOut: bigint[] = [];
+  for (let i = 0; i < swaps.length; i++) {
+    const swap = swaps[i]!;
+    const tokenSide = swap.sell === HUB ? swap.buy : swap.sell;
+    const pool = p[tokenSide];
+    if (!pool) return { ok: false, index: i, reason: `no ${tokenSide}/${HUB} pool` };
+    if ((b[swap.sell] ?? 0n) < swap.amountIn) {
+      return { ok: false, index: i, reason: `${swap.sell} balance below amountIn` };
+    }
+    const selling = swap.sell !== HUB;
+    const out = selling
+      ? getAmountOut(swap.amountIn, pool.reserveToken, pool.reserveUsdc)
+      : getAmountOut(swap.amountIn, pool.reserveUsdc, pool.reserveToken);
+    if (out < swap.minAmountOut) {
+      return { ok: false, index: i, reason: `${swap.sell}→${swap.buy} returned less than minAmountOut` };
+    }
+    p[tokenSide] = selling
+      ? { reserveToken: pool.reserveToken + swap.amountIn, reserveUsdc: pool.reserveUsdc - out }
+      : { reserveToken: pool.reserveToken - out, reserveUsdc: pool.reserveUsdc + swap.amountIn };
+    b[swap.sell] = (b[swap.sell] ?? 0n) - swap.amountIn;
+    b[swap.buy] = (b[swap.buy] ?? 0n) + out;
+    amountsOut.push(out);
+  }
+  return { ok: true, balances: b, pools: p, amountsOut };
+}
