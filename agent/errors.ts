@@ -20,7 +20,10 @@ export class TreasuryError extends Error {
   constructor(shortMessage: string, options: TreasuryErrorOptions = {}) {
     // First line: what is wrong → what to do. Details follow on their own lines.
     const first = options.hint ? `${shortMessage} → ${options.hint}` : shortMessage;
-    super([first, ...(options.details ?? [])].join('\n'), options.cause === undefined ? undefined : { cause: options.cause });
+    super(
+      [first, ...(options.details ?? [])].join('\n'),
+      options.cause === undefined ? undefined : { cause: options.cause },
+    );
     this.shortMessage = shortMessage;
     this.hint = options.hint;
     this.details = options.details ?? [];

@@ -117,6 +117,60 @@ export const GovernanceConfigSchema = z.strictObject({
   quorum: z.number().min(0),
 });
 
+export const ScheduleConfigSchema = z.strictObject({
+  /** Five-field cron expression, evaluated in UTC: when `treasury run` starts a cycle. */
+  cron: z
+    .string()
+    .regex(/^\S+(\s+\S+){4,5}$/, { message: 'a cron expression with 5 (or 6) fields, e.g. "0 12 * * 1"' }),
+  timezone: z.literal('UTC').default('UTC'),
+});
+
+export const LlmConfigSchema = z.strictObject({
+  /** deterministic: the offline rationale writer (no network, no key). Others need their key in the environment. */
+  provider: z.enum(['deterministic', 'openai', 'anthropic', 'ollama']).default('deterministic'),
+  /** Model name for the provider, e.g. gpt-4o-mini, claude-sonnet-4-5, llama3.1. */
+  model: z.string().min(1).optional(),
+  /** Base URL (ollama, or an OpenAI-compatible endpoint). */
+  baseUrl: z.string().url().optional(),
+  /** A reply slower than this falls back to the deterministic writer. */
+  timeoutMs: z.number().int().min(100).max(600_000).default(30_000),
+  temperature: z.number().min(0).max(2).default(0),
+});
+
+export const ObserveConfigSchema = z.strictObject({
+  /** A feed answer older than this (seconds, by the chain's clock) stops the cycle. */
+  maxFeedAgeSeconds: z
+    .number()
+    .int()
+    .min(1)
+    .max(30 * 86_400)
+    .default(2 * 86_400),
+  /** A feed price further than this from the DEX pool's price (basis points) stops the cycle. */
+  maxPoolDeviationBps: z.number().int().min(1).max(10_000).default(300),
+});
+
+export const StateConfigSchema = z.strictObject({
+  /** SQLite ledger (WAL): one row per proposal with its state machine. */
+  ledgerPath: z.string().min(1).default('out/ledger.db'),
+  /** Append-only, hash-chained audit log (JSONL), mirrored in the ledger. */
+  auditLogPath: z.string().min(1).default('out/audit.jsonl'),
+});
+
+export const ExecutionConfigSchema = z.strictObject({
+  /** How co-signatures are collected: with co-signer keys from the environment (the devnet), or by proposing
+   *  the transaction to the Safe Transaction Service for the other owners (production). */
+  coSigning: z.enum(['local-keys', 'safe-transaction-service']).default('local-keys'),
+  /** Safe Transaction Service URL (production). */
+  transactionServiceUrl: z.string().url().optional(),
+  /** The swaps' router deadline, in seconds after the planned execution time. */
+  deadlineSlackSeconds: z
+    .number()
+    .int()
+    .min(60)
+    .max(30 * 86_400)
+    .default(2 * 86_400),
+});
+
 export const TreasuryAgentConfigSchema = z
   .strictObject({
     chain: ChainConfigSchema,
@@ -124,6 +178,13 @@ export const TreasuryAgentConfigSchema = z
     tokens: z.array(TokenConfigSchema).min(2),
     treasury: TreasuryConfigSchema,
     governance: GovernanceConfigSchema,
+    /** shadow: observe, decide, draft and log, but post nothing and execute nothing. live: the whole cycle. */
+    mode: z.enum(['shadow', 'live']).default('shadow'),
+    schedule: ScheduleConfigSchema.prefault({ cron: '0 12 * * 1' }),
+    llm: LlmConfigSchema.prefault({}),
+    observe: ObserveConfigSchema.prefault({}),
+    state: StateConfigSchema.prefault({}),
+    execution: ExecutionConfigSchema.prefault({}),
     /** Uniswap V2 router the executor may call; absent on the devnet. */
     router: AddressSchema.optional(),
     devnet: DevnetConfigSchema.optional(),
@@ -221,5 +282,6 @@ export const TreasuryAgentConfigSchema = z
 
 export type TreasuryAgentConfig = z.infer<typeof TreasuryAgentConfigSchema>;
 export type TokenConfig = z.infer<typeof TokenConfigSchema>;
+export type LlmConfig = z.infer<typeof LlmConfigSchema>;
 export type GovernanceConfig = z.infer<typeof GovernanceConfigSchema>;
 export type DevnetConfig = z.infer<typeof DevnetConfigSchema>;
