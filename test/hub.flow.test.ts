@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chainClock } from '../governance/clock.ts';
 import { HubRejectedError } from '../governance/errors.ts';
 import { type HubInstance, startHub } from '../governance/hub/server.ts';
+import { parseTreasuryPlugin, renderProposalBody } from '../governance/proposalBody.ts';
 import { createSnapshotClient, type SnapshotClient } from '../governance/snapshotClient.ts';
 import { devSpace, type GovernanceChain, startGovernanceChain } from '../governance/testing.ts';
 
@@ -51,12 +52,36 @@ describe('local hub: propose, vote, score, restart', () => {
     await chain.mint(alice!, '1000');
 
     const proposer = clients[0]!;
+    const rendered = renderProposalBody({
+      summary: 'Move 10% from WETH to USDC.',
+      rationale: 'Back to the target weights.',
+      allocation: [
+        { symbol: 'WETH', beforeBps: 6000, afterBps: 5000 },
+        { symbol: 'USDC', beforeBps: 4000, afterBps: 5000 },
+      ],
+      trades: [
+        {
+          sell: { symbol: 'WETH', amount: 10n ** 18n, decimals: 18 },
+          buy: { symbol: 'USDC', minOut: 3_000_000_000n, decimals: 6 },
+          price: { pair: 'USD/ETH', value: '3100', source: 'feed', asOf: 1_767_225_600 },
+        },
+      ],
+      guardrails: [{ name: 'max slippage', detail: '0.5%' }],
+      safe: {
+        address: chain.token,
+        nonce: 0,
+        chainId: 31337,
+        safeTxHash: `0x${'12'.repeat(32)}`,
+        transactions: [{ to: chain.token, value: 0n, data: '0x', operation: 0 }],
+      },
+      auditRecordId: 'audit-1',
+    });
     const receipt = await proposer.propose({
       space: 'treasury.eth',
       title: 'Rebalance #1',
-      body: 'Move 5% from WETH to USDC.',
+      body: rendered.body,
       snapshot,
-      plugins: { treasuryAgent: { chainId: 31337 } },
+      plugins: rendered.plugins,
       timing: { delay: 60, period: 3600 },
     });
     expect(receipt.id).toMatch(/^0x[0-9a-f]{64}$/);
@@ -73,9 +98,10 @@ describe('local hub: propose, vote, score, restart', () => {
       type: 'basic',
       quorum: 100,
       scores_state: 'pending',
-      plugins: { treasuryAgent: { chainId: 31337 } },
+      body: rendered.body,
       space: { id: 'treasury.eth' },
     });
+    expect(parseTreasuryPlugin(pending!.plugins)).toEqual(rendered.plugin);
     expect(pending!.end - pending!.start).toBe(3600);
 
     // Too early: the proposal has not started.

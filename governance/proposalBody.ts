@@ -1,0 +1,272 @@
+import { formatUnits, getAddress, isAddress, isHex } from 'viem';
+import { z } from 'zod';
+import { GovernanceError } from './errors.ts';
+
+/** Snapshot's default body limit (characters). */
+export const BODY_LIMIT = 10_000;
+
+const Address = z
+  .string()
+  .refine((v) => isAddress(v, { strict: false }), 'not an address')
+  .transform((v) => getAddress(v));
+const Hash = z.string().regex(/^0x[0-9a-fA-F]{64}$/, '32-byte hex hash');
+
+/** One Safe transaction (or batch entry) exactly as it will be executed. */
+export const SafeTransactionSchema = z.strictObject({
+  to: Address,
+  /** Wei, as a decimal string (JSON has no bigint). */
+  value: z.string().regex(/^\d+$/, 'wei as a decimal string'),
+  data: z.string().refine((v) => isHex(v, { strict: true }) && v.length % 2 === 0, 'hex bytes (0x…)'),
+  /** 0 = call, 1 = delegatecall (a Safe transaction to MultiSendCallOnly). */
+  operation: z.union([z.literal(0), z.literal(1)]),
+});
+
+/** What goes into `plugins` under our own key: the agent compares `safeTxHash` with it before executing. */
+export const TreasuryAgentPluginSchema = z.strictObject({
+  chainId: z.number().int().positive(),
+  safe: Address,
+  nonce: z.number().int().nonnegative(),
+  safeTxHash: Hash,
+  transactions: z.array(SafeTransactionSchema).min(1),
+});
+export type TreasuryAgentPlugin = z.infer<typeof TreasuryAgentPluginSchema>;
+
+export const PLUGIN_KEY = 'treasuryAgent';
+
+export type TokenAmount = { symbol: string; amount: bigint; decimals: number };
+
+export type ProposalBodyInput = {
+  summary: string;
+  rationale: string;
+  risks?: string[];
+  /** Weights in basis points (each column sums to 10,000). */
+  allocation: { symbol: string; beforeBps: number; afterBps: number }[];
+  trades: {
+    sell: TokenAmount;
+    buy: { symbol: string; minOut: bigint; expectedOut?: bigint; decimals: number };
+    /** The price used: `value` quote per base, e.g. 3120.55 USD per ETH, with its source and time. */
+    price: { pair: string; value: string; source: string; asOf: number };
+    /** Router or venue, e.g. "Uniswap V2 router 0x…". */
+    venue?: string;
+  }[];
+  guardrails: { name: string; detail: string }[];
+  /** Market data the decision used (source and time of each). */
+  dataSources?: { name: string; source: string; asOf: number }[];
+  safe: {
+    address: string;
+    nonce: number | bigint;
+    chainId: number;
+    safeTxHash: string;
+    transactions: { to: string; value: bigint | string; data: string; operation: 0 | 1 }[];
+  };
+  auditRecordId: string;
+};
+
+export type RenderedProposal = {
+  body: string;
+  /** The JSON string for the `plugins` field of the Snapshot message. */
+  plugins: string;
+  plugin: TreasuryAgentPlugin;
+};
+
+/** Text from elsewhere (token names, model output) made safe for one table cell or line. */
+function cell(text: string): string {
+  return text
+    .replace(/[\r\n]+/g, ' ')
+    .replace(/\|/g, '\\|')
+    .replace(/</g, '&lt;')
+    .trim();
+}
+
+function paragraph(text: string): string {
+  return text.replace(/</g, '&lt;').trim();
+}
+
+const utc = (t: number) => `${new Date(t * 1000).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+
+const pct = (bps: number) => `${(bps / 100).toFixed(2)}%`;
+
+function amount(value: bigint, decimals: number): string {
+  const [whole, fraction = ''] = formatUnits(value, decimals).split('.');
+  const grouped = (whole ?? '0').replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+  return fraction ? `${grouped}.${fraction}` : grouped;
+}
+
+function table(header: string[], rows: string[][]): string {
+  return [
+    `| ${header.join(' | ')} |`,
+    `| ${header.map(() => '---').join(' | ')} |`,
+    ...rows.map((r) => `| ${r.join(' | ')} |`),
+  ].join('\n');
+}
+
+/** Builds the plugin value, validated: invalid JSON in plugins silently becomes {} on the real hub. */
+export function treasuryPlugin(safe: ProposalBodyInput['safe']): TreasuryAgentPlugin {
+  const parsed = TreasuryAgentPluginSchema.safeParse({
+    chainId: safe.chainId,
+    safe: safe.address,
+    nonce: Number(safe.nonce),
+    safeTxHash: safe.safeTxHash,
+    transactions: safe.transactions.map((t) => ({ ...t, value: t.value.toString() })),
+  });
+  if (!parsed.success) {
+    throw new GovernanceError('the Safe transaction for the proposal is not valid', {
+      details: z.prettifyError(parsed.error).split('\n'),
+    });
+  }
+  return parsed.data;
+}
+
+/**
+ * The proposal's markdown body (plain CommonMark tables, reads well on snapshot.org) and its `plugins` JSON.
+ * The body stays under 10,000 characters: the rationale is shortened first (with a note), never the
+ * transaction section; if the transaction alone does not fit, this throws.
+ */
+export function renderProposalBody(input: ProposalBodyInput): RenderedProposal {
+  const plugin = treasuryPlugin(input.safe);
+  const sumBefore = input.allocation.reduce((a, r) => a + r.beforeBps, 0);
+  const sumAfter = input.allocation.reduce((a, r) => a + r.afterBps, 0);
+  if (input.allocation.length && (sumBefore !== 10_000 || sumAfter !== 10_000)) {
+    throw new GovernanceError(
+      `allocation weights must sum to 10,000 bps (before ${sumBefore}, after ${sumAfter})`,
+    );
+  }
+
+  const head = ['## Summary', '', paragraph(input.summary)].join('\n');
+  const rationaleSection = (text: string) => ['## Rationale', '', text].join('\n');
+  const risks = input.risks?.length
+    ? ['## Risks', '', ...input.risks.map((r) => `- ${cell(r)}`)].join('\n')
+    : '';
+  const allocation = [
+    '## Allocation',
+    '',
+    table(
+      ['Asset', 'Before', 'After', 'Change'],
+      input.allocation.map((r) => {
+        const change = r.afterBps - r.beforeBps;
+        return [cell(r.symbol), pct(r.beforeBps), pct(r.afterBps), `${change > 0 ? '+' : ''}${pct(change)}`];
+      }),
+    ),
+  ].join('\n');
+  const trades = [
+    '## Trades',
+    '',
+    table(
+      ['#', 'Sell', 'Buy (minimum out)', 'Expected out', 'Price used', 'Price source', 'Price time'],
+      input.trades.map((t, i) => [
+        String(i + 1),
+        `${amount(t.sell.amount, t.sell.decimals)} ${cell(t.sell.symbol)}`,
+        `≥ ${amount(t.buy.minOut, t.buy.decimals)} ${cell(t.buy.symbol)}`,
+        t.buy.expectedOut === undefined
+          ? '–'
+          : `${amount(t.buy.expectedOut, t.buy.decimals)} ${cell(t.buy.symbol)}`,
+        `${cell(t.price.value)} ${cell(t.price.pair)}`,
+        cell(t.price.source),
+        utc(t.price.asOf),
+      ]),
+    ),
+    ...(input.trades.some((t) => t.venue)
+      ? [
+          '',
+          ...input.trades
+            .map((t, i) => (t.venue ? `Trade ${i + 1} venue: ${cell(t.venue)}` : ''))
+            .filter(Boolean),
+        ]
+      : []),
+  ].join('\n');
+  const guardrails = [
+    '## Guardrail checks (all passed)',
+    '',
+    table(
+      ['Check', 'Result'],
+      input.guardrails.map((g) => [cell(g.name), `✅ ${cell(g.detail)}`]),
+    ),
+  ].join('\n');
+  const sources = input.dataSources?.length
+    ? [
+        '## Data sources',
+        '',
+        table(
+          ['Data', 'Source', 'As of'],
+          input.dataSources.map((d) => [cell(d.name), cell(d.source), utc(d.asOf)]),
+        ),
+      ].join('\n')
+    : '';
+  const transaction = [
+    '## Transaction to execute',
+    '',
+    'Only this exact Safe transaction may be executed if the vote passes.',
+    '',
+    table(
+      ['Field', 'Value'],
+      [
+        ['Safe', `\`${plugin.safe}\``],
+        ['Chain id', String(plugin.chainId)],
+        ['Safe nonce', String(plugin.nonce)],
+        ['safeTxHash', `\`${plugin.safeTxHash}\``],
+      ],
+    ),
+    '',
+    ...plugin.transactions.flatMap((t, i) => [
+      `Transaction ${i + 1}: to \`${t.to}\`, value ${t.value} wei, operation ${t.operation === 0 ? '0 (call)' : '1 (delegatecall)'}`,
+      '',
+      '```',
+      t.data,
+      '```',
+      '',
+    ]),
+    `The same data is in this proposal's \`plugins.${PLUGIN_KEY}\`.`,
+  ].join('\n');
+  const audit = ['## Audit', '', `Audit record: \`${cell(input.auditRecordId)}\``].join('\n');
+
+  const assemble = (rationale: string) =>
+    [head, rationaleSection(rationale), risks, allocation, trades, guardrails, sources, transaction, audit]
+      .filter(Boolean)
+      .join('\n\n');
+
+  const rationale = paragraph(input.rationale);
+  let body = assemble(rationale);
+  if (body.length > BODY_LIMIT) {
+    const note = `\n\n*(Rationale shortened to fit Snapshot's ${BODY_LIMIT.toLocaleString('en-US')}-character limit; the full text is in audit record \`${cell(input.auditRecordId)}\`.)*`;
+    const room = BODY_LIMIT - assemble('').length - note.length - 1;
+    if (room < 0) {
+      throw new GovernanceError(
+        `the proposal body is over ${BODY_LIMIT} characters even without the rationale`,
+        {
+          details: [`${assemble('').length} characters without rationale`],
+          hint: 'split the plan into fewer trades or transactions per proposal',
+        },
+      );
+    }
+    body = assemble(`${rationale.slice(0, room).trimEnd()}…${note}`);
+  }
+  return { body, plugins: JSON.stringify({ [PLUGIN_KEY]: plugin }), plugin };
+}
+
+/**
+ * Reads our plugin back from a hub proposal's `plugins` (object or JSON string). The hub's copy is untrusted:
+ * a missing or malformed plugin is an error, never a default.
+ */
+export function parseTreasuryPlugin(plugins: unknown): TreasuryAgentPlugin {
+  let value = plugins;
+  if (typeof value === 'string') {
+    try {
+      value = JSON.parse(value);
+    } catch (error) {
+      throw new GovernanceError("the proposal's plugins are not JSON", { cause: error });
+    }
+  }
+  const container = z.object({ [PLUGIN_KEY]: z.unknown() }).safeParse(value);
+  if (!container.success || container.data[PLUGIN_KEY] === undefined) {
+    throw new GovernanceError(`the proposal has no plugins.${PLUGIN_KEY}`, {
+      hint: 'it was not created by the treasury agent, or its plugins were edited',
+    });
+  }
+  const parsed = TreasuryAgentPluginSchema.safeParse(container.data[PLUGIN_KEY]);
+  if (!parsed.success) {
+    throw new GovernanceError(`the proposal's plugins.${PLUGIN_KEY} is malformed`, {
+      details: z.prettifyError(parsed.error).split('\n'),
+    });
+  }
+  return parsed.data;
+}
