@@ -86,10 +86,27 @@ export const governanceCap: Overlay<GovernanceCapParams> = {
       addToStables(out, stables, 1 - govShare);
       return toBasisPoints(out);
     }
-    const scale = (1 - govShare) / rest;
     const out: Record<string, number> = {};
-    for (const [s, v] of Object.entries(w)) if (s !== gov) out[s] = v * scale;
+    for (const [s, v] of Object.entries(w)) if (s !== gov) out[s] = v;
     out[gov] = govShare;
+    const need = govShare - (w[gov] ?? 0);
+    if (need <= 0) {
+      // capped down: the excess goes to the other weights pro rata
+      for (const s of Object.keys(out)) if (s !== gov) out[s] = (out[s] ?? 0) * ((1 - govShare) / rest);
+      return toBasisPoints(out);
+    }
+    // kept up to the cap: taken from the other risky assets first, so a runway floor before this still holds
+    const isStable = (s: string) => snapshot.tokens[s]?.role === 'stable';
+    const risky = Object.keys(out).filter((s) => s !== gov && !isStable(s));
+    const stable = Object.keys(out).filter((s) => isStable(s));
+    let left = need;
+    for (const group of [risky, stable]) {
+      const total = group.reduce((a, s) => a + (out[s] ?? 0), 0);
+      if (total <= 0 || left <= 0) continue;
+      const take = Math.min(left, total);
+      for (const s of group) out[s] = (out[s] ?? 0) * (1 - take / total);
+      left -= take;
+    }
     return toBasisPoints(out);
   },
 };

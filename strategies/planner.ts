@@ -2,7 +2,7 @@ import { TreasuryError } from '../agent/errors.ts';
 import type { Guardrails } from './guardrails.ts';
 import type { TokenInfo, WeightsBps } from './types.ts';
 import { getAmountOut, maxAmountInForImpact, type PoolReserves, priceImpactBps } from './uniswap.ts';
-import { baseUnitsOf, TOTAL_BPS, unitsOf } from './weights.ts';
+import { baseUnitsOf, TOTAL_BPS, toBasisPoints, unitsOf } from './weights.ts';
 
 /** Every pool pairs a token with USDC: sells go token → USDC, buys USDC → token. */
 export const HUB = 'USDC';
@@ -48,11 +48,7 @@ export type Plan = {
 };
 
 function sharesBps(values: Record<string, number>): WeightsBps {
-  const total = Object.values(values).reduce((a, b) => a + b, 0);
-  const out: WeightsBps = {};
-  if (total <= 0) return out;
-  for (const [s, v] of Object.entries(values)) if (v > 0) out[s] = Math.round((v / total) * TOTAL_BPS);
-  return out;
+  return Object.values(values).some((v) => v > 0) ? toBasisPoints(values) : {};
 }
 
 /**
