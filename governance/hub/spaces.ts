@@ -65,10 +65,16 @@ export const SpacesFileSchema = z
 export function parseSpaces(value: unknown, source = 'spaces'): Space[] {
   const parsed = SpacesFileSchema.safeParse(value);
   if (!parsed.success) {
-    throw new HubError(`invalid spaces in ${source}`, {
-      details: z.prettifyError(parsed.error).split('\n'),
-      hint: 'fix the file; see governance/hub/spaces.ts for the fields',
-    });
+    const issues = parsed.error.issues.map(
+      (issue) => `${issue.message} at ${issue.path.length ? issue.path.join('.') : '(top level)'}`,
+    );
+    throw new HubError(
+      `invalid spaces in ${source}: ${issues[0]}${issues.length > 1 ? ` (+${issues.length - 1} more)` : ''}`,
+      {
+        details: issues.slice(1),
+        hint: 'fix the file (fields: governance/hub/spaces.ts)',
+      },
+    );
   }
   return parsed.data;
 }
