@@ -19,6 +19,8 @@ export type AssetSeries = {
   closes: Float64Array;
   /** Closes carried forward over gaps of at most maxStaleDays days; NaN beyond. Same indexing as closes. */
   filled: Float64Array;
+  /** For each index, where the run of valid (finite, > 0) filled values ending there starts (−1: invalid). */
+  validFrom: Int32Array;
 };
 
 export type PriceHistory = {
@@ -55,9 +57,20 @@ export function dayOfMonth(day: number): number {
   return doy - Math.floor((153 * mp + 2) / 5) + 1;
 }
 
-/** ISO date (YYYY-MM-DD) of a day index. */
+/** ISO date (YYYY-MM-DD) of a day index (integer arithmetic, civil-from-days). */
 export function isoDateOf(day: number): string {
-  return new Date(day * DAY_MS).toISOString().slice(0, 10);
+  const z = day + 719_468;
+  const era = Math.floor(z / 146_097);
+  const doe = z - era * 146_097;
+  const yoe = Math.floor(
+    (doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365,
+  );
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+  const mp = Math.floor((5 * doy + 2) / 153);
+  const d = doy - Math.floor((153 * mp + 2) / 5) + 1;
+  const m = mp < 10 ? mp + 3 : mp - 9;
+  const y = yoe + era * 400 + (m <= 2 ? 1 : 0);
+  return `${String(y).padStart(4, '0')}-${m < 10 ? '0' : ''}${m}-${d < 10 ? '0' : ''}${d}`;
 }
 
 const HEADER = ['date', 'asset', 'close', 'volume_usd', 'market_cap_usd', 'source'] as const;
@@ -190,7 +203,13 @@ export function priceHistoryFromSeries(
       if (!Number.isNaN(dense[k]!)) lastSeen = k;
       filled[k] = lastSeen >= 0 && k - lastSeen <= maxStaleDays ? dense[lastSeen]! : Number.NaN;
     }
-    assets[asset] = { asset, firstDay: first, lastDay: last, closes: dense, filled };
+    const validFrom = new Int32Array(dense.length);
+    for (let k = 0; k < dense.length; k++) {
+      const v = filled[k]!;
+      const ok = v > 0 && v !== Number.POSITIVE_INFINITY;
+      validFrom[k] = !ok ? -1 : k > 0 && validFrom[k - 1]! >= 0 ? validFrom[k - 1]! : k;
+    }
+    assets[asset] = { asset, firstDay: first, lastDay: last, closes: dense, filled, validFrom };
     firstDay = Math.min(firstDay, first);
     lastDay = Math.max(lastDay, last);
   }
@@ -242,21 +261,20 @@ export function closesAsOf(
   const end = asOfDay - series.firstDay; // inclusive index
   const start = end - length + 1;
   if (start < 0) return undefined;
-  let window: Float64Array;
   if (end < series.filled.length) {
-    window = series.filled.subarray(start, end + 1);
-  } else {
-    // past the last observation: carry the last close while it is fresh
-    if (asOfDay > series.lastDay + history.maxStaleDays) return undefined;
-    window = new Float64Array(length);
-    for (let k = 0; k < length; k++) {
-      const idx = start + k;
-      window[k] = idx < series.filled.length ? series.filled[idx]! : series.filled[series.filled.length - 1]!;
-    }
+    // valid iff the run of valid values ending at `end` started at or before `start`
+    const from = series.validFrom[end]!;
+    return from >= 0 && from <= start ? series.filled.subarray(start, end + 1) : undefined;
   }
-  for (let k = 0; k < window.length; k++) {
-    const v = window[k]!;
-    if (!(v > 0) || v === Number.POSITIVE_INFINITY) return undefined;
+  // past the last observation: carry the last close while it is fresh
+  if (asOfDay > series.lastDay + history.maxStaleDays) return undefined;
+  const last = series.filled.length - 1;
+  const from = series.validFrom[last]!;
+  if (from < 0 || from > start) return undefined;
+  const window = new Float64Array(length);
+  for (let k = 0; k < length; k++) {
+    const idx = start + k;
+    window[k] = idx <= last ? series.filled[idx]! : series.filled[last]!;
   }
   return window;
 }

@@ -35,13 +35,15 @@ export function poolAtPrice(
 ): PoolReserves {
   const tokenUnits = depthUsd / priceUsd;
   const usdcUnits = depthUsd / usdcUsd;
+  const tokenExact = Math.min(tokenDecimals, 15);
   return {
     reserveToken:
-      BigInt(Math.floor(tokenUnits * 10 ** Math.min(tokenDecimals, 15))) *
-      10n ** BigInt(Math.max(0, tokenDecimals - 15)),
+      BigInt(Math.floor(tokenUnits * 10 ** tokenExact)) * (POW10[tokenDecimals - tokenExact] ?? 1n),
     reserveUsdc: BigInt(Math.floor(usdcUnits * 10 ** usdcDecimals)),
   };
 }
+
+const POW10: bigint[] = Array.from({ length: 40 }, (_, k) => 10n ** BigInt(k));
 
 /** UniswapV2Library.getAmountIn: the input needed for `amountOut` (undefined if the pool cannot pay it). */
 export function getAmountIn(amountOut: bigint, reserveIn: bigint, reserveOut: bigint): bigint | undefined {

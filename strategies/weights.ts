@@ -9,31 +9,41 @@ export const TOTAL_BPS = 10_000;
  * Symbols with share 0 are left out. Throws if there is nothing to allocate.
  */
 export function toBasisPoints(shares: Readonly<Record<string, number>>): WeightsBps {
-  const entries = Object.entries(shares).filter(([, v]) => v > 0);
+  const symbols: string[] = [];
   let total = 0;
-  for (const [symbol, v] of entries) {
-    if (!Number.isFinite(v)) throw new TreasuryError(`weight of ${symbol} is not a finite number (${v})`);
+  for (const symbol in shares) {
+    const v = shares[symbol]!;
+    if (!(v > 0)) continue;
+    if (v === Number.POSITIVE_INFINITY)
+      throw new TreasuryError(`weight of ${symbol} is not a finite number (${v})`);
+    symbols.push(symbol);
     total += v;
   }
-  if (!(total > 0)) throw new TreasuryError('no weight to allocate: every share is zero');
-  entries.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-  const out: WeightsBps = {};
-  const remainders: Array<[string, number]> = [];
+  if (!(total > 0) || !Number.isFinite(total))
+    throw new TreasuryError('no weight to allocate: every share is zero');
+  symbols.sort();
+  const n = symbols.length;
+  const floors = new Array<number>(n);
+  const remainders = new Array<number>(n);
   let used = 0;
-  for (const [symbol, v] of entries) {
-    const exact = (v / total) * TOTAL_BPS;
+  for (let i = 0; i < n; i++) {
+    const exact = (shares[symbols[i]!]! / total) * TOTAL_BPS;
     const floor = Math.floor(exact);
-    out[symbol] = floor;
+    floors[i] = floor;
+    remainders[i] = exact - floor;
     used += floor;
-    remainders.push([symbol, exact - floor]);
   }
-  remainders.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
-  for (let k = 0; used < TOTAL_BPS; k = (k + 1) % remainders.length) {
-    const symbol = remainders[k]![0];
-    out[symbol] = (out[symbol] ?? 0) + 1;
+  // hand the missing points to the largest remainders (first symbol wins ties)
+  while (used < TOTAL_BPS) {
+    let best = 0;
+    for (let i = 1; i < n; i++) if (remainders[i]! > remainders[best]!) best = i;
+    floors[best] = floors[best]! + 1;
+    remainders[best] = -1;
     used++;
+    if (remainders.every((r) => r < 0)) remainders.fill(0);
   }
-  for (const symbol of Object.keys(out)) if (out[symbol] === 0) delete out[symbol];
+  const out: WeightsBps = {};
+  for (let i = 0; i < n; i++) if (floors[i]! > 0) out[symbols[i]!] = floors[i]!;
   return out;
 }
 

@@ -198,15 +198,13 @@ export function runBacktest(history: PriceHistory, settings: BacktestSettings): 
         if (p > 0) prices[tokens[i]!.symbol] = p;
       }
     }
-    let pools: Record<string, PoolReserves> | undefined;
-    const poolsToday = () => {
-      pools ??= poolsAt(tokens, prices, settings.poolDepthUsd, usdc.decimals);
-      return pools;
-    };
+    // pools at today's prices, only on days something trades
+    const pools: Record<string, PoolReserves> =
+      spendDay || execDay || decisionDay ? poolsAt(tokens, prices, settings.poolDepthUsd, usdc.decimals) : {};
 
     // 1. execute the batch voted on, at today's prices
     if (pending && execDay) {
-      const outcome = executeSwaps(balances, poolsToday(), pending.record.swaps);
+      const outcome = executeSwaps(balances, pools, pending.record.swaps);
       if (outcome.ok) {
         pending.record.status = 'executed';
         executed++;
@@ -247,7 +245,7 @@ export function runBacktest(history: PriceHistory, settings: BacktestSettings): 
       for (const i of sellOrder) {
         if (due <= 1e-6) break;
         const t = tokens[i]!;
-        const pool = prices[t.symbol] ? poolsToday()[t.symbol] : undefined;
+        const pool = prices[t.symbol] ? pools[t.symbol] : undefined;
         const bal = balances[t.symbol] ?? 0n;
         if (!pool || bal <= 0n || !prices[HUB]) continue;
         const wantUsdc = baseUnitsOf(due / prices[HUB], usdc.decimals);
@@ -256,7 +254,7 @@ export function runBacktest(history: PriceHistory, settings: BacktestSettings): 
         const out = getAmountOut(amountIn, pool.reserveToken, pool.reserveUsdc);
         const inUsd = unitsOf(amountIn, t.decimals) * prices[t.symbol]!;
         const outUsd = unitsOf(out, usdc.decimals) * prices[HUB];
-        pools![t.symbol] = {
+        pools[t.symbol] = {
           reserveToken: pool.reserveToken + amountIn,
           reserveUsdc: pool.reserveUsdc - out,
         };
@@ -286,7 +284,7 @@ export function runBacktest(history: PriceHistory, settings: BacktestSettings): 
         holdings: balances,
         targets,
         prices: snapshot.prices,
-        pools: poolsToday(),
+        pools: pools,
         guardrails,
         monthlySpendUsd: settings.monthlySpendUsd,
       });
