@@ -129,29 +129,36 @@ function riskAllocation(
   allocate: (cov: number[][]) => number[],
 ): WeightsBps {
   // assets with a full window of closes; assets that started recently are left out until they have one
-  const symbols = [...new Set(params.assets)]
-    .filter((s) => (snapshot.closes[s]?.length ?? 0) >= params.lookbackDays + 1)
-    .sort();
+  const need = params.lookbackDays + 1;
+  const symbols: string[] = [];
+  for (const s of params.assets) {
+    if ((snapshot.closes[s]?.length ?? 0) >= need && !symbols.includes(s)) symbols.push(s);
+  }
+  symbols.sort();
   if (symbols.length === 0) {
     const priced = params.assets.filter((s) => snapshot.prices[s] !== undefined);
     return priced.length > 0
       ? toBasisPoints(Object.fromEntries(priced.map((s) => [s, 1])))
       : allInStables(snapshot, who);
   }
-  const returns = symbols.map((s) => {
+  const returns: Float64Array[] = [];
+  for (const s of symbols) {
     const closes = snapshot.closes[s]!;
-    return dailyReturns(closes.subarray(closes.length - params.lookbackDays - 1));
-  });
+    returns.push(dailyReturns(closes.subarray(closes.length - need)));
+  }
   const cov = covarianceMatrix(returns);
-  // a flat series (zero variance) cannot be weighted by risk: give it the smallest variance seen
-  const positive = cov.map((row, i) => row[i]!).filter((v) => v > 0);
-  if (positive.length === 0) return toBasisPoints(Object.fromEntries(symbols.map((s) => [s, 1])));
-  const floor = Math.min(...positive) * 1e-3;
-  cov.forEach((row, i) => {
-    if (!(row[i]! > 0)) row[i] = floor;
-  });
+  // a flat series (zero variance) cannot be weighted by risk: give it a small variance
+  let smallest = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < cov.length; i++) if (cov[i]![i]! > 0) smallest = Math.min(smallest, cov[i]![i]!);
+  const shares: Record<string, number> = {};
+  if (smallest === Number.POSITIVE_INFINITY) {
+    for (const s of symbols) shares[s] = 1;
+    return toBasisPoints(shares);
+  }
+  for (let i = 0; i < cov.length; i++) if (!(cov[i]![i]! > 0)) cov[i]![i] = smallest * 1e-3;
   const w = allocate(cov);
-  return toBasisPoints(Object.fromEntries(symbols.map((s, i) => [s, w[i]!])));
+  for (let i = 0; i < symbols.length; i++) shares[symbols[i]!] = w[i]!;
+  return toBasisPoints(shares);
 }
 
 /** Inverse volatility over a lookback window: w_i ∝ 1/σ_i. */

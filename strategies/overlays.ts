@@ -1,9 +1,13 @@
 import { z } from 'zod';
-import { currentWeightsBps, withinDriftBands } from './allocationStrategies.ts';
+import { withinDriftBands } from './allocationStrategies.ts';
 import { covarianceMatrix, dailyReturns } from './stats.ts';
 import { StrategySymbolSchema } from './symbols.ts';
-import type { MarketSnapshot, Overlay, WeightsBps } from './types.ts';
-import { currentShares, pricedStables, TOTAL_BPS, toBasisPoints, valueHoldings } from './weights.ts';
+import type { MarketSnapshot, Overlay, TokenInfo, WeightsBps } from './types.ts';
+import { positionOf, pricedStables, TOTAL_BPS, toBasisPoints } from './weights.ts';
+
+function isStableIn(tokens: Readonly<Record<string, TokenInfo>>, symbol: string): boolean {
+  return tokens[symbol]?.role === 'stable';
+}
 
 function fractions(weights: WeightsBps): Record<string, number> {
   const out: Record<string, number> = {};
@@ -35,9 +39,9 @@ export const runwayFloor: Overlay<RunwayFloorParams> = {
   summary: 'keep N months of spending in stablecoins',
   paramsSchema: RunwayFloorParamsSchema,
   lookbackDays: () => 0,
-  adjust(weights, snapshot, holdings, params) {
+  adjust(weights, snapshot, holdings, params, position = positionOf(snapshot, holdings)) {
     const stables = pricedStables(snapshot, params.stables);
-    const { total } = valueHoldings(snapshot, holdings);
+    const total = position.totalUsd;
     if (stables.length === 0 || total <= 0 || holdings.monthlySpendUsd <= 0 || params.months <= 0)
       return weights;
     const floor = Math.min(1, (params.months * holdings.monthlySpendUsd) / total);
@@ -70,11 +74,11 @@ export const governanceCap: Overlay<GovernanceCapParams> = {
   summary: "cap the DAO's own token",
   paramsSchema: GovernanceCapParamsSchema,
   lookbackDays: () => 0,
-  adjust(weights, snapshot, holdings, params) {
+  adjust(weights, snapshot, holdings, params, position = positionOf(snapshot, holdings)) {
     const gov = Object.keys(snapshot.tokens).find((s) => snapshot.tokens[s]?.role === 'governance');
     if (!gov || snapshot.prices[gov] === undefined) return weights;
     const w = fractions(weights);
-    const current = currentShares(snapshot, holdings)[gov] ?? 0;
+    const current = position.shares[gov] ?? 0;
     const wanted = params.keepHeld ? Math.max(w[gov] ?? 0, current) : (w[gov] ?? 0);
     const govShare = Math.min(wanted, params.maxBps / TOTAL_BPS);
     const rest = 1 - (w[gov] ?? 0);
@@ -96,9 +100,8 @@ export const governanceCap: Overlay<GovernanceCapParams> = {
       return toBasisPoints(out);
     }
     // kept up to the cap: taken from the other risky assets first, so a runway floor before this still holds
-    const isStable = (s: string) => snapshot.tokens[s]?.role === 'stable';
-    const risky = Object.keys(out).filter((s) => s !== gov && !isStable(s));
-    const stable = Object.keys(out).filter((s) => isStable(s));
+    const risky = Object.keys(out).filter((s) => s !== gov && !isStableIn(snapshot.tokens, s));
+    const stable = Object.keys(out).filter((s) => isStableIn(snapshot.tokens, s));
     let left = need;
     for (const group of [risky, stable]) {
       const total = group.reduce((a, s) => a + (out[s] ?? 0), 0);
@@ -124,9 +127,9 @@ export const maxStep: Overlay<MaxStepParams> = {
   summary: 'move at most a share of the treasury per proposal',
   paramsSchema: MaxStepParamsSchema,
   lookbackDays: () => 0,
-  adjust(weights, snapshot, holdings, params) {
-    const current = currentShares(snapshot, holdings);
-    if (Object.keys(current).length === 0) return weights;
+  adjust(weights, snapshot, holdings, params, position = positionOf(snapshot, holdings)) {
+    const current = position.shares;
+    if (position.totalUsd <= 0) return weights;
     const target = fractions(weights);
     const symbols = new Set([...Object.keys(current), ...Object.keys(target)]);
     let moved = 0;
@@ -157,12 +160,10 @@ export const driftBand: Overlay<DriftBandParams> = {
   summary: 'rebalance only when an asset leaves its band',
   paramsSchema: DriftBandParamsSchema,
   lookbackDays: () => 0,
-  adjust(weights, snapshot, holdings, params) {
-    const current = currentShares(snapshot, holdings);
-    if (Object.keys(current).length === 0) return weights;
-    return withinDriftBands(current, weights, params.bandBps)
-      ? currentWeightsBps(snapshot, holdings, weights)
-      : weights;
+  adjust(weights, snapshot, holdings, params, position = positionOf(snapshot, holdings)) {
+    const current = position.shares;
+    if (position.totalUsd <= 0) return weights;
+    return withinDriftBands(current, weights, params.bandBps) ? toBasisPoints(current) : weights;
   },
 };
 

@@ -47,6 +47,10 @@ export type Plan = {
   expectedAfterBps: WeightsBps;
 };
 
+function isStableToken(tokens: Readonly<Record<string, TokenInfo>>, symbol: string): boolean {
+  return tokens[symbol]?.role === 'stable';
+}
+
 function sharesBps(values: Record<string, number>): WeightsBps {
   return Object.values(values).some((v) => v > 0) ? toBasisPoints(values) : {};
 }
@@ -173,25 +177,24 @@ export function planRebalance(input: PlanInput): Plan {
   }
 
   // buys: funded by USDC (balance + minimum outs of the sells), never taking stables below the runway floor
-  const isStable = (s: string) => tokens[s]?.role === 'stable';
   let usdcBudget = (holdings[HUB] ?? 0n) + proceedsMinUsdc;
   const stablesUsd =
-    Object.entries(values).reduce((a, [s, v]) => a + (isStable(s) ? v : 0), 0) +
+    Object.entries(values).reduce((a, [s, v]) => a + (isStableToken(tokens, s) ? v : 0), 0) +
     unitsOf(proceedsMinUsdc, usdc.decimals) * usdcPrice;
   const floorUsd = g.runwayFloorMonths * (input.monthlySpendUsd ?? 0);
   let riskBudgetUsd = Math.max(0, stablesUsd - floorUsd);
   buys.sort((a, b) => b.usd - a.usd || (a.symbol < b.symbol ? -1 : 1));
   const wanted = buys.reduce((a, t) => a + t.usd, 0);
   const budgetUsd = unitsOf(usdcBudget, usdc.decimals) * usdcPrice;
-  const riskWanted = buys.reduce((a, t) => a + (isStable(t.symbol) ? 0 : t.usd), 0);
+  const riskWanted = buys.reduce((a, t) => a + (isStableToken(tokens, t.symbol) ? 0 : t.usd), 0);
   const scaleAll = wanted > budgetUsd ? budgetUsd / wanted : 1;
   const scaleRisk = riskWanted * scaleAll > riskBudgetUsd ? riskBudgetUsd / (riskWanted * scaleAll) : 1;
   let boughtUsd = 0;
   for (const t of buys) {
     const token = tokens[t.symbol]!;
     const pool = pools[t.symbol]!;
-    let usd = t.usd * scaleAll * (isStable(t.symbol) ? 1 : scaleRisk);
-    if (!isStable(t.symbol)) usd = Math.min(usd, riskBudgetUsd);
+    let usd = t.usd * scaleAll * (isStableToken(tokens, t.symbol) ? 1 : scaleRisk);
+    if (!isStableToken(tokens, t.symbol)) usd = Math.min(usd, riskBudgetUsd);
     let amountIn = baseUnitsOf(usd / usdcPrice, usdc.decimals);
     const impactMax = maxAmountInForImpact(pool.reserveUsdc, g.maxPriceImpactBps);
     if (amountIn > impactMax) amountIn = impactMax;
@@ -223,7 +226,7 @@ export function planRebalance(input: PlanInput): Plan {
       priceImpactBps: priceImpactBps(amountIn, pool.reserveUsdc),
     });
     usdcBudget -= amountIn;
-    if (!isStable(t.symbol)) riskBudgetUsd -= usd;
+    if (!isStableToken(tokens, t.symbol)) riskBudgetUsd -= usd;
     boughtUsd += usd;
     after[HUB] = (after[HUB] ?? 0) - usd;
     after[t.symbol] = (after[t.symbol] ?? 0) + unitsOf(expected, token.decimals) * prices[t.symbol]!;

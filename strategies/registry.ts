@@ -3,7 +3,7 @@ import { ConfigError } from '../agent/errors.ts';
 import { equalWeight, fixedWeights, hold, inverseVolatility, riskParity } from './allocationStrategies.ts';
 import { driftBand, governanceCap, maxStep, runwayFloor, volTarget } from './overlays.ts';
 import type { ConfiguredStrategy, Holdings, MarketSnapshot, Overlay, Strategy, WeightsBps } from './types.ts';
-import { assertValidWeights } from './weights.ts';
+import { assertValidWeights, positionOf } from './weights.ts';
 
 /** Built-in strategies by id. */
 // biome-ignore lint/suspicious/noExplicitAny: params differ per strategy; each is validated by its own schema
@@ -183,10 +183,11 @@ export function configureStrategy(config: StrategyConfig): ConfiguredStrategy {
     targetWeights(snapshot: MarketSnapshot, holdings: Holdings): WeightsBps {
       let weights = strategy.targetWeights(snapshot, holdings, params);
       assertValidWeights(weights, snapshot, strategy.id);
+      const position = overlays.length > 0 ? positionOf(snapshot, holdings) : undefined;
       for (const { overlay, params: p } of overlays) {
-        weights = overlay.adjust(weights, snapshot, holdings, p);
-        assertValidWeights(weights, snapshot, overlay.id);
+        weights = overlay.adjust(weights, snapshot, holdings, p, position);
       }
+      if (overlays.length > 0) assertValidWeights(weights, snapshot, id);
       return weights;
     },
   };

@@ -50,6 +50,9 @@ export type Strategy<P = unknown> = {
   targetWeights: (snapshot: MarketSnapshot, holdings: Holdings, params: P) => WeightsBps;
 };
 
+/** The priced holdings as shares of the treasury (computed once per decision and shared by overlays). */
+export type Position = { shares: Readonly<Record<string, number>>; totalUsd: number };
+
 /** A rule applied on top of a strategy's weights (runway floor, caps, max step, volatility target, bands). */
 export type Overlay<P = unknown> = {
   id: string;
@@ -57,7 +60,14 @@ export type Overlay<P = unknown> = {
   summary: string;
   paramsSchema: z.ZodType<P>;
   lookbackDays: (params: P) => number;
-  adjust: (weights: WeightsBps, snapshot: MarketSnapshot, holdings: Holdings, params: P) => WeightsBps;
+  /** `position` is positionOf(snapshot, holdings), passed in so overlays need not recompute it. */
+  adjust: (
+    weights: WeightsBps,
+    snapshot: MarketSnapshot,
+    holdings: Holdings,
+    params: P,
+    position?: Position,
+  ) => WeightsBps;
 };
 
 /** A strategy with its params bound (and overlays applied): what the agent and the backtest call. */

@@ -1,5 +1,5 @@
 import { TreasuryError } from '../agent/errors.ts';
-import type { Holdings, MarketSnapshot, WeightsBps } from './types.ts';
+import type { Holdings, MarketSnapshot, Position, WeightsBps } from './types.ts';
 
 export const TOTAL_BPS = 10_000;
 
@@ -34,13 +34,13 @@ export function toBasisPoints(shares: Readonly<Record<string, number>>): Weights
     used += floor;
   }
   // hand the missing points to the largest remainders (first symbol wins ties)
+  // (fewer than n points are missing, so each symbol gets at most one)
   while (used < TOTAL_BPS) {
     let best = 0;
     for (let i = 1; i < n; i++) if (remainders[i]! > remainders[best]!) best = i;
     floors[best] = floors[best]! + 1;
     remainders[best] = -1;
     used++;
-    if (remainders.every((r) => r < 0)) remainders.fill(0);
   }
   const out: WeightsBps = {};
   for (let i = 0; i < n; i++) if (floors[i]! > 0) out[symbols[i]!] = floors[i]!;
@@ -50,7 +50,8 @@ export function toBasisPoints(shares: Readonly<Record<string, number>>): Weights
 /** Checks the weights contract: integers ≥ 0, priced symbols only, total exactly 10,000. */
 export function assertValidWeights(weights: WeightsBps, snapshot: MarketSnapshot, who: string): void {
   let total = 0;
-  for (const [symbol, bps] of Object.entries(weights)) {
+  for (const symbol in weights) {
+    const bps = weights[symbol]!;
     if (!Number.isInteger(bps) || bps < 0) {
       throw new TreasuryError(
         `${who} returned weight ${bps} for ${symbol}: weights must be whole basis points ≥ 0`,
@@ -106,6 +107,14 @@ export function currentShares(snapshot: MarketSnapshot, holdings: Holdings): Rec
   if (total <= 0) return shares;
   for (const [symbol, value] of Object.entries(values)) shares[symbol] = value / total;
   return shares;
+}
+
+/** Shares and total value of the priced holdings. */
+export function positionOf(snapshot: MarketSnapshot, holdings: Holdings): Position {
+  const { values, total } = valueHoldings(snapshot, holdings);
+  const shares: Record<string, number> = {};
+  if (total > 0) for (const symbol in values) shares[symbol] = values[symbol]! / total;
+  return { shares, totalUsd: total };
 }
 
 /** Stablecoin symbols with a price in the snapshot (a fallback target when nothing else is available). */
