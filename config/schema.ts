@@ -50,6 +50,8 @@ export const SafeConfigSchema = z
     threshold: z.number().int().min(1),
     /** The agent's own address: one owner of the Safe, below threshold. */
     agent: AddressSchema,
+    /** MultiSendCallOnly 1.4.1 used for batches; default: the canonical deployment for the chain. */
+    multiSendCallOnly: AddressSchema.optional(),
   })
   .superRefine((safe, ctx) => {
     if (safe.threshold > safe.owners.length) {

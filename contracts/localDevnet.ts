@@ -56,7 +56,11 @@ export function configForDeployment(
   return {
     ...config,
     chain: { ...config.chain, rpcUrl: deployment.rpcUrl },
-    safe: { ...config.safe, address: deployment.safe.address },
+    safe: {
+      ...config.safe,
+      address: deployment.safe.address,
+      multiSendCallOnly: deployment.safeContracts.multiSendCallOnly,
+    },
     router: deployment.uniswap.router,
     tokens: config.tokens.map((token) => ({
       ...token,

@@ -1,0 +1,610 @@
+import { type Address, type Chain, getAddress, type Hex, type PublicClient, type Transport } from 'viem';
+import { privateKeyToAccount } from 'viem/accounts';
+import type { TreasuryAgentConfig } from '../config/schema.ts';
+import { executeRebalance, type RebalanceExecution } from '../contracts/safeExecutor.ts';
+import { safeTxToJson } from '../contracts/safeTransaction.ts';
+import { readPools, readSafeState } from '../contracts/treasuryReads.ts';
+import { parseTreasuryPlugin, renderProposalBody } from '../governance/proposalBody.ts';
+import type { ProposeInput, SnapshotClient } from '../governance/snapshotClient.ts';
+import type { PriceHistory } from '../strategies/priceHistory.ts';
+import { getAmountOut } from '../strategies/uniswap.ts';
+import { type AuditLog, sha256Hex } from './auditLog.ts';
+import { type Decision, type DecisionInputs, decide, decisionInputs } from './decide.ts';
+import type { RationaleWriter } from './draft/types.ts';
+import { MarketDataError, RefusedError, TreasuryError } from './errors.ts';
+import type { Ledger, ProposalRow } from './ledger.ts';
+import { type Observation, observe, tokenRefs } from './observe.ts';
+import { draftFacts, proposalBodyInput, proposalTitle } from './proposalContent.ts';
+
+/**
+ * One cycle of the agent (DESIGN.md): carry every open proposal forward (watch → execute exactly the voted
+ * hash → verify), then, if none is open and the cadence allows, observe → decide → draft → propose.
+ * Each ledger transition is committed before its side effect; every decision, refusal and effect is
+ * appended to the audit log. The clock is injected (the chain's time locally), so tests and the demo run
+ * cycles at any simulated time. Mode shadow logs the decision and posts nothing, executes nothing.
+ */
+
+export type CycleDeps = {
+  config: TreasuryAgentConfig;
+  client: PublicClient<Transport, Chain>;
+  contracts: {
+    router: Address;
+    factory: Address;
+    multiSendCallOnly: Address;
+    contractNetworks?: Parameters<typeof executeRebalance>[0]['contractNetworks'];
+  };
+  history: PriceHistory;
+  ledger: Ledger;
+  audit: AuditLog;
+  clock: () => Promise<number>;
+  writer: RationaleWriter;
+  governance: SnapshotClient;
+  agentKey: Hex;
+  /** Co-signer keys (the devnet); production collects signatures through the Safe Transaction Service. */
+  coSignerKeys: Hex[];
+  /** One readable line per event (the demo's narrative). */
+  log?: (line: string) => void;
+};
+
+/** What the ledger keeps to rebuild and re-post a proposal. */
+export type ProposalRecord = {
+  inputs: DecisionInputs;
+  propose: ProposeInput;
+  decisionRecordId: string;
+  writer: string;
+};
+
+export type CycleReport = { at: number; events: string[] };
+
+class Expire extends TreasuryError {
+  override name = 'Expire';
+}
+
+const short = (hash: string) => `${hash.slice(0, 10)}…`;
+const day = (at: number) => new Date(at * 1000).toISOString().slice(0, 10);
+
+export async function runCycle(deps: CycleDeps): Promise<CycleReport> {
+  const at = await deps.clock();
+  const events: string[] = [];
+  const say = (line: string) => {
+    events.push(line);
+    deps.log?.(`${day(at)} ${line}`);
+  };
+  const paused = deps.ledger.getState('paused');
+  if (paused) {
+    say(`agent paused: ${paused}`);
+    return { at, events };
+  }
+  for (const row of deps.ledger.open()) await advance(deps, row, at, say);
+  await refuseForeignProposals(deps, at, say);
+  if (deps.ledger.open().length === 0 && cadenceAllows(deps, at)) await decideAndPropose(deps, at, say);
+  return { at, events };
+}
+
+function cadenceAllows(deps: CycleDeps, at: number): boolean {
+  const last = deps.ledger.all().at(-1);
+  const lastShadow = Number(deps.ledger.getState('lastShadowCycle') ?? 0);
+  const lastAt = Math.max(last?.cycleAt ?? 0, lastShadow);
+  return at - lastAt >= deps.config.governance.proposalCadenceDays * 86_400 - 3600;
+}
+
+function contractsOf(deps: CycleDeps) {
+  return {
+    router: deps.contracts.router,
+    factory: deps.contracts.factory,
+    multiSendCallOnly: deps.contracts.multiSendCallOnly,
+  };
+}
+
+async function decideAndPropose(deps: CycleDeps, at: number, say: (line: string) => void) {
+  const { config, audit } = deps;
+  let observation: Observation;
+  try {
+    observation = await observe({ client: deps.client, config, factory: deps.contracts.factory });
+  } catch (error) {
+    if (!(error instanceof MarketDataError)) throw error;
+    audit.append('cycle-stopped', { reason: error.message }, at);
+    say(`market data refused, no proposal: ${error.shortMessage}`);
+    return;
+  }
+  const inputs = decisionInputs({ config, observation, history: deps.history, contracts: contractsOf(deps) });
+  const decision = decide(inputs);
+  const base = {
+    mode: config.mode,
+    inputs,
+    targets: decision.targets,
+    plan: decision.plan,
+  };
+  if (!decision.tx) {
+    audit.append('decision', { ...base, outcome: 'no-trades' }, at);
+    say(`on target (or trades below the minimum): nothing to propose`);
+    if (config.mode === 'shadow') deps.ledger.setState('lastShadowCycle', String(at));
+    return;
+  }
+
+  const tokenNames = Object.fromEntries(config.tokens.map((t) => [t.symbol, t.name ?? t.symbol]));
+  const earlier = deps.ledger
+    .all()
+    .slice(-3)
+    .map((r) => (r.record as ProposalRecord).propose.title);
+  const facts = draftFacts(decision, observation, tokenNames, earlier);
+  const draft = await deps.writer.write(facts);
+  const decisionRecordId = audit.nextId();
+  const bodyInput = proposalBodyInput({
+    decision,
+    observation,
+    draft: draft.draft,
+    auditRecordId: decisionRecordId,
+  });
+  const rendered = renderProposalBody(bodyInput);
+  const propose: ProposeInput = {
+    space: config.governance.space,
+    title: proposalTitle(decision),
+    body: rendered.body,
+    snapshot: Number(observation.blockNumber),
+    plugins: rendered.plugins,
+    choices: ['For', 'Against', 'Abstain'],
+    timing: { delay: config.governance.votingDelaySeconds, period: config.governance.votingPeriodSeconds },
+  };
+  const skip = draft.draft.recommendation === 'skip';
+  audit.append(
+    'decision',
+    {
+      ...base,
+      outcome: config.mode === 'shadow' ? 'shadow' : skip ? 'skipped-by-model' : 'propose',
+      safeTx: safeTxToJson(decision.tx.safeTx),
+      safeTxHash: decision.tx.safeTxHash,
+      calls: decision.tx.callLabels,
+      draft: draft.draft,
+      writer: draft.writer,
+      fallbackReason: draft.fallbackReason ?? null,
+      prompt: draft.prompt ?? null,
+      reply: draft.reply ?? null,
+      proposal: { title: propose.title, bodySha256: sha256Hex(propose.body), plugins: rendered.plugin },
+    },
+    at,
+  );
+  if (draft.fallbackReason)
+    say(`the model's draft was not used (${draft.fallbackReason}); deterministic rationale instead`);
+  if (config.mode === 'shadow') {
+    deps.ledger.setState('lastShadowCycle', String(at));
+    say(`shadow mode: drafted "${propose.title}" (safeTxHash ${short(decision.tx.safeTxHash)}), not posted`);
+    return;
+  }
+  if (skip) {
+    say(`the model recommended skipping "${propose.title}": not proposed`);
+    return;
+  }
+  const record: ProposalRecord = { inputs, propose, decisionRecordId, writer: draft.writer };
+  const key = `p-${at}-${decision.tx.safeTxHash.slice(2, 10)}`;
+  const row = deps.ledger.insertPlanned({
+    key,
+    cycleAt: at,
+    record,
+    safeTxHash: decision.tx.safeTxHash,
+    safeNonce: inputs.safe.nonce,
+    now: at,
+  });
+  await post(deps, row, at, say);
+}
+
+/** planned → posted: the transition is stored first; then the message is sent (or found already sent). */
+async function post(deps: CycleDeps, row: ProposalRow, at: number, say: (line: string) => void) {
+  const record = row.record as ProposalRecord;
+  const posted = deps.ledger.transition(row.key, 'planned', 'posted', {}, at);
+  await sendProposal(deps, posted, at, say, record);
+}
+
+async function findOwnProposal(deps: CycleDeps, row: ProposalRow): Promise<string | undefined> {
+  const record = row.record as ProposalRecord;
+  const list = await deps.governance.listProposals(record.propose.space, { first: 20, state: 'all' });
+  const agent = getAddress(deps.governance.address);
+  const found = list.find((p) => {
+    if (getAddress(p.author) !== agent) return false;
+    try {
+      return parseTreasuryPlugin(p.plugins).safeTxHash.toLowerCase() === row.safeTxHash.toLowerCase();
+    } catch {
+      return false;
+    }
+  });
+  return found?.id;
+}
+
+async function sendProposal(
+  deps: CycleDeps,
+  row: ProposalRow,
+  at: number,
+  say: (line: string) => void,
+  record: ProposalRecord,
+) {
+  // Never re-send what may have been accepted: look for it on the hub first.
+  const existing = row.proposalId ?? (await findOwnProposal(deps, row));
+  let proposalId = existing;
+  if (!existing) {
+    const receipt = await deps.governance.propose(record.propose);
+    proposalId = receipt.id;
+  }
+  deps.ledger.annotate(row.key, { proposalId }, at);
+  deps.audit.append(
+    'proposal-posted',
+    {
+      ledgerKey: row.key,
+      proposalId,
+      safeTxHash: row.safeTxHash,
+      decisionRecord: record.decisionRecordId,
+      recovered: !!existing,
+    },
+    at,
+  );
+  say(
+    `proposal posted: "${record.propose.title}" — id ${short(proposalId!)}, safeTxHash ${short(row.safeTxHash)}`,
+  );
+}
+
+async function advance(deps: CycleDeps, row: ProposalRow, at: number, say: (line: string) => void) {
+  if (row.state === 'planned') {
+    if (deps.config.mode === 'shadow') return;
+    return post(deps, row, at, say);
+  }
+  if (row.state === 'posted') {
+    if (!row.proposalId) return sendProposal(deps, row, at, say, row.record as ProposalRecord);
+    return watch(deps, row, at, say);
+  }
+  if (row.state === 'passed') return execute(deps, row, at, say);
+  if (row.state === 'executing') return resumeExecution(deps, row, at, say);
+}
+
+/** posted → passed | rejected | expired, once the hub says the vote is closed and final. */
+async function watch(deps: CycleDeps, row: ProposalRow, at: number, say: (line: string) => void) {
+  const scores = await deps.governance.getScores(row.proposalId!);
+  if (!scores) {
+    const next = deps.ledger.transition(
+      row.key,
+      'posted',
+      'expired',
+      { reason: 'the proposal is gone from the hub (cancelled)' },
+      at,
+    );
+    deps.audit.append(
+      'vote-result',
+      { ledgerKey: row.key, proposalId: row.proposalId, outcome: 'expired', reason: next.reason },
+      at,
+    );
+    say(`proposal ${short(row.proposalId!)} is gone from the hub: expired`);
+    return;
+  }
+  if (!scores.final) return;
+  const quorum = deps.config.governance.quorum;
+  const [forVotes = 0, against = 0, abstain = 0] = scores.scores;
+  const tally = { for: forVotes, against, abstain, total: scores.scoresTotal, quorum, votes: scores.votes };
+  let outcome: 'passed' | 'rejected';
+  let reason: string;
+  if (scores.scoresTotal < quorum) {
+    outcome = 'rejected';
+    reason = `short of quorum: ${scores.scoresTotal} of ${quorum} votes`;
+  } else if (forVotes <= against) {
+    outcome = 'rejected';
+    reason = `For ${forVotes} did not beat Against ${against}`;
+  } else {
+    outcome = 'passed';
+    reason = `For ${forVotes} beat Against ${against} with quorum ${scores.scoresTotal} ≥ ${quorum}`;
+  }
+  deps.ledger.transition(row.key, 'posted', outcome, { reason }, at);
+  deps.audit.append(
+    'vote-result',
+    { ledgerKey: row.key, proposalId: row.proposalId, outcome, reason, tally },
+    at,
+  );
+  say(`vote closed on ${short(row.proposalId!)}: ${outcome} (${reason})`);
+  if (outcome === 'passed') await execute(deps, deps.ledger.get(row.key)!, at, say);
+}
+
+function sameCalls(
+  a: { to: string; value: string; data: string; operation: number }[],
+  b: { to: string; value: bigint; data: string; operation: number }[],
+) {
+  return (
+    a.length === b.length &&
+    a.every(
+      (x, i) =>
+        getAddress(x.to) === getAddress(b[i]!.to) &&
+        BigInt(x.value) === b[i]!.value &&
+        x.data.toLowerCase() === b[i]!.data.toLowerCase() &&
+        x.operation === b[i]!.operation,
+    )
+  );
+}
+
+/**
+ * The checks before executing a passed proposal. Throws RefusedError (never executable: failed), Expire
+ * (no longer executable as voted: expired) or returns the rebuilt decision.
+ */
+async function checkBeforeExecution(deps: CycleDeps, row: ProposalRow, at: number): Promise<Decision> {
+  const record = row.record as ProposalRecord;
+  // 1. The hub's copy, re-read now: same author, same body, same transaction.
+  const hub = await deps.governance.getProposal(row.proposalId!);
+  if (!hub) throw new Expire('the proposal is gone from the hub');
+  if (getAddress(hub.author) !== getAddress(deps.governance.address)) {
+    throw new RefusedError(`posted by another author (${hub.author}), not the agent`);
+  }
+  if ((hub.body ?? '') !== record.propose.body || hub.title !== record.propose.title) {
+    throw new RefusedError(
+      "the hub's copy was edited after posting: its body differs from what the agent posted",
+    );
+  }
+  const plugin = parseTreasuryPlugin(hub.plugins);
+  if (plugin.safeTxHash.toLowerCase() !== row.safeTxHash.toLowerCase()) {
+    throw new RefusedError(
+      `the hub's safeTxHash ${plugin.safeTxHash} differs from the ledger's ${row.safeTxHash}`,
+    );
+  }
+  // 2. Rebuild from the ledger: the same inputs must give the same transaction.
+  const decision = decide(record.inputs);
+  if (!decision.tx || decision.tx.safeTxHash.toLowerCase() !== row.safeTxHash.toLowerCase()) {
+    throw new RefusedError(
+      `rebuilding the transaction gave ${decision.tx?.safeTxHash ?? 'no transaction'}, not ${row.safeTxHash}`,
+    );
+  }
+  if (
+    !sameCalls(plugin.transactions, decision.tx.calls) ||
+    plugin.nonce !== Number(decision.tx.safeTx.nonce)
+  ) {
+    throw new RefusedError("the hub's transaction list differs from the rebuilt transaction");
+  }
+  // 3. The Safe's nonce must not have moved; the deadline must not have passed.
+  const safe = await readSafeState(deps.client, { safe: record.inputs.safe.address });
+  if (safe.nonce !== decision.tx.safeTx.nonce) {
+    throw new Expire(
+      `the Safe's nonce moved (${decision.tx.safeTx.nonce} → ${safe.nonce}): the voted transaction can no longer run`,
+    );
+  }
+  if (BigInt(record.inputs.deadline) <= BigInt(at)) throw new Expire('the swaps’ deadline has passed');
+  // 4. Prices and guardrails again: fresh, sane feeds, and every minimum out still reachable.
+  await observe({ client: deps.client, config: deps.config, factory: deps.contracts.factory });
+  const tokens = tokenRefs(deps.config);
+  const pools = await readPools(deps.client, {
+    factory: deps.contracts.factory,
+    quote: tokens.find((t) => t.symbol === 'USDC')!,
+    tokens,
+  });
+  for (const swap of decision.plan.swaps) {
+    const pool = pools.pools[swap.sell === 'USDC' ? swap.buy : swap.sell]!;
+    const out =
+      swap.sell === 'USDC'
+        ? getAmountOut(swap.amountIn, pool.reserveQuote, pool.reserveToken)
+        : getAmountOut(swap.amountIn, pool.reserveToken, pool.reserveQuote);
+    if (out < swap.minAmountOut) {
+      throw new Expire(
+        `prices moved: ${swap.sell} → ${swap.buy} would return ${out}, below its minimum out ${swap.minAmountOut}`,
+      );
+    }
+  }
+  return decision;
+}
+
+/** passed → executing → executed | failed (or expired when it can no longer run as voted). */
+async function execute(deps: CycleDeps, row: ProposalRow, at: number, say: (line: string) => void) {
+  const record = row.record as ProposalRecord;
+  const hub = await deps.governance.getProposal(row.proposalId!);
+  if (hub && at < hub.end + deps.config.governance.executionDelaySeconds) return; // not yet
+  let decision: Decision;
+  try {
+    decision = await checkBeforeExecution(deps, row, at);
+  } catch (error) {
+    if (error instanceof MarketDataError) {
+      say(`execution of ${short(row.proposalId!)} waits: ${error.shortMessage}`);
+      deps.audit.append('execution-waiting', { ledgerKey: row.key, reason: error.message }, at);
+      return;
+    }
+    if (!(error instanceof TreasuryError)) throw error;
+    const to = error instanceof Expire ? 'expired' : 'failed';
+    deps.ledger.transition(row.key, 'passed', to, { reason: error.shortMessage }, at);
+    deps.audit.append(
+      'execution-refused',
+      { ledgerKey: row.key, proposalId: row.proposalId, outcome: to, reason: error.shortMessage },
+      at,
+    );
+    say(`not executed (${to}): ${error.shortMessage}`);
+    return;
+  }
+  deps.ledger.transition(row.key, 'passed', 'executing', {}, at);
+  await executeNow(deps, deps.ledger.get(row.key)!, decision, record, at, say);
+}
+
+async function executeNow(
+  deps: CycleDeps,
+  row: ProposalRow,
+  decision: Decision,
+  record: ProposalRecord,
+  at: number,
+  say: (line: string) => void,
+) {
+  if (deps.config.execution.coSigning !== 'local-keys') {
+    throw new TreasuryError('co-signing through the Safe Transaction Service is not implemented yet', {
+      hint: 'use execution.coSigning: local-keys on the devnet',
+    });
+  }
+  const safe = await readSafeState(deps.client, { safe: record.inputs.safe.address });
+  const owners = new Set(safe.owners.map((o) => getAddress(o)));
+  const coSigners = deps.coSignerKeys
+    .filter(
+      (k) =>
+        owners.has(privateKeyToAccount(k).address) &&
+        privateKeyToAccount(k).address !== privateKeyToAccount(deps.agentKey).address,
+    )
+    .slice(0, Math.max(0, safe.threshold - 1));
+  let result: RebalanceExecution;
+  try {
+    result = await executeRebalance(
+      {
+        client: deps.client,
+        rpcUrl: deps.config.chain.rpcUrl,
+        chainId: deps.config.chain.id,
+        safe: record.inputs.safe.address,
+        router: record.inputs.contracts.router,
+        factory: record.inputs.contracts.factory,
+        multiSendCallOnly: record.inputs.contracts.multiSendCallOnly,
+        contractNetworks: deps.contracts.contractNetworks,
+        tokens: tokenRefs(deps.config),
+        allowedRouters: [deps.contracts.router],
+      },
+      {
+        swaps: decision.swaps,
+        route: 'router',
+        deadline: BigInt(record.inputs.deadline),
+        nonce: BigInt(record.inputs.safe.nonce),
+        expectedSafeTxHash: row.safeTxHash as Hex,
+      },
+      [deps.agentKey, ...coSigners],
+    );
+  } catch (error) {
+    if (!(error instanceof TreasuryError)) throw error;
+    deps.ledger.transition(row.key, 'executing', 'failed', { reason: error.shortMessage }, at);
+    deps.audit.append('execution-failed', { ledgerKey: row.key, reason: error.message }, at);
+    say(`execution failed: ${error.shortMessage}`);
+    return;
+  }
+  finishExecution(
+    deps,
+    row,
+    decision,
+    result.transactionHash,
+    result.balanceChanges,
+    at,
+    say,
+    result.gasUsed,
+  );
+}
+
+function finishExecution(
+  deps: CycleDeps,
+  row: ProposalRow,
+  decision: Decision,
+  transactionHash: Hex,
+  balanceChanges: RebalanceExecution['balanceChanges'] | undefined,
+  at: number,
+  say: (line: string) => void,
+  gasUsed?: bigint,
+) {
+  const divergences = balanceChanges ? compareWithPlan(decision, balanceChanges) : [];
+  deps.ledger.transition(row.key, 'executing', 'executed', { executionTxHash: transactionHash }, at);
+  deps.audit.append(
+    'executed',
+    {
+      ledgerKey: row.key,
+      proposalId: row.proposalId,
+      safeTxHash: row.safeTxHash,
+      transactionHash,
+      gasUsed: gasUsed ?? null,
+      balanceChanges: balanceChanges ?? null,
+      divergences,
+    },
+    at,
+  );
+  say(`executed ${short(row.safeTxHash)} in transaction ${short(transactionHash)}`);
+  if (divergences.length) {
+    const reason = `balances diverged from the plan after ${transactionHash}: ${divergences.join('; ')}`;
+    deps.ledger.setState('paused', reason);
+    deps.audit.append('paused', { reason }, at);
+    say(`PAUSED: ${reason}`);
+  }
+}
+
+/** Each sold token must fall by exactly its amount in; each bought token rise by at least its minimum out. */
+export function compareWithPlan(decision: Decision, changes: RebalanceExecution['balanceChanges']): string[] {
+  const expectedMin: Record<string, bigint> = {};
+  const expectedMax: Record<string, bigint> = {};
+  for (const s of decision.plan.swaps) {
+    expectedMin[s.sell] = (expectedMin[s.sell] ?? 0n) - s.amountIn;
+    expectedMax[s.sell] = (expectedMax[s.sell] ?? 0n) - s.amountIn;
+    expectedMin[s.buy] = (expectedMin[s.buy] ?? 0n) + s.minAmountOut;
+    expectedMax[s.buy] = (expectedMax[s.buy] ?? 0n) + s.expectedAmountOut * 2n;
+  }
+  const problems: string[] = [];
+  for (const [symbol, change] of Object.entries(changes)) {
+    const min = expectedMin[symbol] ?? 0n;
+    const max = expectedMax[symbol] ?? 0n;
+    if (change.delta < min || change.delta > max)
+      problems.push(`${symbol} changed by ${change.delta}, expected between ${min} and ${max}`);
+  }
+  return problems;
+}
+
+/** A crash while executing: the chain says whether the Safe transaction ran (the Safe's nonce is the guard). */
+async function resumeExecution(deps: CycleDeps, row: ProposalRow, at: number, say: (line: string) => void) {
+  const record = row.record as ProposalRecord;
+  const decision = decide(record.inputs);
+  const safe = await readSafeState(deps.client, { safe: record.inputs.safe.address });
+  if (safe.nonce > BigInt(record.inputs.safe.nonce)) {
+    const transactionHash = await findExecution(deps, record.inputs.safe.address, row.safeTxHash as Hex);
+    if (!transactionHash) {
+      deps.ledger.transition(
+        row.key,
+        'executing',
+        'failed',
+        { reason: 'the Safe nonce moved but not by this transaction' },
+        at,
+      );
+      deps.audit.append(
+        'execution-failed',
+        { ledgerKey: row.key, reason: 'nonce moved by another transaction' },
+        at,
+      );
+      say('execution could not complete: the Safe nonce was used by another transaction');
+      return;
+    }
+    say(`resumed: ${short(row.safeTxHash)} had already executed in ${short(transactionHash)}`);
+    finishExecution(deps, row, decision, transactionHash, undefined, at, say);
+    return;
+  }
+  say(`resuming the execution of ${short(row.safeTxHash)}`);
+  await executeNow(deps, row, decision, record, at, say);
+}
+
+/** The transaction in which the Safe executed `safeTxHash` (its ExecutionSuccess event), if any. */
+export async function findExecution(
+  deps: Pick<CycleDeps, 'client'>,
+  safe: Address,
+  safeTxHash: Hex,
+): Promise<Hex | undefined> {
+  const logs = await deps.client.getLogs({
+    address: safe,
+    event: {
+      type: 'event',
+      name: 'ExecutionSuccess',
+      inputs: [
+        { name: 'txHash', type: 'bytes32', indexed: false },
+        { name: 'payment', type: 'uint256', indexed: false },
+      ],
+    },
+    fromBlock: 0n,
+  });
+  return (
+    logs.find((l) => (l.args as { txHash?: string }).txHash?.toLowerCase() === safeTxHash.toLowerCase())
+      ?.transactionHash ?? undefined
+  );
+}
+
+/** Proposals in the space that carry our plugin but were not posted by the agent: refused, and recorded once. */
+async function refuseForeignProposals(deps: CycleDeps, at: number, say: (line: string) => void) {
+  if (deps.config.mode === 'shadow') return;
+  const list = await deps.governance.listProposals(deps.config.governance.space, { first: 20, state: 'all' });
+  const agent = getAddress(deps.governance.address);
+  for (const p of list) {
+    if (getAddress(p.author) === agent || deps.ledger.getState(`refused:${p.id}`)) continue;
+    let plugin: ReturnType<typeof parseTreasuryPlugin>;
+    try {
+      plugin = parseTreasuryPlugin(p.plugins);
+    } catch {
+      continue;
+    }
+    const reason = `posted by another author (${p.author}): the agent executes only its own proposals`;
+    deps.ledger.setState(`refused:${p.id}`, reason);
+    deps.audit.append(
+      'execution-refused',
+      { proposalId: p.id, safeTxHash: plugin.safeTxHash, outcome: 'refused', reason },
+      at,
+    );
+    say(`refused proposal ${short(p.id)}: ${reason}`);
+  }
+}

@@ -1,0 +1,190 @@
+import type { Address, Hex } from 'viem';
+import type { TreasuryAgentConfig } from '../config/schema.ts';
+import {
+  buildRebalanceTx,
+  DEFAULT_SWAP_ROUTE,
+  type RebalanceTx,
+  type SwapInstruction,
+} from '../contracts/safeTransaction.ts';
+import type { Plan } from '../strategies/planner.ts';
+import { planRebalance } from '../strategies/planner.ts';
+import type { PriceHistory } from '../strategies/priceHistory.ts';
+import { configureStrategy } from '../strategies/registry.ts';
+import { buildSnapshot } from '../strategies/snapshot.ts';
+import type { MarketSnapshot, TokenInfo, WeightsBps } from '../strategies/types.ts';
+import type { PoolReserves } from '../strategies/uniswap.ts';
+import { canonicalJson, sha256Hex } from './auditLog.ts';
+import { ConfigError } from './errors.ts';
+import type { Observation } from './observe.ts';
+
+/**
+ * decide: a pure function of what was observed. The strategy maps (snapshot, holdings, params) to target
+ * weights; the planner maps (holdings, targets, prices, pools, guardrails) to swaps; the swaps become one
+ * Safe transaction with its safeTxHash. Everything here is recorded in the audit log and `audit replay`
+ * runs this same function on the logged inputs.
+ */
+
+/** The inputs of a decision, as logged (JSON-safe: bigints as strings). */
+export type DecisionInputs = {
+  at: number;
+  /** ISO day of the market snapshot (the history's closes up to the day before `at`, feed prices of `at`). */
+  asOf: string;
+  configHash: string;
+  strategy: { id: string; version: string; description: string; config: unknown };
+  guardrails: unknown;
+  monthlySpendUsd: number;
+  tokens: (TokenInfo & { address: Address })[];
+  snapshot: { prices: Record<string, number>; closes: Record<string, number[]>; lookbackDays: number };
+  holdings: Record<string, string>;
+  pools: Record<string, { reserveToken: string; reserveUsdc: string }>;
+  safe: { address: Address; nonce: string; chainId: number };
+  contracts: { router: Address; factory: Address; multiSendCallOnly: Address };
+  deadline: string;
+};
+
+export type Decision = {
+  inputs: DecisionInputs;
+  targets: WeightsBps;
+  plan: Plan;
+  swaps: SwapInstruction[];
+  /** Absent when the plan has no swaps: no trade list, no proposal. */
+  tx?: RebalanceTx;
+};
+
+export const DAY_SECONDS = 86_400;
+
+/** The hash of the config that decided (secrets are never in it). */
+export function configHash(config: TreasuryAgentConfig): string {
+  return sha256Hex(canonicalJson(config));
+}
+
+/** When the voted transaction stops being valid: voting, the execution delay, and some slack. */
+export function swapDeadline(config: TreasuryAgentConfig, at: number): bigint {
+  const g = config.governance;
+  return BigInt(
+    at +
+      g.votingDelaySeconds +
+      g.votingPeriodSeconds +
+      g.executionDelaySeconds +
+      config.execution.deadlineSlackSeconds,
+  );
+}
+
+/** Gathers the inputs of a decision from an observation and the price history (closes before today). */
+export function decisionInputs(params: {
+  config: TreasuryAgentConfig;
+  observation: Observation;
+  history: PriceHistory;
+  contracts: DecisionInputs['contracts'];
+}): DecisionInputs {
+  const { config, observation, history } = params;
+  if (!config.strategy)
+    throw new ConfigError('the config has no strategy', { hint: 'add a strategy section' });
+  const strategy = configureStrategy(config.strategy);
+  const tokens = config.tokens.map((t) => ({
+    symbol: t.symbol,
+    decimals: t.decimals,
+    role: t.role,
+    priceAsset: t.priceAsset,
+    address: t.address!,
+  }));
+  const today = Math.floor(observation.at / DAY_SECONDS);
+  // History up to yesterday's close (no look-ahead), today's price from the checked feeds.
+  const historical = buildSnapshot(history, tokens, today - 1, strategy.lookbackDays);
+  const prices = Object.fromEntries(Object.values(observation.prices).map((p) => [p.symbol, p.usd]));
+  return {
+    at: observation.at,
+    asOf: historical.asOf,
+    configHash: configHash(config),
+    strategy: {
+      id: strategy.id,
+      version: strategy.version,
+      description: strategy.description,
+      config: config.strategy,
+    },
+    guardrails: config.guardrails,
+    monthlySpendUsd: config.treasury.monthlySpendUsd,
+    tokens,
+    snapshot: {
+      prices,
+      closes: Object.fromEntries(Object.entries(historical.closes).map(([s, c]) => [s, Array.from(c)])),
+      lookbackDays: historical.lookbackDays,
+    },
+    holdings: Object.fromEntries(
+      Object.values(observation.holdings.holdings).map((h) => [h.symbol, h.amount.toString()]),
+    ),
+    pools: Object.fromEntries(
+      Object.values(observation.pools.pools).map((p) => [
+        p.symbol,
+        { reserveToken: p.reserveToken.toString(), reserveUsdc: p.reserveQuote.toString() },
+      ]),
+    ),
+    safe: {
+      address: observation.safe.safe,
+      nonce: observation.safe.nonce.toString(),
+      chainId: config.chain.id,
+    },
+    contracts: params.contracts,
+    deadline: swapDeadline(config, observation.at).toString(),
+  };
+}
+
+/** The decision, purely from its logged inputs: same inputs, same swaps, same safeTxHash. */
+export function decide(inputs: DecisionInputs): Decision {
+  const strategy = configureStrategy(inputs.strategy.config as NonNullable<TreasuryAgentConfig['strategy']>);
+  const day = Math.floor(inputs.at / DAY_SECONDS);
+  const snapshot: MarketSnapshot = {
+    asOf: inputs.asOf,
+    day,
+    tokens: Object.fromEntries(inputs.tokens.map((t) => [t.symbol, t])),
+    prices: inputs.snapshot.prices,
+    closes: Object.fromEntries(
+      Object.entries(inputs.snapshot.closes).map(([s, c]) => [s, Float64Array.from(c)]),
+    ),
+    lookbackDays: inputs.snapshot.lookbackDays,
+  };
+  const balances = Object.fromEntries(Object.entries(inputs.holdings).map(([s, a]) => [s, BigInt(a)]));
+  const targets = strategy.targetWeights(snapshot, { balances, monthlySpendUsd: inputs.monthlySpendUsd });
+  const pools: Record<string, PoolReserves> = Object.fromEntries(
+    Object.entries(inputs.pools).map(([s, p]) => [
+      s,
+      { reserveToken: BigInt(p.reserveToken), reserveUsdc: BigInt(p.reserveUsdc) },
+    ]),
+  );
+  const plan = planRebalance({
+    tokens: inputs.tokens,
+    holdings: balances,
+    targets,
+    prices: inputs.snapshot.prices,
+    pools,
+    guardrails: inputs.guardrails as Parameters<typeof planRebalance>[0]['guardrails'],
+    monthlySpendUsd: inputs.monthlySpendUsd,
+  });
+  const address = (symbol: string) => inputs.tokens.find((t) => t.symbol === symbol)!.address;
+  const swaps: SwapInstruction[] = plan.swaps.map((s) => ({
+    tokenIn: address(s.sell),
+    tokenOut: address(s.buy),
+    amountIn: s.amountIn,
+    minAmountOut: s.minAmountOut,
+  }));
+  if (swaps.length === 0) return { inputs, targets, plan, swaps };
+  const tx = buildRebalanceTx(
+    {
+      chainId: inputs.safe.chainId,
+      safe: inputs.safe.address,
+      router: inputs.contracts.router,
+      factory: inputs.contracts.factory,
+      multiSendCallOnly: inputs.contracts.multiSendCallOnly,
+      swaps,
+      route: DEFAULT_SWAP_ROUTE,
+      deadline: BigInt(inputs.deadline),
+      nonce: BigInt(inputs.safe.nonce),
+    },
+    Object.fromEntries(inputs.tokens.map((t) => [t.address, t.symbol])),
+  );
+  return { inputs, targets, plan, swaps, tx };
+}
+
+export function decisionSafeTxHash(decision: Decision): Hex | undefined {
+  return decision.tx?.safeTxHash;
+}

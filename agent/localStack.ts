@@ -1,0 +1,173 @@
+import type { Address, Hex } from 'viem';
+import { encodeFunctionData } from 'viem';
+import type { TreasuryAgentConfig } from '../config/schema.ts';
+import { aggregatorV3Abi } from '../contracts/abis.ts';
+import { projectArtifacts } from '../contracts/artifacts.ts';
+import { makePublicClient, makeWalletClient } from '../contracts/chainClients.ts';
+import { devAccount, devPrivateKey } from '../contracts/devAccounts.ts';
+import { contractNetworksFor, priceToFeedAnswer } from '../contracts/devnet.ts';
+import { type LocalDevnet, startDevnet } from '../contracts/localDevnet.ts';
+import type { HubInstance } from '../governance/hub/server.ts';
+import { startHub } from '../governance/hub/server.ts';
+import type { SpaceInput } from '../governance/hub/spaces.ts';
+import { ConfigError } from './errors.ts';
+
+/**
+ * The whole local environment on one machine: anvil with the devnet, the Snapshot-compatible hub on the same
+ * chain (and clock), and governance-token holders who can vote. Used by the cycle tests and the demo.
+ * Keys are anvil's public development keys: the agent is account 1, the stewards 2 and 3, members 4+.
+ */
+export type Member = { index: number; address: Address; key: Hex; gov: bigint };
+
+export type LocalStack = {
+  devnet: LocalDevnet;
+  hub: HubInstance;
+  /** The config with every address, the RPC and the hub URL of this stack. */
+  config: TreasuryAgentConfig;
+  members: Member[];
+  /** The environment the agent would get: its key and the co-signers' (never written to a file). */
+  env: Record<string, string>;
+  contractNetworks: ReturnType<typeof contractNetworksFor>;
+  stop: () => Promise<void>;
+};
+
+export function devnetSpace(
+  config: TreasuryAgentConfig,
+  govAddress: Address,
+  stewards: Address[],
+): SpaceInput {
+  return {
+    id: config.governance.space,
+    name: 'Treasury DAO (devnet)',
+    network: String(config.chain.id),
+    symbol: 'GOV',
+    admins: stewards,
+    members: [config.safe.agent, ...stewards],
+    filters: { onlyMembers: true, minScore: 0 },
+    voting: {
+      delay: config.governance.votingDelaySeconds,
+      period: config.governance.votingPeriodSeconds,
+      type: 'basic',
+      quorum: config.governance.quorum,
+    },
+    strategies: [
+      {
+        name: 'erc20-balance-of',
+        network: String(config.chain.id),
+        params: { address: govAddress, decimals: 18, symbol: 'GOV' },
+      },
+    ],
+  };
+}
+
+/** Starts anvil + devnet, mints GOV to the members, starts the hub; stops what started if anything fails. */
+export async function startLocalStack(options: {
+  config: TreasuryAgentConfig;
+  /** GOV (whole tokens) per member, members being dev accounts 4, 5, …. */
+  memberStakes: number[];
+  hubDbPath?: string;
+  hubPort?: number;
+  anvilPort?: number;
+}): Promise<LocalStack> {
+  const { config } = options;
+  if (config.chain.id !== 31337)
+    throw new ConfigError('the local stack runs only on the devnet (chain.id 31337)');
+  if (options.memberStakes.length > 8) throw new ConfigError('at most 8 members (dev accounts 4–11)');
+  const devnet = await startDevnet({ config, port: options.anvilPort });
+  let hub: HubInstance | undefined;
+  try {
+    const deployed = devnet.config;
+    const gov = devnet.deployment.tokens.GOV;
+    if (!gov) throw new ConfigError('the devnet needs a token with symbol GOV (the governance token)');
+    const client = makePublicClient(config.chain.id, devnet.anvil.rpcUrl);
+    const deployer = makeWalletClient(config.chain.id, devnet.anvil.rpcUrl, devAccount(0));
+    const members: Member[] = [];
+    for (const [i, stake] of options.memberStakes.entries()) {
+      const index = 4 + i;
+      const account = devAccount(index);
+      const amount = BigInt(stake) * 10n ** 18n;
+      const hash = await deployer.sendTransaction({
+        to: gov.address,
+        data: encodeFunctionData({
+          abi: projectArtifacts.testToken.abi,
+          functionName: 'mint',
+          args: [account.address, amount],
+        }),
+      });
+      await client.waitForTransactionReceipt({ hash });
+      members.push({ index, address: account.address, key: devPrivateKey(index), gov: amount });
+    }
+    const stewards = config.safe.owners.filter((o) => o !== config.safe.agent);
+    hub = await startHub({
+      port: options.hubPort,
+      spaces: [devnetSpace(config, gov.address, stewards)],
+      rpcUrl: devnet.anvil.rpcUrl,
+      dbPath: options.hubDbPath ?? ':memory:',
+      clock: 'chain',
+    });
+    const stackConfig: TreasuryAgentConfig = {
+      ...deployed,
+      governance: { ...deployed.governance, hubUrl: hub.url },
+    };
+    const ownerKeys = config.safe.owners.map((owner) => {
+      for (let i = 0; i < 12; i++) if (devAccount(i).address === owner) return devPrivateKey(i);
+      throw new ConfigError(`owner ${owner} is not an anvil development account`, {
+        hint: 'the local stack signs with dev keys',
+      });
+    });
+    const agentKey = ownerKeys[config.safe.owners.indexOf(config.safe.agent)]!;
+    const env = {
+      TREASURY_AGENT_KEY: agentKey,
+      TREASURY_COSIGNER_KEYS: ownerKeys.filter((k) => k !== agentKey).join(','),
+    };
+    const started = hub;
+    return {
+      devnet,
+      hub: started,
+      config: stackConfig,
+      members,
+      env,
+      contractNetworks: contractNetworksFor(devnet.deployment),
+      stop: async () => {
+        await started.stop();
+        await devnet.stop();
+      },
+    };
+  } catch (error) {
+    await hub?.stop();
+    await devnet.stop();
+    throw error;
+  }
+}
+
+/**
+ * Posts prices to the devnet's feeds (the deployer owns them), stamped with the chain's current time. With no
+ * `pricesUsd`, re-posts each feed's latest answer: a heartbeat, as real feeds update at least daily.
+ */
+export async function postFeedPrices(
+  stack: Pick<LocalStack, 'devnet'>,
+  pricesUsd?: Record<string, number>,
+): Promise<void> {
+  const { deployment } = stack.devnet;
+  const client = makePublicClient(deployment.chainId, deployment.rpcUrl);
+  const deployer = makeWalletClient(deployment.chainId, deployment.rpcUrl, devAccount(0));
+  let last: Hex | undefined;
+  for (const token of Object.values(deployment.tokens)) {
+    const price = pricesUsd?.[token.symbol];
+    const answer =
+      price !== undefined
+        ? priceToFeedAnswer(price)
+        : ((
+            await client.readContract({
+              address: token.feed,
+              abi: aggregatorV3Abi,
+              functionName: 'latestRoundData',
+            })
+          )[1] as bigint);
+    last = await deployer.sendTransaction({
+      to: token.feed,
+      data: encodeFunctionData({ abi: aggregatorV3Abi, functionName: 'updateAnswer', args: [answer] }),
+    });
+  }
+  if (last) await client.waitForTransactionReceipt({ hash: last });
+}

@@ -1,0 +1,124 @@
+import { createRequire } from 'node:module';
+import type { Address, Hex } from 'viem';
+import { privateKeyToAccount } from 'viem/accounts';
+import type { TreasuryAgentConfig } from '../config/schema.ts';
+import { uniswapV2RouterAbi } from '../contracts/abis.ts';
+import { makePublicClient } from '../contracts/chainClients.ts';
+import { DEFAULT_PRICES_PATH } from '../contracts/localDevnet.ts';
+import { type Clock, chainClock, systemClock } from '../governance/clock.ts';
+import { createSnapshotClient } from '../governance/snapshotClient.ts';
+import { loadPriceHistory } from '../strategies/priceHistory.ts';
+import { AuditLog } from './auditLog.ts';
+import type { CycleDeps } from './cycle.ts';
+import { deterministicWriter } from './draft/deterministicWriter.ts';
+import type { RationaleWriter } from './draft/types.ts';
+import { ChainError, ConfigError } from './errors.ts';
+import { Ledger } from './ledger.ts';
+import { readSecrets } from './secrets.ts';
+
+/**
+ * The composition root: the one place that reads the environment and builds clients, ports and stores from
+ * the config. Everything else takes what it needs as arguments.
+ */
+export type RuntimeOptions = {
+  config: TreasuryAgentConfig;
+  env: Readonly<Record<string, string | undefined>>;
+  /** Default: the chain's latest block time on the devnet (31337), the wall clock elsewhere. */
+  clock?: Clock;
+  writer?: RationaleWriter;
+  log?: (line: string) => void;
+  pricesPath?: string;
+  /** protocol-kit contract addresses for chains without a safe-deployments entry (the devnet). */
+  contractNetworks?: CycleDeps['contracts']['contractNetworks'];
+};
+
+export type Runtime = CycleDeps & { close: () => void };
+
+function canonicalMultiSendCallOnly(chainId: number): Address | undefined {
+  const require = createRequire(import.meta.url);
+  const deployments = require('@safe-global/safe-deployments') as {
+    getMultiSendCallOnlyDeployment: (f: {
+      version: string;
+      network: string;
+    }) => { networkAddresses: Record<string, string | string[]> } | undefined;
+  };
+  const found = deployments.getMultiSendCallOnlyDeployment({ version: '1.4.1', network: String(chainId) })
+    ?.networkAddresses[String(chainId)];
+  return (Array.isArray(found) ? found[0] : found) as Address | undefined;
+}
+
+export async function buildRuntime(options: RuntimeOptions): Promise<Runtime> {
+  const { config } = options;
+  const secrets = readSecrets(options.env);
+  if (!secrets.agentKey) {
+    throw new ConfigError('TREASURY_AGENT_KEY is not set', {
+      hint: 'export the agent key in the environment (never in the config file)',
+    });
+  }
+  const agent = privateKeyToAccount(secrets.agentKey);
+  if (agent.address !== config.safe.agent) {
+    throw new ConfigError(
+      `TREASURY_AGENT_KEY belongs to ${agent.address}, but safe.agent is ${config.safe.agent}`,
+    );
+  }
+  if (!config.router || !config.safe.address) {
+    throw new ConfigError('router and safe.address must be set', {
+      hint: 'on the devnet, use the config written by the local stack',
+    });
+  }
+  const client = makePublicClient(config.chain.id, config.chain.rpcUrl);
+  const factory = await client
+    .readContract({ address: config.router, abi: uniswapV2RouterAbi, functionName: 'factory' })
+    .catch((error: unknown) => {
+      throw new ChainError(`cannot read the router's factory at ${config.router}`, {
+        cause: error,
+        hint: 'is the RPC up and the router right?',
+      });
+    });
+  const multiSendCallOnly = config.safe.multiSendCallOnly ?? canonicalMultiSendCallOnly(config.chain.id);
+  if (!multiSendCallOnly) {
+    throw new ConfigError(`no MultiSendCallOnly 1.4.1 known for chain ${config.chain.id}`, {
+      hint: 'set safe.multiSendCallOnly',
+    });
+  }
+  const clock = options.clock ?? (config.chain.id === 31337 ? chainClock(config.chain.rpcUrl) : systemClock);
+  const ledger = Ledger.open(config.state.ledgerPath);
+  const audit = AuditLog.open(config.state.auditLogPath, ledger);
+  const history = await loadPriceHistory(options.pricesPath ?? DEFAULT_PRICES_PATH);
+  const governance = createSnapshotClient({ hubUrl: config.governance.hubUrl, account: agent, clock });
+  const writer = options.writer ?? (await rationaleWriterFor(config, secrets));
+  return {
+    config,
+    client,
+    contracts: {
+      router: config.router,
+      factory,
+      multiSendCallOnly,
+      contractNetworks: options.contractNetworks,
+    },
+    history,
+    ledger,
+    audit,
+    clock,
+    writer,
+    governance,
+    agentKey: secrets.agentKey as Hex,
+    coSignerKeys: secrets.coSignerKeys,
+    log: options.log,
+    close: () => ledger.close(),
+  };
+}
+
+async function rationaleWriterFor(
+  config: TreasuryAgentConfig,
+  secrets: ReturnType<typeof readSecrets>,
+): Promise<RationaleWriter> {
+  if (config.llm.provider === 'deterministic') return deterministicWriter;
+  const { createRationaleWriter } = (await import('./draft/chatModels.ts')) as {
+    createRationaleWriter: (
+      llm: TreasuryAgentConfig['llm'],
+      s: typeof secrets,
+    ) => Promise<RationaleWriter> | RationaleWriter;
+  };
+  return createRationaleWriter(config.llm, secrets);
+}

@@ -1,0 +1,231 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'libsql';
+import { afterEach, describe, expect, it } from 'vitest';
+import { parseAuditLog, verifyAuditChain } from '../agent/auditLog.ts';
+import { runCycle } from '../agent/cycle.ts';
+import { readHoldings, readSafeState } from '../contracts/treasuryReads.ts';
+import { parseTreasuryPlugin } from '../governance/proposalBody.ts';
+import { type CycleStack, startCycleStack } from './support/localStack.ts';
+
+const DAY = 86_400;
+let current: CycleStack | undefined;
+afterEach(async () => {
+  await current?.stop();
+  current = undefined;
+});
+
+async function postedProposal(s: CycleStack) {
+  const report = await runCycle(s.runtime);
+  const [row] = s.runtime.ledger.all();
+  expect(row?.state, report.events.join('\n')).toBe('posted');
+  return row!;
+}
+
+/** Votes, then moves past the end of voting and the execution delay. */
+async function voteAndClose(s: CycleStack, proposalId: string, votes: [number, 1 | 2 | 3][]) {
+  await s.advance(60);
+  for (const [member, choice] of votes) await s.vote(member, proposalId, choice);
+  const g = s.runtime.config.governance;
+  await s.advance(g.votingPeriodSeconds + g.executionDelaySeconds + 120);
+}
+
+function auditKinds(s: CycleStack) {
+  return parseAuditLog(readFileSync(s.runtime.config.state.auditLogPath, 'utf8'));
+}
+
+describe('the agent cycle on anvil and the local hub', () => {
+  it('a passed proposal executes exactly once: the voted safeTxHash, balances as planned, audit chain intact', async () => {
+    const s = await startCycleStack();
+    current = s;
+    const row = await postedProposal(s);
+    const hub = await s.runtime.governance.getProposal(row.proposalId!);
+    expect(parseTreasuryPlugin(hub!.plugins).safeTxHash).toBe(row.safeTxHash);
+    expect(hub!.body).toContain(row.safeTxHash);
+    expect(hub!.body).toContain(s.runtime.config.safe.address!);
+
+    const safe = s.runtime.config.safe.address!;
+    const tokens = s.runtime.config.tokens.map((t) => ({
+      symbol: t.symbol,
+      address: t.address!,
+      decimals: t.decimals,
+    }));
+    const before = await readHoldings(s.runtime.client, { safe, tokens });
+    await voteAndClose(s, row.proposalId!, [
+      [0, 1],
+      [1, 1],
+      [2, 2],
+    ]);
+    const report = await runCycle(s.runtime);
+    const executed = s.runtime.ledger.get(row.key)!;
+    expect(executed.state, report.events.join('\n')).toBe('executed');
+    expect((await readSafeState(s.runtime.client, { safe })).nonce).toBe(1n);
+    const after = await readHoldings(s.runtime.client, { safe, tokens });
+    expect(after.holdings.GOV!.amount).toBeLessThan(before.holdings.GOV!.amount);
+    const receipt = await s.runtime.client.getTransactionReceipt({
+      hash: executed.executionTxHash as `0x${string}`,
+    });
+    expect(receipt.status).toBe('success');
+
+    // Running again executes nothing more.
+    await s.advance(DAY);
+    await runCycle(s.runtime);
+    expect((await readSafeState(s.runtime.client, { safe })).nonce).toBe(1n);
+    const records = auditKinds(s);
+    expect(records.filter((r) => r.kind === 'executed')).toHaveLength(1);
+    expect(records.map((r) => r.kind)).toEqual(
+      expect.arrayContaining(['decision', 'proposal-posted', 'vote-result', 'executed']),
+    );
+    expect(verifyAuditChain(records).ok).toBe(true);
+    const tally = records.find((r) => r.kind === 'vote-result')!.data as {
+      tally: { for: number; against: number };
+    };
+    expect(tally.tally.for).toBe(5_000_000);
+    expect(tally.tally.against).toBe(1_500_000);
+  });
+
+  it('a rejected proposal never executes', async () => {
+    const s = await startCycleStack();
+    current = s;
+    const row = await postedProposal(s);
+    await voteAndClose(s, row.proposalId!, [
+      [0, 2],
+      [1, 1],
+    ]);
+    await runCycle(s.runtime);
+    expect(s.runtime.ledger.get(row.key)!.state).toBe('rejected');
+    expect(s.runtime.ledger.get(row.key)!.reason).toMatch(/For 2000000 did not beat Against 3000000/);
+    expect((await readSafeState(s.runtime.client, { safe: s.runtime.config.safe.address! })).nonce).toBe(0n);
+  });
+
+  it('a proposal short of quorum is refused with the reason in the audit log', async () => {
+    const s = await startCycleStack();
+    current = s;
+    const row = await postedProposal(s);
+    await voteAndClose(s, row.proposalId!, [[3, 1]]);
+    await runCycle(s.runtime);
+    expect(s.runtime.ledger.get(row.key)!.state).toBe('rejected');
+    const result = auditKinds(s).find((r) => r.kind === 'vote-result')!;
+    expect((result.data as { reason: string }).reason).toBe('short of quorum: 400000 of 1000000 votes');
+    expect((await readSafeState(s.runtime.client, { safe: s.runtime.config.safe.address! })).nonce).toBe(0n);
+  });
+
+  it('a proposal whose Safe nonce moved is not executed (expired), with the reason logged', async () => {
+    const s = await startCycleStack();
+    current = s;
+    const row = await postedProposal(s);
+    await voteAndClose(s, row.proposalId!, [
+      [0, 1],
+      [1, 1],
+    ]);
+    // Meanwhile the stewards execute something else through the Safe: its nonce moves from 0 to 1.
+    const { executeRebalance } = await import('../contracts/safeExecutor.ts');
+    const { executorContextForDevnet } = await import('../contracts/localDevnet.ts');
+    const ctx = executorContextForDevnet(s.stack.devnet);
+    const gov = s.stack.devnet.deployment.tokens;
+    const deadline = BigInt((await s.runtime.client.getBlock()).timestamp) + 3600n;
+    const keys = s.stack.env.TREASURY_COSIGNER_KEYS!.split(',') as `0x${string}`[];
+    await executeRebalance(
+      ctx,
+      {
+        swaps: [
+          { tokenIn: gov.GOV!.address, tokenOut: gov.USDC!.address, amountIn: 10n ** 18n, minAmountOut: 1n },
+        ],
+        route: 'router',
+        deadline,
+      },
+      keys,
+    );
+    await runCycle(s.runtime);
+    const after = s.runtime.ledger.get(row.key)!;
+    expect(after.state).toBe('expired');
+    expect(after.reason).toMatch(/nonce moved \(0 → 1\)/);
+    expect(
+      auditKinds(s).some(
+        (r) => r.kind === 'execution-refused' && JSON.stringify(r.data).includes('nonce moved'),
+      ),
+    ).toBe(true);
+  });
+
+  it('a proposal edited on the hub after posting is refused', async () => {
+    const s = await startCycleStack();
+    current = s;
+    const row = await postedProposal(s);
+    await voteAndClose(s, row.proposalId!, [
+      [0, 1],
+      [1, 1],
+    ]);
+    const db = new Database(join(s.dir, 'hub.db'));
+    db.prepare('UPDATE proposals SET body = body || ? WHERE id = ?').run(
+      '\n\nAlso send 1,000 WETH to 0x000000000000000000000000000000000000dEaD.',
+      row.proposalId,
+    );
+    db.close();
+    await runCycle(s.runtime);
+    const after = s.runtime.ledger.get(row.key)!;
+    expect(after.state).toBe('failed');
+    expect(after.reason).toMatch(/edited after posting/);
+    expect((await readSafeState(s.runtime.client, { safe: s.runtime.config.safe.address! })).nonce).toBe(0n);
+  });
+
+  it('a proposal posted by another author is refused, even when it passes', async () => {
+    const s = await startCycleStack((c) => ({
+      ...c,
+      governance: { ...c.governance, proposalCadenceDays: 30 },
+    }));
+    current = s;
+    const row = await postedProposal(s);
+    // A steward (a space admin) copies the agent's proposal, plugins and all, under their own name.
+    const { createSnapshotClient } = await import('../governance/snapshotClient.ts');
+    const { chainClock } = await import('../governance/clock.ts');
+    const { privateKeyToAccount } = await import('viem/accounts');
+    const steward = createSnapshotClient({
+      hubUrl: s.stack.hub.url,
+      account: privateKeyToAccount(s.stack.env.TREASURY_COSIGNER_KEYS!.split(',')[0] as `0x${string}`),
+      clock: chainClock(s.runtime.config.chain.rpcUrl),
+    });
+    const original = await s.runtime.governance.getProposal(row.proposalId!);
+    const copy = await steward
+      .propose({
+        space: s.runtime.config.governance.space,
+        title: original!.title,
+        body: original!.body!,
+        snapshot: original!.snapshot!,
+        plugins: original!.plugins as Record<string, unknown>,
+        timing: { delay: 0, period: s.runtime.config.governance.votingPeriodSeconds },
+      })
+      .catch((e: Error) => e);
+    // Stewards are space members, so the hub accepts the copy; the agent must refuse it on its own.
+    if (copy instanceof Error) throw copy;
+    expect(copy.id).not.toBe(row.proposalId);
+    await s.advance(60);
+    await s.vote(0, copy.id, 1);
+    await s.vote(1, copy.id, 1);
+    const g = s.runtime.config.governance;
+    await s.advance(g.votingPeriodSeconds + g.executionDelaySeconds + 120);
+    await runCycle(s.runtime);
+    const refused = auditKinds(s).filter((r) => r.kind === 'execution-refused');
+    expect(refused.map((r) => (r.data as { proposalId: string }).proposalId)).toEqual([copy.id]);
+    expect((refused[0]!.data as { reason: string }).reason).toMatch(
+      /^posted by another author \(0x[0-9a-fA-F]{40}\)/,
+    );
+    // The agent's own proposal (no votes) is rejected; nothing was executed.
+    expect((await readSafeState(s.runtime.client, { safe: s.runtime.config.safe.address! })).nonce).toBe(0n);
+    expect(s.runtime.ledger.all()).toHaveLength(1);
+  });
+
+  it('shadow mode drafts and logs the decision but posts nothing and executes nothing', async () => {
+    const s = await startCycleStack((c) => ({ ...c, mode: 'shadow' }));
+    current = s;
+    const report = await runCycle(s.runtime);
+    expect(report.events.join('\n')).toMatch(/shadow mode: drafted/);
+    expect(s.runtime.ledger.all()).toHaveLength(0);
+    expect(
+      await s.runtime.governance.listProposals(s.runtime.config.governance.space, { state: 'all' }),
+    ).toHaveLength(0);
+    const decision = auditKinds(s).find((r) => r.kind === 'decision')!;
+    expect((decision.data as { outcome: string }).outcome).toBe('shadow');
+    expect((decision.data as { safeTxHash: string }).safeTxHash).toMatch(/^0x[0-9a-f]{64}$/);
+    expect((await readSafeState(s.runtime.client, { safe: s.runtime.config.safe.address! })).nonce).toBe(0n);
+  });
+});

@@ -1,0 +1,67 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { privateKeyToAccount } from 'viem/accounts';
+import { type LocalStack, postFeedPrices, startLocalStack } from '../../agent/localStack.ts';
+import { buildRuntime, type Runtime } from '../../agent/runtime.ts';
+import { loadConfig } from '../../config/loadConfig.ts';
+import type { TreasuryAgentConfig } from '../../config/schema.ts';
+import { advanceChainTime } from '../../contracts/chainTime.ts';
+import { DEFAULT_DEVNET_CONFIG } from '../../contracts/devnetCommand.ts';
+import { chainClock } from '../../governance/clock.ts';
+import { createSnapshotClient } from '../../governance/snapshotClient.ts';
+
+/** Member stakes (GOV): large enough to reach the example quorum of 1,000,000 in different combinations. */
+export const STAKES = [3_000_000, 2_000_000, 1_500_000, 400_000];
+
+export type CycleStack = {
+  stack: LocalStack;
+  runtime: Runtime;
+  dir: string;
+  /** Moves the chain (and so the hub and the agent) forward. */
+  advance: (seconds: number) => Promise<number>;
+  /** Member i votes 1 = For, 2 = Against, 3 = Abstain through snapshot.js. */
+  vote: (member: number, proposal: string, choice: 1 | 2 | 3) => Promise<void>;
+  stop: () => Promise<void>;
+};
+
+export async function startCycleStack(
+  edit: (config: TreasuryAgentConfig) => TreasuryAgentConfig = (c) => c,
+): Promise<CycleStack> {
+  const dir = mkdtempSync(join(tmpdir(), 'cycle-'));
+  const base = await loadConfig(DEFAULT_DEVNET_CONFIG);
+  const config = edit({
+    ...base,
+    mode: 'live',
+    state: { ledgerPath: join(dir, 'ledger.db'), auditLogPath: join(dir, 'audit.jsonl') },
+  });
+  const stack = await startLocalStack({ config, memberStakes: STAKES, hubDbPath: join(dir, 'hub.db') });
+  const runtime = await buildRuntime({
+    config: stack.config,
+    env: stack.env,
+    contractNetworks: stack.contractNetworks,
+  });
+  const clock = chainClock(stack.config.chain.rpcUrl);
+  return {
+    stack,
+    runtime,
+    dir,
+    async advance(seconds) {
+      const now = await advanceChainTime(runtime.client, seconds);
+      await postFeedPrices(stack);
+      return now;
+    },
+    async vote(member, proposal, choice) {
+      const voter = createSnapshotClient({
+        hubUrl: stack.hub.url,
+        account: privateKeyToAccount(stack.members[member]!.key),
+        clock,
+      });
+      await voter.vote({ space: stack.config.governance.space, proposal, choice });
+    },
+    async stop() {
+      runtime.close();
+      await stack.stop();
+    },
+  };
+}
