@@ -80,7 +80,10 @@ const days = settings.toDay - settings.fromDay + 1;
 const tape = buildPriceTape(history, settings.tokens, settings.fromDay, settings.toDay);
 
 console.log(
-  `node ${process.version}, ${process.arch}; window ${window.from} → ${window.to} (${days} days, 6 assets)`,
+  `node ${process.version}, ${process.arch}, ${cpus()[0]?.model ?? 'cpu'} ×${cpus().length}, load average ` +
+    `${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}; window ${window.from} → ${window.to} (${days} days, 6 assets), one thread`,
 );
 
 // 1. throughput of one backtest
