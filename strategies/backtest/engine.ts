@@ -324,6 +324,15 @@ export function runBacktest(history: PriceHistory, settings: BacktestSettings): 
     if (settings.onProgress && (d % progressEvery === 0 || d === n - 1)) settings.onProgress(d + 1, n);
   }
 
+  if (proposals.length >= 5 && failed / proposals.length > 0.3) {
+    warnings.push(
+      `${failed} of ${proposals.length} proposals reverted at execution: prices moved more than maxSlippageBps ` +
+        `(${guardrails.maxSlippageBps}) during the ${settings.delayDays}-day vote; a wider tolerance or a shorter vote executes more`,
+    );
+  }
+  const pendingAtEnd = proposals.filter((p) => p.status === 'pending').length;
+  if (pendingAtEnd > 0)
+    warnings.push(`${pendingAtEnd} proposal still in its vote at the end of the window (not executed)`);
   let minRunway = Number.POSITIVE_INFINITY;
   for (const r of runwayMonths) minRunway = Math.min(minRunway, r);
   return {
