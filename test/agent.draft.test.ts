@@ -1,7 +1,9 @@
+import { readFileSync } from 'node:fs';
 import { BaseChatModel } from '@langchain/core/language_models/chat_models';
 import { AIMessage, type BaseMessage } from '@langchain/core/messages';
 import type { ChatResult } from '@langchain/core/outputs';
 import { FakeChatModel, FakeListChatModel } from '@langchain/core/utils/testing';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { chatModelFromConfig, createRationaleWriter } from '../agent/draft/chatModels.ts';
 import { deterministicWriter, writeDeterministicDraft } from '../agent/draft/deterministicWriter.ts';
@@ -120,7 +122,10 @@ const writerFor = (
 
 /** A fake that answers through a tool call, like OpenAI/Anthropic, and uses the base withStructuredOutput. */
 class FakeToolCallingModel extends BaseChatModel {
-  constructor(private readonly args: Record<string, unknown>) {
+  constructor(
+    private readonly args: Record<string, unknown>,
+    private readonly text = '',
+  ) {
     super({});
   }
   _llmType() {
@@ -130,11 +135,10 @@ class FakeToolCallingModel extends BaseChatModel {
     return this;
   }
   async _generate(): Promise<ChatResult> {
-    const message = new AIMessage({
-      content: '',
-      tool_calls: [{ name: 'draft', args: this.args, id: 'call_1' }],
-    });
-    return { generations: [{ message, text: '' }] };
+    const message = this.text
+      ? new AIMessage({ content: this.text })
+      : new AIMessage({ content: '', tool_calls: [{ name: 'draft', args: this.args, id: 'call_1' }] });
+    return { generations: [{ message, text: this.text }] };
   }
 }
 
@@ -274,6 +278,77 @@ describe('deterministic writer', () => {
     expect(result.writer).toBe('deterministic');
     expect(result.draft.summary).toContain('65,333.33 GOV');
   });
+
+  it('passes the prose check on random treasuries (fast-check)', () => {
+    const human = (value: number) =>
+      value.toLocaleString('en-US', { maximumFractionDigits: value >= 1000 ? 2 : 4 });
+    const arb = fc.record({
+      treasuryUsd: fc.integer({ min: 50_000, max: 80_000_000 }),
+      movedBps: fc.integer({ min: 10, max: 1_000 }),
+      spend: fc.oneof(fc.constant(0), fc.integer({ min: 1_000, max: 900_000 })),
+      bps: fc.array(fc.integer({ min: 0, max: 10_000 }), { minLength: 12, maxLength: 12 }),
+      prices: fc.tuple(
+        fc.double({ min: 0.001, max: 50, noNaN: true }),
+        fc.double({ min: 100, max: 9_000, noNaN: true }),
+        fc.double({ min: 5_000, max: 150_000, noNaN: true }),
+      ),
+      impacts: fc.array(fc.integer({ min: 0, max: 400 }), { minLength: 3, maxLength: 3 }),
+      vols: fc.array(fc.double({ min: 0.001, max: 3, noNaN: true }), { minLength: 3, maxLength: 3 }),
+      runway: fc.tuple(
+        fc.double({ min: 0, max: 120, noNaN: true }),
+        fc.double({ min: 0, max: 120, noNaN: true }),
+      ),
+    });
+    fc.assert(
+      fc.property(arb, (r) => {
+        const [gov, weth, wbtc] = r.prices;
+        const moved = (r.treasuryUsd * r.movedBps) / 10_000;
+        const half = moved / 2;
+        const symbols = ['GOV', 'WETH', 'WBTC', 'USDC'];
+        const trade = (
+          sell: string,
+          buy: string,
+          amountIn: number,
+          out: number,
+          impact: number | undefined,
+        ) => ({
+          sell,
+          buy,
+          amountIn: human(amountIn),
+          minOut: human(out * 0.99),
+          expectedOut: human(out),
+          priceImpactBps: impact ?? 0,
+        });
+        const facts = realisticFacts({
+          treasuryUsd: r.treasuryUsd,
+          movedUsd: moved,
+          monthlySpendUsd: r.spend,
+          runwayMonthsBefore: r.spend ? r.runway[0] : Number.POSITIVE_INFINITY,
+          runwayMonthsAfter: r.spend ? r.runway[1] : Number.POSITIVE_INFINITY,
+          allocation: symbols.map((symbol, i) => ({
+            symbol,
+            beforeBps: r.bps[i * 3] ?? 0,
+            targetBps: r.bps[i * 3 + 1] ?? 0,
+            afterBps: r.bps[i * 3 + 2] ?? 0,
+          })),
+          trades: [
+            trade('GOV', 'USDC', moved / gov, moved, r.impacts[0]),
+            trade('USDC', 'WETH', half, half / weth, r.impacts[1]),
+            trade('USDC', 'WBTC', half, half / wbtc, r.impacts[2]),
+          ],
+          prices: realisticFacts().prices.map((p, i) => ({
+            ...p,
+            usd: [gov, weth, wbtc, 1.0001, 0.9998][i] ?? 1,
+          })),
+          volatility: { GOV: r.vols[0] ?? 0, WETH: r.vols[1] ?? 0, WBTC: r.vols[2] ?? 0 },
+        });
+        const draft = writeDeterministicDraft(facts);
+        const result = checkDraftAgainstFacts(draft, facts);
+        if (!result.ok) throw new Error(`${result.problems.join('\n')}\n${JSON.stringify(draft)}`);
+      }),
+      { numRuns: 300 },
+    );
+  });
 });
 
 describe('LangChain writer', () => {
@@ -324,6 +399,16 @@ describe('LangChain writer', () => {
     expect(bad.fallbackReason).toContain('malformed output');
     expect(bad.fallbackReason).toContain('recommendation');
     expect(bad.reply).toContain('execute now');
+
+    // No tool call at all: the parser yields nothing, the text is read as JSON and refused.
+    const prose = await createLangChainWriter({
+      model: new FakeToolCallingModel({}, 'Sure! I moved the funds to the new vault.'),
+      name: 'fake:tools',
+      timeoutMs: 2_000,
+    }).write(realisticFacts());
+    expect(prose.writer).toBe('deterministic');
+    expect(prose.fallbackReason).toMatch(/^fake:tools: malformed output/);
+    expect(prose.reply).toBe('Sure! I moved the funds to the new vault.');
   });
 
   it('keeps a valid skip recommendation', async () => {
@@ -495,6 +580,12 @@ describe('chat models from config', () => {
   const llm = (input: Record<string, unknown>) => LlmConfigSchema.parse(input);
   const anthropicKey = 'sk-ant-api03-VALUE-THAT-MUST-NOT-LEAK';
   const openaiKey = 'sk-proj-VALUE-THAT-MUST-NOT-LEAK';
+
+  it('imports provider packages only when configured (no static import of them)', () => {
+    const source = readFileSync(new URL('../agent/draft/chatModels.ts', import.meta.url), 'utf8');
+    expect(source).not.toMatch(/^import(?!\s+type)[^;]*@langchain\/(openai|anthropic|ollama)/m);
+    expect(source).toMatch(/await import\('@langchain\/openai'\)/);
+  });
 
   it('deterministic: no model, the deterministic writer', async () => {
     expect(await chatModelFromConfig(llm({}), { coSignerKeys: [] })).toBeUndefined();
