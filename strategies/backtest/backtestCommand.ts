@@ -49,12 +49,12 @@ export const backtestCommand: Command = {
     from: {
       type: 'string',
       valueName: 'DATE',
-      description: 'first day, YYYY-MM-DD (default: first day with prices)',
+      description: 'first day, YYYY-MM-DD (default: first day USDC and the starting holdings have prices)',
     },
     to: {
       type: 'string',
       valueName: 'DATE',
-      description: 'last day, YYYY-MM-DD (default: last day with prices)',
+      description: 'last day, YYYY-MM-DD (default: last day they all have prices)',
     },
     json: { type: 'boolean', description: 'print the results as JSON' },
     html: { type: 'string', valueName: 'FILE', description: 'also write an HTML report with charts' },
@@ -67,6 +67,9 @@ export const backtestCommand: Command = {
     '  treasury backtest --config config/examples/devnet.yaml --sweep sweep.yaml --json',
     '',
     'Baselines on the same window: hold as-is, 1/N rebalanced monthly, 60/40 ETH/stables monthly.',
+    'Starting treasury: devnet.treasuryUsd and devnet.treasuryMixBps (else $10M, 90% governance token, 10% USDC).',
+    'Each proposal executes after voting delay + voting period + execution delay; a swap below its minimum out',
+    'reverts the whole batch, as the Safe would.',
     'A sweep file: grid: { strategy.params.lookbackDays: [30, 90], guardrails.maxSlippageBps: [100, 300] }',
   ],
   async run(args, io) {
