@@ -75,7 +75,10 @@ export async function startGovernanceChain(options: { accounts?: number; decimal
 }
 
 /** A space on `chain` voting with its token: account 0 admin and member, members-only by default. */
-export function devSpace(chain: GovernanceChain, overrides: Partial<SpaceInput> = {}): SpaceInput {
+export function devSpace(
+  chain: Pick<GovernanceChain, 'token' | 'decimals' | 'accounts'> & { anvil: { chainId: number } },
+  overrides: Partial<SpaceInput> = {},
+): SpaceInput {
   return {
     id: 'treasury.eth',
     name: 'Treasury DAO',

@@ -23,7 +23,9 @@ const CACHE_LIMIT = 200_000;
  * cached per (token, holder, block) in this instance.
  */
 export function rpcHubChain(rpcUrl: string): HubChain {
-  const client = createPublicClient({ transport: http(rpcUrl, { retryCount: 2, timeout: 10_000 }) });
+  const client = createPublicClient({
+    transport: http(rpcUrl, { retryCount: 2, timeout: 10_000, batch: { batchSize: 200, wait: 0 } }),
+  });
   const balances = new Map<string, Promise<bigint>>();
   let latestKnown = -1;
   return {

@@ -1,12 +1,5 @@
 import { createHash } from 'node:crypto';
-import {
-  type Address,
-  formatUnits,
-  getAddress,
-  type Hex,
-  type LocalAccount,
-  recoverTypedDataAddress,
-} from 'viem';
+import { type Address, formatUnits, getAddress, type Hex, type LocalAccount, recoverAddress } from 'viem';
 import type { Clock } from '../clock.ts';
 import { messageId, messageKind, SNAPSHOT_DOMAIN, snapshotJs } from '../snapshotProtocol.ts';
 import type { HubChain } from './chain.ts';
@@ -151,20 +144,16 @@ export function createSequencer(options: SequencerOptions) {
     return { vp: byStrategy.reduce((a, b) => a + b, 0), byStrategy };
   }
 
+  /**
+   * EOA: recover the signer from the message id, which is the EIP-712 digest `utils.getHash` computed (what
+   * `utils.verify` checks with ethers' verifyTypedData). Otherwise EIP-1271 `isValidSignature(id, sig)` on chain.
+   */
   async function verifySignature(envelope: Envelope, id: Hex): Promise<boolean> {
-    const { domain, types, message } = envelope.data;
-    const primaryType = Object.keys(types)[0] ?? '';
     try {
-      const recovered = await recoverTypedDataAddress({
-        domain,
-        types,
-        primaryType,
-        message,
-        signature: envelope.sig,
-      } as Parameters<typeof recoverTypedDataAddress>[0]);
+      const recovered = await recoverAddress({ hash: id, signature: envelope.sig });
       if (recovered.toLowerCase() === envelope.address.toLowerCase()) return true;
     } catch {
-      // not an EOA signature: try EIP-1271 below
+      // not a 65-byte EOA signature: try EIP-1271 below
     }
     try {
       return await chain.isValidSignature(envelope.address, id, envelope.sig);

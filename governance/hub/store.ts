@@ -91,14 +91,16 @@ CREATE TABLE IF NOT EXISTS proposals (
   scores_by_strategy TEXT NOT NULL, scores_state TEXT NOT NULL, scores_total REAL NOT NULL,
   scores_updated INTEGER NOT NULL, votes INTEGER NOT NULL
 );
-CREATE INDEX IF NOT EXISTS proposals_space_created ON proposals (space, created);
+CREATE INDEX IF NOT EXISTS proposals_space_created ON proposals (space, created, id);
+CREATE INDEX IF NOT EXISTS proposals_author_end ON proposals (author, "end");
 CREATE TABLE IF NOT EXISTS votes (
   id TEXT PRIMARY KEY, ipfs TEXT NOT NULL, voter TEXT NOT NULL, created INTEGER NOT NULL, space TEXT NOT NULL,
   proposal TEXT NOT NULL, choice TEXT NOT NULL, metadata TEXT NOT NULL, reason TEXT NOT NULL, app TEXT NOT NULL,
   vp REAL NOT NULL, vp_by_strategy TEXT NOT NULL, vp_state TEXT NOT NULL,
   UNIQUE (proposal, voter)
 );
-CREATE INDEX IF NOT EXISTS votes_proposal_created ON votes (proposal, created);
+CREATE INDEX IF NOT EXISTS votes_proposal_created ON votes (proposal, created, id);
+CREATE INDEX IF NOT EXISTS votes_space ON votes (space);
 `;
 
 const PROPOSAL_COLUMNS = [

@@ -1,0 +1,180 @@
+import { createServer, type Server } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { manualClock } from '../governance/clock.ts';
+import { GovernanceError, HubRejectedError } from '../governance/errors.ts';
+import { type HubInstance, startHub } from '../governance/hub/server.ts';
+import { createSnapshotClient } from '../governance/snapshotClient.ts';
+import { devSpace, type GovernanceChain, startGovernanceChain } from '../governance/testing.ts';
+
+type Mode = 'pass' | 'fail-503' | 'lose-reply' | 'rate-limit' | 'wrong-id' | 'garbage-graphql';
+
+/** A real HTTP proxy in front of the real hub that misbehaves on purpose. */
+async function startFlakyProxy(target: string) {
+  const state = { mode: 'pass' as Mode, failuresLeft: 0, forwardedMessages: 0 };
+  const server: Server = createServer(async (request, response) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of request) chunks.push(chunk as Buffer);
+    const body = Buffer.concat(chunks).toString();
+    const isMessage = request.url === '/' && request.method === 'POST';
+    const reply = (status: number, text: string, headers: Record<string, string> = {}) => {
+      response.writeHead(status, { 'content-type': 'application/json', ...headers });
+      response.end(text);
+    };
+    if (!isMessage && state.mode === 'garbage-graphql')
+      return reply(200, JSON.stringify({ data: { proposal: { id: 42 } } }));
+    if (isMessage && state.failuresLeft > 0 && state.mode === 'fail-503') {
+      state.failuresLeft--;
+      return reply(503, '<html>bad gateway</html>', { 'content-type': 'text/html' });
+    }
+    if (isMessage && state.failuresLeft > 0 && state.mode === 'rate-limit') {
+      state.failuresLeft--;
+      return reply(429, JSON.stringify({ error: 'client_error', error_description: 'too many requests' }), {
+        'retry-after': '0',
+      });
+    }
+    const forwarded = await fetch(`${target}${request.url}`, {
+      method: request.method,
+      headers: { 'content-type': 'application/json' },
+      body: request.method === 'POST' ? body : undefined,
+    });
+    const text = await forwarded.text();
+    if (isMessage) state.forwardedMessages++;
+    if (isMessage && state.failuresLeft > 0 && state.mode === 'lose-reply') {
+      state.failuresLeft--;
+      return reply(502, '{"error":"bad gateway"}');
+    }
+    if (isMessage && state.mode === 'wrong-id' && forwarded.ok) {
+      const json = JSON.parse(text);
+      return reply(200, JSON.stringify({ ...json, id: `0x${'9'.repeat(64)}` }));
+    }
+    reply(forwarded.status, text);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  return { url, state, close: () => new Promise<void>((r) => server.close(() => r())) };
+}
+
+describe('snapshot client: retries without double-sending, untrusted replies', () => {
+  let chain: GovernanceChain;
+  let hub: HubInstance;
+  let proxy: Awaited<ReturnType<typeof startFlakyProxy>>;
+  let snapshot: number;
+  const clock = manualClock(Math.floor(Date.now() / 1000));
+
+  beforeAll(async () => {
+    chain = await startGovernanceChain({ accounts: 3 });
+    await chain.mint(chain.accounts[1]!.address, '7');
+    snapshot = await chain.blockNumber();
+    hub = await startHub({
+      spaces: [devSpace(chain)],
+      rpcUrl: chain.anvil.rpcUrl,
+      dbPath: ':memory:',
+      clock,
+      onError: () => {},
+    });
+    proxy = await startFlakyProxy(hub.url);
+  });
+  afterAll(async () => {
+    await proxy?.close();
+    await hub?.stop();
+    await chain?.stop();
+  });
+
+  const client = (i: number) =>
+    createSnapshotClient({
+      hubUrl: proxy.url,
+      account: chain.accounts[i]!,
+      clock,
+      retry: { attempts: 4, baseDelayMs: 1 },
+    });
+  let n = 0;
+  const propose = () =>
+    client(0).propose({
+      space: 'treasury.eth',
+      title: `P${++n}`,
+      body: 'b',
+      snapshot,
+      timing: { delay: 60, period: 3600 },
+    });
+
+  it('retries a 503 and a 429, then succeeds once', async () => {
+    proxy.state.mode = 'fail-503';
+    proxy.state.failuresLeft = 2;
+    proxy.state.forwardedMessages = 0;
+    const first = await propose();
+    expect(first.recovered).toBe(false);
+    expect(proxy.state.forwardedMessages).toBe(1);
+    proxy.state.mode = 'rate-limit';
+    proxy.state.failuresLeft = 1;
+    proxy.state.forwardedMessages = 0;
+    const second = await propose();
+    expect(second.recovered).toBe(false);
+    expect(proxy.state.forwardedMessages).toBe(1);
+    expect((await client(0).getProposal(second.id))?.id).toBe(second.id);
+  });
+
+  it('after a lost reply, finds the accepted message instead of sending it again', async () => {
+    proxy.state.mode = 'lose-reply';
+    proxy.state.failuresLeft = 1;
+    proxy.state.forwardedMessages = 0;
+    const receipt = await propose();
+    expect(receipt.recovered).toBe(true);
+    expect(proxy.state.forwardedMessages).toBe(1);
+    expect((await client(0).getProposal(receipt.id))?.title).toBe(`P${n}`);
+
+    // Same for a vote.
+    clock.advance(60);
+    proxy.state.failuresLeft = 1;
+    proxy.state.forwardedMessages = 0;
+    const vote = await client(1).vote({ space: 'treasury.eth', proposal: receipt.id, choice: 1 });
+    expect(vote.recovered).toBe(true);
+    expect(proxy.state.forwardedMessages).toBe(1);
+    expect((await client(1).getVote(vote.id))?.vp).toBe(7);
+    clock.advance(-60);
+  });
+
+  it('gives up after the attempts with a GovernanceError carrying the cause', async () => {
+    proxy.state.mode = 'fail-503';
+    proxy.state.failuresLeft = 10;
+    const error = await propose().catch((e) => e);
+    expect(error).toBeInstanceOf(GovernanceError);
+    expect(error.message).toMatch(/did not accept the proposal after 4 attempts/);
+    expect(error.walk((e: unknown) => e instanceof HubRejectedError)?.status).toBe(503);
+    proxy.state.failuresLeft = 0;
+  });
+
+  it('refuses a reply whose id is not the signed message id', async () => {
+    proxy.state.mode = 'wrong-id';
+    const error = await propose().catch((e) => e);
+    expect(error).toBeInstanceOf(GovernanceError);
+    expect(error.message).toMatch(/replied with id 0x9{64}, expected 0x[0-9a-f]{64}/);
+  });
+
+  it('treats a malformed GraphQL reply as an error, not data', async () => {
+    proxy.state.mode = 'garbage-graphql';
+    const error = await client(0)
+      .getProposal(`0x${'1'.repeat(64)}`)
+      .catch((e) => e);
+    expect(error).toBeInstanceOf(GovernanceError);
+    expect(error.message).toMatch(/unexpected shape/);
+    proxy.state.mode = 'pass';
+  });
+
+  it('validates a proposal before signing', async () => {
+    const error = await client(0)
+      .propose({
+        space: 'treasury.eth',
+        title: 'x',
+        body: 'b'.repeat(10_001),
+        snapshot,
+        plugins: '{bad',
+        timing: { delay: 60, period: 3600 },
+      })
+      .catch((e) => e);
+    expect(error).toBeInstanceOf(GovernanceError);
+    expect(error.message).toMatch(/nothing was signed/);
+    expect(error.message).toMatch(/10,000 characters/);
+    expect(error.message).toMatch(/plugins must be a JSON object/);
+  });
+});
