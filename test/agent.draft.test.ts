@@ -196,6 +196,13 @@ describe('prose check', () => {
     expect(problemsOf('The treasury holds $3.1M.')).toHaveLength(1);
     expect(problemsOf('Expect 8 WETH.')).toHaveLength(1);
     expect(problemsOf('A 37.5 ratio.')).toEqual(['rationale mentions 37.5, not a figure of the plan']);
+    expect(problemsOf('GOV impact is .75%.')).toEqual([
+      'rationale mentions 0.75%, not a percentage of the plan',
+    ]);
+    expect(problemsOf('GOV impact is .6%.')).toEqual([]);
+    expect(problemsOf('Sell approx120,000 of it.')).toEqual([
+      'rationale mentions 120,000, not a figure of the plan',
+    ]);
     // Rounding: within the written precision, not beyond it.
     expect(problemsOf('Runway rises to 13.48 months.')).toEqual([]);
     expect(problemsOf('Runway rises to 13.3 months.')).toHaveLength(1);
@@ -206,6 +213,10 @@ describe('prose check', () => {
     expect(problemsOf('Buy $SHIB instead.')).toEqual(['rationale mentions $SHIB, not a token of the plan']);
     expect(problemsOf('ETH and BTC lead; USD terms, UTC clock, DAO vote, APY unchanged.')).toEqual([]);
     expect(problemsOf('Swap 10 USDT.')).toEqual(['rationale mentions USDT, not a token of the plan']);
+    expect(problemsOf('Stake it as stETH or cbBTC.')).toEqual([
+      'rationale mentions stETH, not a token of the plan',
+      'rationale mentions cbBTC, not a token of the plan',
+    ]);
   });
 
   it('rejects addresses, hex, URLs, domains, calldata and instruction-like text', () => {

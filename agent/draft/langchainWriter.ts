@@ -77,9 +77,12 @@ const jsonForPrompt = (value: unknown) =>
 export function draftPromptInputs(facts: DraftFacts): { facts: string; untrusted: string } {
   const { untrusted, ...trusted } = facts;
   const withoutAddresses = JSON.parse(
-    JSON.stringify(trusted, (_key, value) =>
-      typeof value === 'string' ? value.replace(/0x[0-9a-fA-F]{8,}/g, '[address omitted]') : value,
-    ),
+    JSON.stringify(trusted, (_key, value) => {
+      if (typeof value === 'string') return value.replace(/0x[0-9a-fA-F]{8,}/g, '[address omitted]');
+      // Runway with no monthly spend is unbounded; JSON would turn Infinity into null.
+      if (typeof value === 'number' && !Number.isFinite(value)) return 'unbounded';
+      return value;
+    }),
   );
   return { facts: jsonForPrompt(withoutAddresses), untrusted: jsonForPrompt(untrusted) };
 }

@@ -9,7 +9,8 @@ import type { Draft, DraftFacts } from './types.ts';
  *    `….com`…), function signatures (`transfer(address,uint256)`), and instruction-like text aimed at a reader
  *    or model ("ignore previous instructions", "system prompt", "send all funds"), prompt delimiters
  *    (`</untrusted_data>`), digits other than 0–9 (`１２０`) and invisible or direction-control characters.
- * 2. Tickers: every ALLCAPS word of 2–10 characters that looks like a ticker (`ETH`, `$PEPE`, `WBTC2`) must be a
+ * 2. Tickers: every ALLCAPS word of 2–10 characters that looks like a ticker (`ETH`, `$PEPE`, `WBTC2`), and every
+ *    mixed-case one (`stETH`, `cbBTC`, `wstETH`), must be a
  *    token of the plan (allocation, trades, prices, volatility), the unwrapped name of one (`ETH` for `WETH`),
  *    or a word from the trusted text of the facts (strategy description, guardrail names and details).
  *    Common acronyms that are not tickers (USD, UTC, DAO, DEX, TWAP, APY, EIP…) are allowed.
@@ -261,9 +262,9 @@ const WRITTEN_DATE =
 const DAY_FIRST_DATE =
   /\b(\d{1,2})(?:st|nd|rd|th)?\s+(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?(?:,?\s+(\d{4}))?\b/g;
 const CLOCK_TIME = /\b\d{1,2}:\d{2}(?::\d{2})?(?:\s?(?:UTC|GMT|Z))?\b/g;
-const TICKER = /(?<![\w$])\$?([A-Z][A-Z0-9]{1,9})(?![a-z0-9_])/g;
+const TICKER = /(?<![\w$])\$?([A-Z][A-Z0-9]{1,9}|[a-z]{1,3}[A-Z][A-Z0-9]{1,7})(?![a-z0-9_])/g;
 const NUMBER =
-  /(?<![\w.]|[A-Za-z]-)(\$\s?)?(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(?:(k|K|M|m|bn|B)\b|\s(thousand|million|billion)\b)?/g;
+  /(?<![A-Z0-9_.]|[A-Za-z]-)(\$\s?)?(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(?:(k|K|M|m|bn|B)\b|\s(thousand|million|billion)\b)?/g;
 
 const MULTIPLIER: Record<string, number> = {
   k: 1e3,
@@ -343,7 +344,8 @@ function checkText(text: string, where: string, figures: Figures, problems: stri
     problems.push(`${where} mentions ${m[0]}, not a token of the plan`);
   }
 
-  // 3. Numbers.
+  // 3. Numbers (".5%" is read as "0.5%"; digits glued to lowercase letters, "x120,000", are read too).
+  rest = rest.replace(/(?<![\w.])\.(?=\d)/g, '0.');
   for (const m of rest.matchAll(NUMBER)) {
     const [whole, dollar, intPart = '', fraction = '', suffix, word] = m;
     const multiplier = MULTIPLIER[suffix ?? word ?? ''] ?? 1;
