@@ -9,7 +9,9 @@ import { main } from '../agent/cli.ts';
 import { loadConfig } from '../config/loadConfig.ts';
 import { runBacktest } from '../strategies/backtest/engine.ts';
 import { backtestSettingsFromConfig, baselineSettings } from '../strategies/backtest/setup.ts';
-import { loadPriceHistory } from '../strategies/priceHistory.ts';
+import { GuardrailsSchema } from '../strategies/guardrails.ts';
+import { dayOf, loadPriceHistory, priceHistoryFromSeries } from '../strategies/priceHistory.ts';
+import { configureStrategy } from '../strategies/registry.ts';
 
 const root = (p: string) => fileURLToPath(new URL(`../${p}`, import.meta.url));
 const CONFIG = root('config/examples/devnet.yaml');
@@ -92,6 +94,66 @@ describe('backtest on real prices', async () => {
     expect(() => backtestSettingsFromConfig(config, history, { from: '2022-02-30' })).toThrow(
       /--from "2022-02-30" is not a date/,
     );
+  });
+});
+
+describe('backtest on synthetic prices', () => {
+  it('values an asset that stops at its last close, stops trading it, and bridges missing days', () => {
+    const from = dayOf('2021-01-01');
+    const days = Array.from({ length: 200 }, (_, k) => from - 100 + k);
+    const gap = (d: number) => d !== from + 20 && d !== from + 21; // two missing days for everyone
+    const series = (price: (d: number) => number, until = Number.POSITIVE_INFINITY) => {
+      const ds = days.filter((d) => gap(d) && d <= until);
+      return { days: ds, closes: ds.map(price) };
+    };
+    const history = priceHistoryFromSeries({
+      GOVX: series((d) => 10 * (1 + 0.01 * Math.sin(d))),
+      ETHX: series((d) => 2000 * (1 + 0.02 * Math.sin(d / 3))),
+      OLD: series(() => 50, from + 40), // stops trading on day 40
+      USDCX: series(() => 1),
+    });
+    const tokens = [
+      { symbol: 'GOV', decimals: 18, role: 'governance' as const, priceAsset: 'GOVX' },
+      { symbol: 'WETH', decimals: 18, role: 'risk' as const, priceAsset: 'ETHX' },
+      { symbol: 'OLD', decimals: 18, role: 'risk' as const, priceAsset: 'OLD' },
+      { symbol: 'USDC', decimals: 6, role: 'stable' as const, priceAsset: 'USDCX' },
+    ];
+    const result = runBacktest(history, {
+      name: 'synthetic',
+      tokens,
+      strategy: configureStrategy({
+        id: 'equal-weight',
+        params: { assets: ['WETH', 'OLD', 'USDC'] },
+        overlays: [],
+      }),
+      guardrails: GuardrailsSchema.parse({
+        maxMovedPerProposalBps: 10_000,
+        maxSlippageBps: 2000,
+        maxPriceImpactBps: 5000,
+      }),
+      monthlySpendUsd: 0,
+      cadenceDays: 7,
+      delayDays: 2,
+      poolDepthUsd: 1e9,
+      initialUsd: 1_000_000,
+      initialMixBps: { GOV: 5000, OLD: 2000, USDC: 3000 },
+      fromDay: from,
+      toDay: from + 90,
+    });
+    expect(result.values.every((v) => v > 0 && Number.isFinite(v))).toBe(true);
+    expect(result.warnings.join('\n')).toMatch(
+      /OLD has no price from 2021-02-14: valued at its last close and not traded/,
+    );
+    // after OLD stops, no proposal targets or trades it
+    for (const p of result.proposals.filter((p) => p.decidedOn >= '2021-02-14')) {
+      expect(p.targets.OLD ?? 0).toBe(0);
+      expect(p.swaps.some((s) => s.sell === 'OLD' || s.buy === 'OLD')).toBe(false);
+    }
+    // before, it was traded toward a third of the treasury
+    expect(result.proposals.some((p) => p.decidedOn < '2021-02-10' && (p.targets.OLD ?? 0) > 3000)).toBe(
+      true,
+    );
+    expect(result.metrics.executed).toBeGreaterThan(0);
   });
 });
 
