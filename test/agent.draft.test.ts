@@ -575,6 +575,20 @@ describe('LangChain writer', () => {
     expect(facts).toEqual(before);
   });
 
+  it('bounds the untrusted text in the prompt (last 5 proposals, 1,500 chars each, names of 100 chars)', async () => {
+    const facts = realisticFacts({
+      untrusted: {
+        tokenNames: { GOV: 'G'.repeat(5_000) },
+        earlierProposals: Array.from({ length: 9 }, (_, i) => `proposal-${i} ${'x'.repeat(10_000)}`),
+      },
+    });
+    const human = String((await renderDraftPrompt(facts))[1]?.content);
+    expect(human).not.toContain('proposal-3 ');
+    for (const i of [4, 5, 6, 7, 8]) expect(human).toContain(`proposal-${i} `);
+    expect(human).not.toContain('G'.repeat(101));
+    expect(human.length).toBeLessThan(15_000);
+  });
+
   it('FakeChatModel (no tool calling, echoes the prompt) is read as JSON and refused as malformed', async () => {
     const writer = createLangChainWriter({
       model: new FakeChatModel({}),

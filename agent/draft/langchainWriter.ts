@@ -73,7 +73,15 @@ export function buildDraftPrompt(): ChatPromptTemplate {
 const jsonForPrompt = (value: unknown) =>
   JSON.stringify(value, null, 2).replace(/</g, '\\u003c').replace(/>/g, '\\u003e');
 
-/** The prompt's variables: the trusted facts (addresses left out: the model never needs them) and the untrusted text. */
+/** Bounds on the untrusted text in a prompt: it is context, not a channel (proposal bodies run to 10,000 chars). */
+export const UNTRUSTED_LIMITS = { tokenNameChars: 100, proposals: 5, proposalChars: 1_500 } as const;
+
+const clip = (text: string, max: number) => (text.length > max ? `${text.slice(0, max)}… [cut]` : text);
+
+/**
+ * The prompt's variables: the trusted facts (addresses left out: the model never needs them) and the untrusted
+ * text, bounded by UNTRUSTED_LIMITS (the last proposals kept).
+ */
 export function draftPromptInputs(facts: DraftFacts): { facts: string; untrusted: string } {
   const { untrusted, ...trusted } = facts;
   const withoutAddresses = JSON.parse(
@@ -84,7 +92,18 @@ export function draftPromptInputs(facts: DraftFacts): { facts: string; untrusted
       return value;
     }),
   );
-  return { facts: jsonForPrompt(withoutAddresses), untrusted: jsonForPrompt(untrusted) };
+  const bounded = {
+    tokenNames: Object.fromEntries(
+      Object.entries(untrusted.tokenNames).map(([symbol, name]) => [
+        symbol,
+        clip(name, UNTRUSTED_LIMITS.tokenNameChars),
+      ]),
+    ),
+    earlierProposals: untrusted.earlierProposals
+      .slice(-UNTRUSTED_LIMITS.proposals)
+      .map((p) => clip(p, UNTRUSTED_LIMITS.proposalChars)),
+  };
+  return { facts: jsonForPrompt(withoutAddresses), untrusted: jsonForPrompt(bounded) };
 }
 
 /** The messages sent to the model for these facts. */
