@@ -72,14 +72,16 @@ export function planRebalance(input: PlanInput): Plan {
   if (usdcPrice === undefined || !(usdcPrice > 0)) {
     throw new TreasuryError(`no ${HUB} price: cannot plan swaps through the ${HUB} pools`);
   }
-  const targetTotal = Object.values(targets).reduce((a, b) => a + b, 0);
+  let targetTotal = 0;
+  for (const symbol in targets) targetTotal += targets[symbol]!;
   if (targetTotal !== TOTAL_BPS) {
     throw new TreasuryError(`targets add up to ${targetTotal} basis points instead of 10000`);
   }
 
   const values: Record<string, number> = {};
   let valueUsd = 0;
-  for (const [symbol, amount] of Object.entries(holdings)) {
+  for (const symbol in holdings) {
+    const amount = holdings[symbol]!;
     const token = tokens[symbol];
     const price = prices[symbol];
     if (!token || price === undefined || amount <= 0n) continue;
@@ -103,7 +105,9 @@ export function planRebalance(input: PlanInput): Plan {
   const allow = g.allowlist ? new Set(g.allowlist) : undefined;
   const sells: Array<{ symbol: string; usd: number }> = [];
   const buys: Array<{ symbol: string; usd: number }> = [];
-  const symbols = [...new Set([...Object.keys(targets), ...Object.keys(values)])].sort();
+  const symbols = Object.keys(targets);
+  for (const symbol in values) if (!(symbol in targets)) symbols.push(symbol);
+  symbols.sort();
   for (const symbol of symbols) {
     if (symbol === HUB) continue;
     const delta = ((targets[symbol] ?? 0) / TOTAL_BPS) * valueUsd - (values[symbol] ?? 0);
