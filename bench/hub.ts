@@ -8,7 +8,7 @@
  * transactions; each one is read back once to check.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeAbiParameters, keccak256, numberToHex, parseUnits, toHex } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
@@ -21,6 +21,7 @@ import { devSpace, startGovernanceChain } from '../governance/testing.ts';
 const VOTES = Number(process.env.BENCH_VOTES ?? 10_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
 const QUERIES = Number(process.env.BENCH_QUERIES ?? 400);
+const WORKERS = process.env.BENCH_WORKERS === undefined ? undefined : Number(process.env.BENCH_WORKERS);
 const BALANCE_SLOT = 4n;
 
 class CapturingClient extends Client712 {
@@ -42,6 +43,7 @@ async function main() {
     rpcUrl: chain.anvil.rpcUrl,
     dbPath: join(dir, 'hub.db'),
     clock,
+    workers: WORKERS,
   });
   try {
     // Holders: deterministic keys, balances written straight into the token's storage.
@@ -168,7 +170,7 @@ async function main() {
     await measure('closed');
 
     const lines = [
-      `hub benchmark — loopback, ${VOTES} voters, concurrency ${CONCURRENCY}, SQLite WAL file, anvil JSON-RPC`,
+      `hub benchmark — loopback, ${VOTES} voters, concurrency ${CONCURRENCY}, signature workers ${WORKERS ?? 'default'}, ${availableParallelism()} CPUs, SQLite WAL file, anvil JSON-RPC`,
       `  setup: balances for ${VOTES} holders in ${(setupMs / 1000).toFixed(1)} s; ${VOTES} votes signed with Client712 in ${(signMs / 1000).toFixed(1)} s (not timed below)`,
       `  votes accepted: ${accepted}/${VOTES} in ${voteSeconds.toFixed(2)} s → ${(accepted / voteSeconds).toFixed(0)} votes/s (target ≥ 500)`,
       ...(failures.size ? [`  refused: ${JSON.stringify(Object.fromEntries(failures))}`] : []),

@@ -56,13 +56,14 @@ export function createMemoryHub(options: {
 }) {
   const spaces = parseSpaces(options.spaces);
   const store = new HubStore(':memory:');
-  const relayer = privateKeyToAccount(generatePrivateKey());
+  const key = generatePrivateKey();
+  const relayer = privateKeyToAccount(key);
   const sequencer = createSequencer({
     store,
     spaces,
     chain: options.chain,
     clock: options.clock,
-    relayer,
+    relayer: { address: relayer.address, privateKey: key },
     limits: options.limits,
   });
   const graphql = createHubGraphql({ store, spaces, clock: options.clock });

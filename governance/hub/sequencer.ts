@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
-import { type Address, formatUnits, getAddress, type Hex, type LocalAccount, recoverAddress } from 'viem';
+import { type Address, formatUnits, getAddress, type Hex } from 'viem';
 import type { Clock } from '../clock.ts';
 import { messageId, messageKind, SNAPSHOT_DOMAIN, snapshotJs } from '../snapshotProtocol.ts';
 import type { HubChain } from './chain.ts';
 import { rawCid } from './cid.ts';
+import { inlineSignaturePool, type SignaturePool } from './signaturePool.ts';
 import type { Space } from './spaces.ts';
 import type { HubStore, MessageRow, ProposalRow } from './store.ts';
 
@@ -30,7 +31,9 @@ export type SequencerOptions = {
   chain: HubChain;
   clock: Clock;
   /** Signs receipts (`relayer.receipt`), like the real sequencer's relayer key. */
-  relayer: LocalAccount;
+  relayer: { address: Address; privateKey: Hex };
+  /** Where signatures are recovered and receipts signed (worker threads in the HTTP hub). */
+  signatures?: SignaturePool;
   limits?: Partial<ProposalLimits>;
   /** Told about unexpected failures (replied to as HTTP 500). */
   onError?: (error: unknown) => void;
@@ -125,6 +128,7 @@ const isMember = (space: Space, address: string) =>
  */
 export function createSequencer(options: SequencerOptions) {
   const { store, chain, clock, relayer } = options;
+  const signatures = options.signatures ?? inlineSignaturePool();
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
   const spaces = new Map(options.spaces.map((space) => [space.id, space]));
   const inFlight = new Set<string>();
@@ -149,12 +153,8 @@ export function createSequencer(options: SequencerOptions) {
    * `utils.verify` checks with ethers' verifyTypedData). Otherwise EIP-1271 `isValidSignature(id, sig)` on chain.
    */
   async function verifySignature(envelope: Envelope, id: Hex): Promise<boolean> {
-    try {
-      const recovered = await recoverAddress({ hash: id, signature: envelope.sig });
-      if (recovered.toLowerCase() === envelope.address.toLowerCase()) return true;
-    } catch {
-      // not a 65-byte EOA signature: try EIP-1271 below
-    }
+    const recovered = await signatures.recover(id, envelope.sig);
+    if (recovered && recovered.toLowerCase() === envelope.address.toLowerCase()) return true;
     try {
       return await chain.isValidSignature(envelope.address, id, envelope.sig);
     } catch {
@@ -385,7 +385,7 @@ export function createSequencer(options: SequencerOptions) {
     const ipfs = rawCid(
       JSON.stringify({ address: envelope.address, sig: envelope.sig, hash: id, data: envelope.data }),
     );
-    const receipt = await relayer.signMessage({ message: envelope.sig });
+    const receipt = await signatures.signReceipt(relayer.privateKey, envelope.sig);
     try {
       commit(ipfs, receipt);
     } catch (error) {

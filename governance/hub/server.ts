@@ -1,10 +1,12 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { availableParallelism } from 'node:os';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { type Clock, chainClock, systemClock } from '../clock.ts';
 import { HubError } from '../errors.ts';
 import { type HubChain, rpcHubChain } from './chain.ts';
 import { createHubGraphql } from './graphql.ts';
 import { createSequencer, type ProposalLimits } from './sequencer.ts';
+import { inlineSignaturePool, type SignaturePool, workerSignaturePool } from './signaturePool.ts';
 import { loadSpacesFile, parseSpaces, type Space, type SpaceInput } from './spaces.ts';
 import { HubStore } from './store.ts';
 
@@ -28,6 +30,8 @@ export type StartHubOptions = {
   limits?: Partial<ProposalLimits>;
   /** Requests per minute per IP on the message endpoint before HTTP 429 (0 = no limit, the default). */
   rateLimitPerMinute?: number;
+  /** Worker threads for signature recovery and receipts (default: CPUs − 2 from 4 CPUs up, at most 4; else 0). */
+  workers?: number;
   /** Unexpected errors (HTTP 500) are reported here; default: printed to stderr. */
   onError?: (error: unknown) => void;
 };
@@ -100,6 +104,10 @@ export async function startHub(options: StartHubOptions): Promise<HubInstance> {
 
   const store = new HubStore(options.dbPath);
   let server: Server | undefined;
+  // Leave a core to the main thread and one to the chain node: workers only pay off from 4 CPUs up.
+  const workers =
+    options.workers ?? (availableParallelism() >= 4 ? Math.min(4, availableParallelism() - 2) : 0);
+  const signatures: SignaturePool = workers > 0 ? workerSignaturePool(workers) : inlineSignaturePool();
   try {
     let key = store.getMeta('relayer_key') as `0x${string}` | undefined;
     if (!key) {
@@ -113,7 +121,8 @@ export async function startHub(options: StartHubOptions): Promise<HubInstance> {
       spaces,
       chain,
       clock,
-      relayer,
+      relayer: { address: relayer.address, privateKey: key },
+      signatures,
       limits: options.limits,
       onError,
     });
@@ -226,7 +235,7 @@ export async function startHub(options: StartHubOptions): Promise<HubInstance> {
         stopped ??= new Promise<void>((resolve) => {
           running.close(() => {
             store.close();
-            resolve();
+            signatures.close().then(resolve, resolve);
           });
           running.closeIdleConnections();
         });
@@ -236,6 +245,7 @@ export async function startHub(options: StartHubOptions): Promise<HubInstance> {
   } catch (error) {
     server?.close();
     store.close();
+    await signatures.close();
     throw error;
   }
 }
