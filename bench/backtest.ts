@@ -87,7 +87,7 @@ console.log(
 );
 
 // 1. throughput of one backtest
-for (let k = 0; k < 3; k++) runBacktest(history, { ...settings, tape });
+for (let k = 0; k < 10; k++) runBacktest(history, { ...settings, tape });
 const runs = 30;
 const single = time(() => {
   let r: ReturnType<typeof runBacktest> | undefined;
