@@ -1,17 +1,17 @@
 import { z } from 'zod';
-import { withinDriftBands } from './allocationStrategies.ts';
 import { covarianceMatrix, dailyReturns } from './stats.ts';
 import { StrategySymbolSchema } from './symbols.ts';
-import type { MarketSnapshot, Overlay, TokenInfo, WeightsBps } from './types.ts';
-import { positionOf, pricedStables, TOTAL_BPS, toBasisPoints } from './weights.ts';
+import type { MarketSnapshot, Overlay, Shares, TokenInfo } from './types.ts';
+import { positionOf, pricedStables, TOTAL_BPS } from './weights.ts';
 
 function isStableIn(tokens: Readonly<Record<string, TokenInfo>>, symbol: string): boolean {
   return tokens[symbol]?.role === 'stable';
 }
 
-function fractions(weights: WeightsBps): Record<string, number> {
+/** A mutable copy of the shares. */
+function fractions(shares: Shares): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const [s, bps] of Object.entries(weights)) if (bps > 0) out[s] = bps / TOTAL_BPS;
+  for (const s in shares) if (shares[s]! > 0) out[s] = shares[s]!;
   return out;
 }
 
@@ -52,7 +52,7 @@ export const runwayFloor: Overlay<RunwayFloorParams> = {
     const keep = others > 0 ? (1 - floor) / others : 0;
     for (const s of Object.keys(w)) if (!stables.includes(s)) w[s] = (w[s] ?? 0) * keep;
     addToStables(w, stables, floor - inStables);
-    return toBasisPoints(w);
+    return w;
   },
 };
 
@@ -88,7 +88,7 @@ export const governanceCap: Overlay<GovernanceCapParams> = {
       const stables = pricedStables(snapshot);
       if (stables.length === 0) return weights;
       addToStables(out, stables, 1 - govShare);
-      return toBasisPoints(out);
+      return out;
     }
     const out: Record<string, number> = {};
     for (const [s, v] of Object.entries(w)) if (s !== gov) out[s] = v;
@@ -97,7 +97,7 @@ export const governanceCap: Overlay<GovernanceCapParams> = {
     if (need <= 0) {
       // capped down: the excess goes to the other weights pro rata
       for (const s of Object.keys(out)) if (s !== gov) out[s] = (out[s] ?? 0) * ((1 - govShare) / rest);
-      return toBasisPoints(out);
+      return out;
     }
     // kept up to the cap: taken from the other risky assets first, so a runway floor before this still holds
     const risky = Object.keys(out).filter((s) => s !== gov && !isStableIn(snapshot.tokens, s));
@@ -110,7 +110,7 @@ export const governanceCap: Overlay<GovernanceCapParams> = {
       for (const s of group) out[s] = (out[s] ?? 0) * (1 - take / total);
       left -= take;
     }
-    return toBasisPoints(out);
+    return out;
   },
 };
 
@@ -143,7 +143,7 @@ export const maxStep: Overlay<MaxStepParams> = {
       const c = current[s] ?? 0;
       out[s] = Math.max(0, c + ((target[s] ?? 0) - c) * k);
     }
-    return toBasisPoints(out);
+    return out;
   },
 };
 
@@ -163,7 +163,11 @@ export const driftBand: Overlay<DriftBandParams> = {
   adjust(weights, snapshot, holdings, params, position = positionOf(snapshot, holdings)) {
     const current = position.shares;
     if (position.totalUsd <= 0) return weights;
-    return withinDriftBands(current, weights, params.bandBps) ? toBasisPoints(current) : weights;
+    for (const s in current)
+      if (Math.abs(current[s]! - (weights[s] ?? 0)) * TOTAL_BPS > params.bandBps) return weights;
+    for (const s in weights)
+      if (Math.abs((current[s] ?? 0) - weights[s]!) * TOTAL_BPS > params.bandBps) return weights;
+    return current;
   },
 };
 
@@ -227,6 +231,6 @@ export const volTarget: Overlay<VolTargetParams> = {
       w[s] = (w[s] ?? 0) * scale;
     }
     addToStables(w, stables, freed);
-    return toBasisPoints(w);
+    return w;
   },
 };

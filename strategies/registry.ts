@@ -2,8 +2,16 @@ import { z } from 'zod';
 import { ConfigError } from '../agent/errors.ts';
 import { equalWeight, fixedWeights, hold, inverseVolatility, riskParity } from './allocationStrategies.ts';
 import { driftBand, governanceCap, maxStep, runwayFloor, volTarget } from './overlays.ts';
-import type { ConfiguredStrategy, Holdings, MarketSnapshot, Overlay, Strategy, WeightsBps } from './types.ts';
-import { assertValidWeights, positionOf } from './weights.ts';
+import type {
+  ConfiguredStrategy,
+  Holdings,
+  MarketSnapshot,
+  Overlay,
+  Shares,
+  Strategy,
+  WeightsBps,
+} from './types.ts';
+import { assertValidWeights, positionOf, sharesOf, toBasisPoints } from './weights.ts';
 
 /** Built-in strategies by id. */
 // biome-ignore lint/suspicious/noExplicitAny: params differ per strategy; each is validated by its own schema
@@ -181,14 +189,17 @@ export function configureStrategy(config: StrategyConfig): ConfiguredStrategy {
     lookbackDays,
     description,
     targetWeights(snapshot: MarketSnapshot, holdings: Holdings): WeightsBps {
-      let weights = strategy.targetWeights(snapshot, holdings, params);
+      const weights = strategy.targetWeights(snapshot, holdings, params);
       assertValidWeights(weights, snapshot, strategy.id);
-      const position = overlays.length > 0 ? positionOf(snapshot, holdings) : undefined;
+      if (overlays.length === 0) return weights;
+      const position = positionOf(snapshot, holdings);
+      let shares: Shares = sharesOf(weights);
       for (const { overlay, params: p } of overlays) {
-        weights = overlay.adjust(weights, snapshot, holdings, p, position);
+        shares = overlay.adjust(shares, snapshot, holdings, p, position);
       }
-      if (overlays.length > 0) assertValidWeights(weights, snapshot, id);
-      return weights;
+      const out = toBasisPoints(shares);
+      assertValidWeights(out, snapshot, id);
+      return out;
     },
   };
 }

@@ -50,6 +50,9 @@ export type Strategy<P = unknown> = {
   targetWeights: (snapshot: MarketSnapshot, holdings: Holdings, params: P) => WeightsBps;
 };
 
+/** Fractions ≥ 0 by symbol adding up to 1 (overlays work on these; weights are rounded to bps once, at the end). */
+export type Shares = Readonly<Record<string, number>>;
+
 /** The priced holdings as shares of the treasury (computed once per decision and shared by overlays). */
 export type Position = { shares: Readonly<Record<string, number>>; totalUsd: number };
 
@@ -60,14 +63,17 @@ export type Overlay<P = unknown> = {
   summary: string;
   paramsSchema: z.ZodType<P>;
   lookbackDays: (params: P) => number;
-  /** `position` is positionOf(snapshot, holdings), passed in so overlays need not recompute it. */
+  /**
+   * Takes and returns shares (fractions adding up to 1). `position` is positionOf(snapshot, holdings), passed
+   * in so overlays need not recompute it.
+   */
   adjust: (
-    weights: WeightsBps,
+    weights: Shares,
     snapshot: MarketSnapshot,
     holdings: Holdings,
     params: P,
     position?: Position,
-  ) => WeightsBps;
+  ) => Shares;
 };
 
 /** A strategy with its params bound (and overlays applied): what the agent and the backtest call. */

@@ -47,6 +47,13 @@ export function toBasisPoints(shares: Readonly<Record<string, number>>): Weights
   return out;
 }
 
+/** Basis points as fractions of 1. */
+export function sharesOf(weights: WeightsBps): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const symbol in weights) if (weights[symbol]! > 0) out[symbol] = weights[symbol]! / TOTAL_BPS;
+  return out;
+}
+
 /** Checks the weights contract: integers ≥ 0, priced symbols only, total exactly 10,000. */
 export function assertValidWeights(weights: WeightsBps, snapshot: MarketSnapshot, who: string): void {
   let total = 0;
