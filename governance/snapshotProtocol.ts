@@ -60,6 +60,23 @@ export const voteTypes: { Vote: Field[] } = {
   ],
 };
 
+export const updateProposalTypes: { UpdateProposal: Field[] } = {
+  UpdateProposal: [
+    { name: 'proposal', type: 'string' },
+    { name: 'from', type: 'string' },
+    { name: 'space', type: 'string' },
+    { name: 'timestamp', type: 'uint64' },
+    { name: 'type', type: 'string' },
+    { name: 'title', type: 'string' },
+    { name: 'body', type: 'string' },
+    { name: 'discussion', type: 'string' },
+    { name: 'choices', type: 'string[]' },
+    { name: 'labels', type: 'string[]' },
+    { name: 'plugins', type: 'string' },
+    { name: 'privacy', type: 'string' },
+  ],
+};
+
 export const cancelProposalTypes: { CancelProposal: Field[] } = {
   CancelProposal: [
     { name: 'from', type: 'string' },

@@ -253,6 +253,52 @@ describe("local hub: the real sequencer's refusals", () => {
     expect(await graph.json()).toEqual({ data: { proposal: null } });
   });
 
+  it('lets the author (only) edit a proposal before its start; the id stays', async () => {
+    const created = (await viaClient712(async (c) =>
+      c.proposal(
+        signer(0),
+        address(0),
+        (await proposalMessage({ title: 'Editable', plugins: '{"a":1}' })) as never,
+      ),
+    )) as { id: string };
+    const edit = (i: number, plugins: string) =>
+      viaClient712(async (c) =>
+        c.updateProposal(signer(i), address(i), {
+          proposal: created.id,
+          space: 'treasury.eth',
+          timestamp: await clock(),
+          type: 'basic',
+          title: 'Edited',
+          body: 'new body',
+          discussion: '',
+          choices: ['For', 'Against', 'Abstain'],
+          labels: [],
+          plugins,
+        } as never),
+      );
+    expect(await edit(1, '{"b":2}')).toEqual(refusal('Not the author'));
+    expect(((await edit(0, '{"b":2}')) as { id: string }).id).toMatch(/^0x/);
+    const graph = await fetch(hub.graphqlUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: `{ proposal(id: "${created.id}") { id title body plugins updated } }` }),
+    });
+    expect(await graph.json()).toEqual({
+      data: {
+        proposal: {
+          id: created.id,
+          title: 'Edited',
+          body: 'new body',
+          plugins: { b: 2 },
+          updated: await clock(),
+        },
+      },
+    });
+    clock.advance(DELAY + 1);
+    expect(await edit(0, '{"c":3}')).toEqual(refusal('proposal already started'));
+    clock.advance(-(DELAY + 1));
+  });
+
   it('limits first and skip like hub.snapshot.org', async () => {
     const query = async (q: string) =>
       (await (

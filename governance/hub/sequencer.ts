@@ -338,6 +338,56 @@ export function createSequencer(options: SequencerOptions) {
     };
   }
 
+  /** update-proposal: the author edits title, body, choices or plugins before the start; the id stays. */
+  function update(envelope: Envelope, space: Space, id: Hex, now: number) {
+    const message = envelope.data.message;
+    const payload = {
+      proposal: message.proposal,
+      name: message.title,
+      body: message.body,
+      discussion: message.discussion || '',
+      choices: message.choices,
+      labels: message.labels || [],
+      metadata: { plugins: jsonParse<unknown>(message.plugins, {}) },
+      type: message.type,
+      privacy: message.privacy ?? '',
+    };
+    const valid = snapshotJs.utils.validateSchema(snapshotJs.schemas.updateProposal, payload, {
+      snapshotEnv: 'default',
+      spaceType: 'default',
+    });
+    if (valid !== true) refuse('wrong proposal format');
+    const row = store.getProposal(String(payload.proposal));
+    if (!row || row.space !== space.id) return refuse('unknown proposal');
+    if (row.start < now) refuse('proposal already started');
+    const choices = payload.choices as string[];
+    if (payload.type === 'basic' && choices.length !== 2 && choices.length !== 3) {
+      refuse(`wrong choices for "${String(payload.type)}" type voting`);
+    }
+    if (row.author !== envelope.address) refuse('Not the author');
+    if (space.voting.type && payload.type !== space.voting.type) refuse('space voting type mismatch');
+    if (String(payload.body).length > limits.bodyLength) {
+      refuse(`proposal body length can not exceed ${limits.bodyLength} characters`);
+    }
+    return (ipfs: string, receipt: string) => {
+      store.updateProposal(
+        row.id,
+        {
+          ipfs,
+          updated: Number(message.timestamp),
+          type: String(payload.type),
+          plugins: JSON.stringify(payload.metadata.plugins ?? {}),
+          title: String(payload.name),
+          body: String(payload.body),
+          discussion: String(payload.discussion),
+          choices: JSON.stringify(choices),
+          labels: JSON.stringify(payload.labels),
+        },
+        messageRow(envelope, id, ipfs, receipt, 'update-proposal'),
+      );
+    };
+  }
+
   function cancel(envelope: Envelope, space: Space, id: Hex) {
     const proposalId = String(envelope.data.message.proposal ?? '');
     const row = store.getProposal(proposalId);
@@ -366,13 +416,17 @@ export function createSequencer(options: SequencerOptions) {
     const { EIP712Domain: _ignored, ...types } = envelope.data.types;
     envelope.data.types = types;
     const kind = messageKind(types);
-    if (!kind || !['proposal', 'vote', 'vote-array', 'vote-string', 'delete-proposal'].includes(kind)) {
+    if (
+      !kind ||
+      !['proposal', 'update-proposal', 'vote', 'vote-array', 'vote-string', 'delete-proposal'].includes(kind)
+    ) {
       refuse('wrong types');
     }
     if (!message.space) refuse('unknown space');
     const space = spaces.get(String(message.space));
     if (!space) return refuse('unknown space');
-    if (envelope.address !== message.from) refuse('alias not enabled');
+    if (envelope.address !== message.from)
+      refuse(kind === 'update-proposal' ? 'wrong from' : 'alias not enabled');
     const id = messageId(envelope.data);
     if (!(await verifySignature(envelope, id))) refuse('signature validation failed');
     if (store.messageExists(id)) refuse('duplicate message');
@@ -380,6 +434,7 @@ export function createSequencer(options: SequencerOptions) {
     let commit: (ipfs: string, receipt: string) => void;
     if (kind === 'proposal') commit = await proposal(envelope, space, id, now);
     else if (kind === 'delete-proposal') commit = cancel(envelope, space, id);
+    else if (kind === 'update-proposal') commit = update(envelope, space, id, now);
     else commit = await vote(envelope, space, id, kind ?? 'vote', now);
 
     const ipfs = rawCid(

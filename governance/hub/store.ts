@@ -230,6 +230,25 @@ export class HubStore {
     })();
   }
 
+  /** Applies an update-proposal message (author edit before start): same id, new content. */
+  updateProposal(
+    id: string,
+    changes: Pick<
+      ProposalRow,
+      'ipfs' | 'updated' | 'type' | 'plugins' | 'title' | 'body' | 'discussion' | 'choices' | 'labels'
+    >,
+    message: MessageRow,
+  ): void {
+    this.#db.transaction(() => {
+      this.#prepare(insertSql('messages', MESSAGE_COLUMNS)).run(message);
+      this.#prepare(
+        `UPDATE proposals SET ipfs = @ipfs, updated = @updated, type = @type, plugins = @plugins, title = @title,
+         body = @body, discussion = @discussion, choices = @choices, labels = @labels, scores = '[]',
+         scores_by_strategy = '[]' WHERE id = @id`,
+      ).run({ ...changes, id });
+    })();
+  }
+
   /** Deletes a proposal and its votes (cancel), recording the message. */
   deleteProposal(id: string, message: MessageRow): void {
     this.#db.transaction(() => {
