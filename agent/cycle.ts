@@ -1,6 +1,15 @@
-import { type Address, type Chain, getAddress, type Hex, type PublicClient, type Transport } from 'viem';
+import {
+  type Address,
+  type Chain,
+  getAbiItem,
+  getAddress,
+  type Hex,
+  type PublicClient,
+  type Transport,
+} from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
 import type { TreasuryAgentConfig } from '../config/schema.ts';
+import { safeAbi } from '../contracts/abis.ts';
 import { executeRebalance, type RebalanceExecution } from '../contracts/safeExecutor.ts';
 import { safeTxToJson } from '../contracts/safeTransaction.ts';
 import { readPools, readSafeState } from '../contracts/treasuryReads.ts';
@@ -44,7 +53,23 @@ export type CycleDeps = {
   coSignerKeys: Hex[];
   /** One readable line per event (the demo's narrative). */
   log?: (line: string) => void;
+  /**
+   * Fault injection for the crash tests: called at each durable step (CRASH_POINTS); the test harness kills
+   * the process there. Absent in normal runs.
+   */
+  crashPoint?: (point: CrashPoint) => void;
 };
+
+/** The steps between which a crash must leave the agent resumable without posting or executing twice. */
+export const CRASH_POINTS = [
+  'after-decision-record',
+  'after-planned',
+  'after-posted-transition',
+  'after-proposal-sent',
+  'after-executing-transition',
+  'after-execution-sent',
+] as const;
+export type CrashPoint = (typeof CRASH_POINTS)[number];
 
 /** What the ledger keeps to rebuild and re-post a proposal. */
 export type ProposalRecord = {
@@ -175,6 +200,7 @@ async function decideAndPropose(deps: CycleDeps, at: number, say: (line: string)
     say(`the model recommended skipping "${propose.title}": not proposed`);
     return;
   }
+  deps.crashPoint?.('after-decision-record');
   const record: ProposalRecord = { inputs, propose, decisionRecordId, writer: draft.writer };
   const key = `p-${at}-${decision.tx.safeTxHash.slice(2, 10)}`;
   const row = deps.ledger.insertPlanned({
@@ -185,6 +211,7 @@ async function decideAndPropose(deps: CycleDeps, at: number, say: (line: string)
     safeNonce: inputs.safe.nonce,
     now: at,
   });
+  deps.crashPoint?.('after-planned');
   await post(deps, row, at, say);
 }
 
@@ -192,6 +219,7 @@ async function decideAndPropose(deps: CycleDeps, at: number, say: (line: string)
 async function post(deps: CycleDeps, row: ProposalRow, at: number, say: (line: string) => void) {
   const record = row.record as ProposalRecord;
   const posted = deps.ledger.transition(row.key, 'planned', 'posted', {}, at);
+  deps.crashPoint?.('after-posted-transition');
   await sendProposal(deps, posted, at, say, record);
 }
 
@@ -223,6 +251,7 @@ async function sendProposal(
   if (!existing) {
     const receipt = await deps.governance.propose(record.propose);
     proposalId = receipt.id;
+    deps.crashPoint?.('after-proposal-sent');
   }
   deps.ledger.annotate(row.key, { proposalId }, at);
   deps.audit.append(
@@ -289,10 +318,15 @@ async function watch(deps: CycleDeps, row: ProposalRow, at: number, say: (line: 
     outcome = 'passed';
     reason = `For ${forVotes} beat Against ${against} with quorum ${scores.scoresTotal} ≥ ${quorum}`;
   }
+  const votes = (await deps.governance.getVotes(row.proposalId!)).map((v) => ({
+    voter: v.voter,
+    choice: v.choice,
+    vp: v.vp,
+  }));
   deps.ledger.transition(row.key, 'posted', outcome, { reason }, at);
   deps.audit.append(
     'vote-result',
-    { ledgerKey: row.key, proposalId: row.proposalId, outcome, reason, tally },
+    { ledgerKey: row.key, proposalId: row.proposalId, outcome, reason, tally, votes },
     at,
   );
   say(`vote closed on ${short(row.proposalId!)}: ${outcome} (${reason})`);
@@ -408,6 +442,7 @@ async function execute(deps: CycleDeps, row: ProposalRow, at: number, say: (line
     return;
   }
   deps.ledger.transition(row.key, 'passed', 'executing', {}, at);
+  deps.crashPoint?.('after-executing-transition');
   await executeNow(deps, deps.ledger.get(row.key)!, decision, record, at, say);
 }
 
@@ -464,6 +499,7 @@ async function executeNow(
     say(`execution failed: ${error.shortMessage}`);
     return;
   }
+  deps.crashPoint?.('after-execution-sent');
   finishExecution(
     deps,
     row,
@@ -569,20 +605,11 @@ export async function findExecution(
 ): Promise<Hex | undefined> {
   const logs = await deps.client.getLogs({
     address: safe,
-    event: {
-      type: 'event',
-      name: 'ExecutionSuccess',
-      inputs: [
-        { name: 'txHash', type: 'bytes32', indexed: false },
-        { name: 'payment', type: 'uint256', indexed: false },
-      ],
-    },
+    event: getAbiItem({ abi: safeAbi, name: 'ExecutionSuccess' }),
+    args: { txHash: safeTxHash },
     fromBlock: 0n,
   });
-  return (
-    logs.find((l) => (l.args as { txHash?: string }).txHash?.toLowerCase() === safeTxHash.toLowerCase())
-      ?.transactionHash ?? undefined
-  );
+  return logs[0]?.transactionHash ?? undefined;
 }
 
 /** Proposals in the space that carry our plugin but were not posted by the agent: refused, and recorded once. */

@@ -4,12 +4,13 @@ import { privateKeyToAccount } from 'viem/accounts';
 import type { TreasuryAgentConfig } from '../config/schema.ts';
 import { uniswapV2RouterAbi } from '../contracts/abis.ts';
 import { makePublicClient } from '../contracts/chainClients.ts';
+import { contractNetworksFor } from '../contracts/devnet.ts';
 import { DEFAULT_PRICES_PATH } from '../contracts/localDevnet.ts';
 import { type Clock, chainClock, systemClock } from '../governance/clock.ts';
 import { createSnapshotClient } from '../governance/snapshotClient.ts';
 import { loadPriceHistory } from '../strategies/priceHistory.ts';
 import { AuditLog } from './auditLog.ts';
-import type { CycleDeps } from './cycle.ts';
+import { CRASH_POINTS, type CrashPoint, type CycleDeps } from './cycle.ts';
 import { deterministicWriter } from './draft/deterministicWriter.ts';
 import type { RationaleWriter } from './draft/types.ts';
 import { ChainError, ConfigError } from './errors.ts';
@@ -75,10 +76,11 @@ export async function buildRuntime(options: RuntimeOptions): Promise<Runtime> {
         hint: 'is the RPC up and the router right?',
       });
     });
-  const multiSendCallOnly = config.safe.multiSendCallOnly ?? canonicalMultiSendCallOnly(config.chain.id);
+  const multiSendCallOnly =
+    config.safe.contracts?.multiSendCallOnly ?? canonicalMultiSendCallOnly(config.chain.id);
   if (!multiSendCallOnly) {
     throw new ConfigError(`no MultiSendCallOnly 1.4.1 known for chain ${config.chain.id}`, {
-      hint: 'set safe.multiSendCallOnly',
+      hint: "set safe.contracts (the chain's Safe 1.4.1 addresses)",
     });
   }
   const clock = options.clock ?? (config.chain.id === 31337 ? chainClock(config.chain.rpcUrl) : systemClock);
@@ -94,7 +96,11 @@ export async function buildRuntime(options: RuntimeOptions): Promise<Runtime> {
       router: config.router,
       factory,
       multiSendCallOnly,
-      contractNetworks: options.contractNetworks,
+      contractNetworks:
+        options.contractNetworks ??
+        (config.safe.contracts
+          ? contractNetworksFor({ chainId: config.chain.id, safeContracts: config.safe.contracts })
+          : undefined),
     },
     history,
     ledger,
@@ -105,7 +111,21 @@ export async function buildRuntime(options: RuntimeOptions): Promise<Runtime> {
     agentKey: secrets.agentKey as Hex,
     coSignerKeys: secrets.coSignerKeys,
     log: options.log,
+    crashPoint: crashHook(options.env.TREASURY_TEST_CRASH_AT),
     close: () => ledger.close(),
+  };
+}
+
+/** For the crash tests only: TREASURY_TEST_CRASH_AT=<point> kills this process (SIGKILL) at that step. */
+function crashHook(point: string | undefined): ((at: CrashPoint) => void) | undefined {
+  if (!point) return undefined;
+  if (!(CRASH_POINTS as readonly string[]).includes(point)) {
+    throw new ConfigError(`TREASURY_TEST_CRASH_AT=${point} is not a crash point`, {
+      hint: `one of ${CRASH_POINTS.join(', ')}`,
+    });
+  }
+  return (at) => {
+    if (at === point) process.kill(process.pid, 'SIGKILL');
   };
 }
 

@@ -1,12 +1,20 @@
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { ConfigError } from '../agent/errors.ts';
 import { type TreasuryAgentConfig, TreasuryAgentConfigSchema } from './schema.ts';
 
-/** Formats zod issues as `✖ message → at a.b.c`, one per line (zod's prettifyError). */
+function formatPath(path: readonly PropertyKey[]): string {
+  return path
+    .map((key, i) => (typeof key === 'number' ? `[${key}]` : `${i === 0 ? '' : '.'}${String(key)}`))
+    .join('');
+}
+
+/** One line per problem: `✖ message → at a.b[1].c` (the config file's path of the field). */
 export function formatConfigIssues(error: z.ZodError): string {
-  return z.prettifyError(error);
+  return error.issues
+    .map((issue) => `✖ ${issue.message}${issue.path.length ? ` → at ${formatPath(issue.path)}` : ''}`)
+    .join('\n');
 }
 
 /** Parses config text (YAML or JSON) and validates it; every problem is listed with its path. */

@@ -1,3 +1,4 @@
+import cron from 'node-cron';
 import { getAddress, isAddress } from 'viem';
 import { z } from 'zod';
 import { GuardrailsSchema } from '../strategies/guardrails.ts';
@@ -50,8 +51,22 @@ export const SafeConfigSchema = z
     threshold: z.number().int().min(1),
     /** The agent's own address: one owner of the Safe, below threshold. */
     agent: AddressSchema,
-    /** MultiSendCallOnly 1.4.1 used for batches; default: the canonical deployment for the chain. */
-    multiSendCallOnly: AddressSchema.optional(),
+    /**
+     * Safe v1.4.1 contract addresses, for chains without an entry in @safe-global/safe-deployments (the devnet
+     * fills them in). Default: the canonical deployments of the chain.
+     */
+    contracts: z
+      .strictObject({
+        safeSingleton: AddressSchema,
+        safeProxyFactory: AddressSchema,
+        multiSend: AddressSchema,
+        multiSendCallOnly: AddressSchema,
+        fallbackHandler: AddressSchema,
+        signMessageLib: AddressSchema,
+        createCall: AddressSchema,
+        simulateTxAccessor: AddressSchema,
+      })
+      .optional(),
   })
   .superRefine((safe, ctx) => {
     if (safe.threshold > safe.owners.length) {
@@ -121,9 +136,9 @@ export const GovernanceConfigSchema = z.strictObject({
 
 export const ScheduleConfigSchema = z.strictObject({
   /** Five-field cron expression, evaluated in UTC: when `treasury run` starts a cycle. */
-  cron: z
-    .string()
-    .regex(/^\S+(\s+\S+){4,5}$/, { message: 'a cron expression with 5 (or 6) fields, e.g. "0 12 * * 1"' }),
+  cron: z.string().refine((expression) => cron.validate(expression), {
+    message: 'not a valid cron expression (5 or 6 fields, e.g. "0 12 * * 1" for Mondays 12:00 UTC)',
+  }),
   timezone: z.literal('UTC').default('UTC'),
 });
 

@@ -59,7 +59,7 @@ export function configForDeployment(
     safe: {
       ...config.safe,
       address: deployment.safe.address,
-      multiSendCallOnly: deployment.safeContracts.multiSendCallOnly,
+      contracts: deployment.safeContracts,
     },
     router: deployment.uniswap.router,
     tokens: config.tokens.map((token) => ({

@@ -41,7 +41,10 @@ describe('treasury CLI', () => {
     expect(commands.length).toBeGreaterThan(0);
     for (const command of commands) {
       const out: string[] = [];
-      const code = await main([...command.name, '--help'], { out: (line) => out.push(line), err: (line) => out.push(line) });
+      const code = await main([...command.name, '--help'], {
+        out: (line) => out.push(line),
+        err: (line) => out.push(line),
+      });
       expect(code).toBe(0);
       expect(out.join('\n')).toBe(commandUsage(command));
       expect(out.join('\n')).toContain(`usage: treasury ${command.name.join(' ')}`);
@@ -69,7 +72,8 @@ describe('treasury devnet', () => {
     });
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     const deadline = Date.now() + 30_000;
-    while (!stdout.includes('devnet is up') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    while (!stdout.includes('devnet is up') && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
     expect(stdout).toContain('devnet is up');
     const json = JSON.parse(await readFile(jsonPath, 'utf8'));
     expect(json.safe.threshold).toBe(2);
@@ -97,39 +101,55 @@ describe('treasury devnet', () => {
       await new Promise<void>((resolve) => server.listen(busyPort, '127.0.0.1', resolve));
       const result = await treasury(['devnet', '--port', String(busyPort)]);
       expect(result.code).toBe(1);
-      expect(result.stderr.trim()).toBe(`✖ port ${busyPort} is already in use → stop whatever listens on ${busyPort}, or pass another --port`);
+      expect(result.stderr.trim()).toBe(
+        `✖ port ${busyPort} is already in use → stop whatever listens on ${busyPort}, or pass another --port`,
+      );
       expect(await anvilsOnPort(busyPort)).toHaveLength(0);
     });
 
     it('a missing anvil binary', async () => {
       const port = await findFreePort();
-      const result = await treasury(['devnet', '--port', String(port)], { TREASURY_ANVIL_BIN: join(dir, 'no-such-anvil') });
+      const result = await treasury(['devnet', '--port', String(port)], {
+        TREASURY_ANVIL_BIN: join(dir, 'no-such-anvil'),
+      });
       expect(result.code).toBe(1);
       expect(result.stderr.trim().split('\n')).toHaveLength(1);
-      expect(result.stderr).toMatch(/TREASURY_ANVIL_BIN points at .*no-such-anvil, which does not exist → unset TREASURY_ANVIL_BIN/);
+      expect(result.stderr).toMatch(
+        /TREASURY_ANVIL_BIN points at .*no-such-anvil, which does not exist → unset TREASURY_ANVIL_BIN/,
+      );
       expect(await anvilsOnPort(port)).toHaveLength(0);
     });
 
     it('a config with an unknown token and a malformed address names each field', async () => {
-      const source = await readFile(join(import.meta.dirname, '..', 'config', 'examples', 'devnet.yaml'), 'utf8');
+      const source = await readFile(
+        join(import.meta.dirname, '..', 'config', 'examples', 'devnet.yaml'),
+        'utf8',
+      );
       const bad = source
         .replace('treasuryMixBps: { GOV: 9000, USDC: 1000 }', 'treasuryMixBps: { GOV: 9000, XYZ: 1000 }')
-        .replace('"0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC" # steward A', '"0x3C44CdDdB6a900fa2b585dd299e03d12FA4293B" # steward A');
+        .replace(
+          '"0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC" # steward A',
+          '"0x3C44CdDdB6a900fa2b585dd299e03d12FA4293B" # steward A',
+        );
       expect(bad).not.toBe(source);
       const path = join(dir, 'bad.yaml');
       await writeFile(path, bad);
       const port = await findFreePort();
       const result = await treasury(['devnet', '--config', path, '--port', String(port)]);
       expect(result.code).toBe(1);
-      expect(result.stderr).toContain('not an EVM address (0x + 40 hex digits)\n  → at safe.owners[1]');
-      expect(result.stderr).toContain('unknown token XYZ (configured: GOV, WETH, WBTC, USDC, DAI)\n  → at devnet.treasuryMixBps.XYZ');
+      expect(result.stderr).toContain('✖ not an EVM address (0x + 40 hex digits) → at safe.owners[1]');
+      expect(result.stderr).toContain(
+        '✖ unknown token XYZ (configured: GOV, WETH, WBTC, USDC, DAI) → at devnet.treasuryMixBps.XYZ',
+      );
       expect(await anvilsOnPort(port)).toHaveLength(0);
     });
 
     it('a config file that does not exist', async () => {
       const result = await treasury(['devnet', '--config', join(dir, 'nope.yaml')]);
       expect(result.code).toBe(1);
-      expect(result.stderr.trim()).toMatch(/^✖ cannot read config file .*nope\.yaml: ENOENT → pass an existing file/);
+      expect(result.stderr.trim()).toMatch(
+        /^✖ cannot read config file .*nope\.yaml: ENOENT → pass an existing file/,
+      );
     });
   });
 });

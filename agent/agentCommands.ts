@@ -1,0 +1,238 @@
+import { readFile } from 'node:fs/promises';
+import { z } from 'zod';
+import { loadConfig, parseConfig } from '../config/loadConfig.ts';
+import { TreasuryAgentConfigSchema } from '../config/schema.ts';
+import { makePublicClient } from '../contracts/chainClients.ts';
+import { parseAuditLog } from './auditLog.ts';
+import { replayDecision, showDecision, verifyAudit } from './auditTools.ts';
+import { type Command, stringOption, UsageError } from './command.ts';
+import { runCycle } from './cycle.ts';
+import { describeError, TreasuryError } from './errors.ts';
+import { buildRuntime } from './runtime.ts';
+import { startSchedule } from './scheduler.ts';
+
+const configOption = {
+  config: { type: 'string' as const, valueName: 'FILE', description: 'the agent config (YAML or JSON)' },
+};
+
+function requireConfig(args: Parameters<Command['run']>[0]): string {
+  const path = stringOption(args, 'config');
+  if (!path)
+    throw new UsageError('--config FILE is required', { hint: 'e.g. --config config/examples/devnet.yaml' });
+  return path;
+}
+
+export const onceCommand: Command = {
+  name: ['once'],
+  summary: 'run one cycle: carry open proposals forward, then observe, decide, draft and propose if due',
+  options: {
+    ...configOption,
+    prices: { type: 'string', valueName: 'FILE', description: 'price history CSV (lookbacks)' },
+  },
+  help: [
+    'Keys come from the environment: TREASURY_AGENT_KEY (and TREASURY_COSIGNER_KEYS on the devnet).',
+    'mode: shadow in the config posts nothing and executes nothing.',
+  ],
+  async run(args, io) {
+    const config = await loadConfig(requireConfig(args));
+    const runtime = await buildRuntime({
+      config,
+      env: process.env,
+      pricesPath: stringOption(args, 'prices'),
+      log: io.out,
+    });
+    try {
+      const report = await runCycle(runtime);
+      if (report.events.length === 0) io.out('nothing to do');
+      return 0;
+    } finally {
+      runtime.close();
+    }
+  },
+};
+
+export const runCommand: Command = {
+  name: ['run'],
+  summary: "run cycles on the config's cron schedule (UTC, no overlap) until SIGINT/SIGTERM",
+  options: {
+    ...configOption,
+    prices: { type: 'string', valueName: 'FILE', description: 'price history CSV (lookbacks)' },
+  },
+  help: [
+    'SIGTERM lets the running cycle finish its step, then closes the ledger. A restart resumes open proposals.',
+  ],
+  async run(args, io) {
+    const config = await loadConfig(requireConfig(args));
+    const runtime = await buildRuntime({
+      config,
+      env: process.env,
+      pricesPath: stringOption(args, 'prices'),
+      log: io.out,
+    });
+    try {
+      const schedule = startSchedule({
+        cron: config.schedule.cron,
+        signal: io.signal,
+        cycle: async () => {
+          await runCycle(runtime);
+        },
+        onSkip: (reason) => io.err(`tick skipped: ${reason}`),
+        onError: (error) => io.err(`✖ cycle failed: ${describeError(error)}`),
+      });
+      io.out(
+        `running on "${config.schedule.cron}" (UTC), mode ${config.mode}; next cycle ${schedule.nextRun()?.toISOString() ?? '—'}`,
+      );
+      await schedule.done;
+      io.out('stopped; ledger closed');
+      return 0;
+    } finally {
+      runtime.close();
+    }
+  },
+};
+
+export const configValidateCommand: Command = {
+  name: ['config', 'validate'],
+  summary: 'check a config file and print every problem with its path',
+  positionals: ['FILE'],
+  options: {},
+  async run(args, io) {
+    const path = args.positionals[0];
+    if (!path) throw new UsageError('which file?', { hint: 'treasury config validate FILE' });
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (error) {
+      throw new TreasuryError(`cannot read ${path}: ${(error as NodeJS.ErrnoException).code}`, {
+        hint: 'pass an existing file',
+      });
+    }
+    try {
+      const config = parseConfig(text, path);
+      io.out(
+        `✔ ${path} is valid (mode ${config.mode}, strategy ${config.strategy?.id ?? 'none'}, ${config.tokens.length} tokens)`,
+      );
+      return 0;
+    } catch (error) {
+      if (error instanceof TreasuryError && error.details.length) {
+        for (const line of error.details) io.out(line);
+        io.err(`${path}: ${error.details.length} problem(s)`);
+        return 1;
+      }
+      throw error;
+    }
+  },
+};
+
+export const configSchemaCommand: Command = {
+  name: ['config', 'schema'],
+  summary: 'print the JSON Schema of the config file (for editors)',
+  options: {},
+  async run(_args, io) {
+    const schema = z.toJSONSchema(TreasuryAgentConfigSchema, { io: 'input', unrepresentable: 'any' });
+    io.out(JSON.stringify(schema, null, 2));
+    return 0;
+  },
+};
+
+const logOption = {
+  log: { type: 'string' as const, valueName: 'FILE', description: 'audit log (default: out/audit.jsonl)' },
+};
+
+async function readLog(args: Parameters<Command['run']>[0]) {
+  const path = stringOption(args, 'log') ?? 'out/audit.jsonl';
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new TreasuryError(`cannot read the audit log ${path}: ${(error as NodeJS.ErrnoException).code}`, {
+      hint: 'pass --log FILE',
+    });
+  }
+  return { path, records: parseAuditLog(text, path) };
+}
+
+export const auditVerifyCommand: Command = {
+  name: ['audit', 'verify'],
+  summary: "check the log's hash chain and that every executed transaction is on chain with its safeTxHash",
+  options: {
+    ...logOption,
+    rpc: {
+      type: 'string',
+      valueName: 'URL',
+      description: 'JSON-RPC to check executed transactions on (default: none, chain check skipped)',
+    },
+  },
+  async run(args, io) {
+    const { path, records } = await readLog(args);
+    const rpc = stringOption(args, 'rpc');
+    const client = rpc ? makePublicClient(Number.parseInt(await chainIdOf(rpc), 16), rpc) : undefined;
+    const result = await verifyAudit(records, client);
+    io.out(`${path}: ${result.chain.count} records, hash chain ${result.chain.ok ? 'intact' : 'BROKEN'}`);
+    for (const problem of result.chain.problems) io.out(`  ✖ ${problem}`);
+    for (const e of result.executed)
+      io.out(
+        `  ${e.onChain === 'verified' ? '✔' : e.onChain === 'skipped' ? '·' : '✖'} ${e.id} executed ${e.transactionHash}: ${e.onChain === 'skipped' ? 'on-chain check skipped (no --rpc)' : e.onChain}`,
+      );
+    io.out(result.ok ? '✔ audit log verifies' : '✖ audit log does NOT verify');
+    return result.ok ? 0 : 1;
+  },
+};
+
+async function chainIdOf(rpc: string): Promise<string> {
+  try {
+    const response = await fetch(rpc, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_chainId', params: [] }),
+    });
+    return ((await response.json()) as { result: string }).result;
+  } catch (error) {
+    throw new TreasuryError('the --rpc node does not answer', {
+      cause: error,
+      hint: 'start it or drop --rpc',
+    });
+  }
+}
+
+export const auditReplayCommand: Command = {
+  name: ['audit', 'replay'],
+  summary: "recompute a decision's plan and safeTxHash from its logged inputs and compare",
+  positionals: ['ID'],
+  options: logOption,
+  async run(args, io) {
+    const id = args.positionals[0];
+    if (!id) throw new UsageError('which record?', { hint: 'treasury audit replay rec-000001' });
+    const { records } = await readLog(args);
+    const result = replayDecision(records, id);
+    io.out(`${id}: logged ${result.logged.swaps} swaps, safeTxHash ${result.logged.safeTxHash ?? '—'}`);
+    io.out(`${id}: replayed ${result.replayed.swaps} swaps, safeTxHash ${result.replayed.safeTxHash ?? '—'}`);
+    for (const d of result.differences) io.out(`  ✖ ${d}`);
+    io.out(result.matches ? '✔ replay matches the log exactly' : '✖ replay does NOT match');
+    return result.matches ? 0 : 1;
+  },
+};
+
+export const auditShowCommand: Command = {
+  name: ['audit', 'show'],
+  summary: 'print a decision for a person: what, why, who voted, what was executed',
+  positionals: ['ID'],
+  options: logOption,
+  async run(args, io) {
+    const id = args.positionals[0];
+    if (!id) throw new UsageError('which record?', { hint: 'treasury audit show rec-000001' });
+    const { records } = await readLog(args);
+    for (const line of showDecision(records, id)) io.out(line);
+    return 0;
+  },
+};
+
+export const agentCommands: Command[] = [
+  onceCommand,
+  runCommand,
+  configValidateCommand,
+  configSchemaCommand,
+  auditVerifyCommand,
+  auditReplayCommand,
+  auditShowCommand,
+];
