@@ -90,6 +90,9 @@ export type BacktestResult = {
   warnings: string[];
 };
 
+const NO_PRICES: Record<string, number> = Object.freeze({}) as Record<string, number>;
+const NO_POOLS: Record<string, PoolReserves> = Object.freeze({}) as Record<string, PoolReserves>;
+
 /** Pools at the day's prices (the market re-arbitrages them between proposals). */
 function poolsAt(
   tokens: readonly TokenInfo[],
@@ -149,6 +152,7 @@ export function runBacktest(history: PriceHistory, settings: BacktestSettings): 
     }
     setBalance(i, bps > 0 ? baseUnitsOf((settings.initialUsd * bps) / 10_000 / price, t.decimals) : 0n);
   }
+  const isStable = Uint8Array.from(tokens, (t) => (t.role === 'stable' ? 1 : 0));
   const stableIdx = tokens.map((t, i) => (t.role === 'stable' ? i : -1)).filter((i) => i >= 0);
   stableIdx.sort((a, b) => (tokens[a]!.symbol === HUB ? -1 : tokens[b]!.symbol === HUB ? 1 : a - b));
   const sellOrder = tokens
@@ -191,16 +195,18 @@ export function runBacktest(history: PriceHistory, settings: BacktestSettings): 
     const spendDay = d > 0 && settings.monthlySpendUsd > 0 && monthStart[d] === 1;
     const execDay = pending !== undefined && pending.execDay === day;
     const decisionDay = (!pending || execDay) && day - lastDecision >= settings.cadenceDays;
-    const prices: Record<string, number> = {};
-    if (spendDay || execDay || decisionDay) {
+    const eventDay = spendDay || execDay || decisionDay;
+    let prices: Record<string, number> = NO_PRICES;
+    let pools: Record<string, PoolReserves> = NO_POOLS;
+    if (eventDay) {
+      prices = {};
       for (let i = 0; i < tokens.length; i++) {
         const p = priceTape[i]![d]!;
         if (p > 0) prices[tokens[i]!.symbol] = p;
       }
+      // pools at today's prices (the market re-arbitrages them between proposals)
+      pools = poolsAt(tokens, prices, settings.poolDepthUsd, usdc.decimals);
     }
-    // pools at today's prices, only on days something trades
-    const pools: Record<string, PoolReserves> =
-      spendDay || execDay || decisionDay ? poolsAt(tokens, prices, settings.poolDepthUsd, usdc.decimals) : {};
 
     // 1. execute the batch voted on, at today's prices
     if (pending && execDay) {
@@ -310,7 +316,7 @@ export function runBacktest(history: PriceHistory, settings: BacktestSettings): 
       if (!(units[i]! > 0) || !(p > 0)) continue;
       const v = units[i]! * p;
       value += v;
-      if (tokens[i]!.role === 'stable') stables += v;
+      if (isStable[i] === 1) stables += v;
     }
     values[d] = value;
     runwayMonths[d] =
