@@ -1,8 +1,9 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'libsql';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseAuditLog, verifyAuditChain } from '../agent/auditLog.ts';
+import { main } from '../agent/cli.ts';
 import { runCycle } from '../agent/cycle.ts';
 import { readHoldings, readSafeState } from '../contracts/treasuryReads.ts';
 import { parseTreasuryPlugin } from '../governance/proposalBody.ts';
@@ -28,6 +29,21 @@ async function voteAndClose(s: CycleStack, proposalId: string, votes: [number, 1
   for (const [member, choice] of votes) await s.vote(member, proposalId, choice);
   const g = s.runtime.config.governance;
   await s.advance(g.votingPeriodSeconds + g.executionDelaySeconds + 120);
+}
+
+async function cli(argv: string[]) {
+  const lines: string[] = [];
+  const code = await main(argv, {
+    out: (l) => lines.push(l),
+    err: (l) => lines.push(l),
+    signal: new AbortController().signal,
+  });
+  return { code, out: lines.join('\n') };
+}
+
+function hubSwaps(records: ReturnType<typeof parseAuditLog>) {
+  return (records.find((r) => r.kind === 'decision')!.data as { plan: { swaps: unknown[] } }).plan.swaps
+    .length;
 }
 
 function auditKinds(s: CycleStack) {
@@ -82,6 +98,32 @@ describe('the agent cycle on anvil and the local hub', () => {
     };
     expect(tally.tally.for).toBe(5_000_000);
     expect(tally.tally.against).toBe(1_500_000);
+
+    // Auditors: the chain verifies (also on chain), the decision replays to the same hash, and reads as a story.
+    const logPath = s.runtime.config.state.auditLogPath;
+    const rpc = s.runtime.config.chain.rpcUrl;
+    const verify = await cli(['audit', 'verify', '--log', logPath, '--rpc', rpc]);
+    expect(verify.code, verify.out).toBe(0);
+    expect(verify.out).toContain(`✔ rec-`);
+    expect(verify.out).toContain(`executed ${executed.executionTxHash}: verified`);
+    const decisionId = records.find((r) => r.kind === 'decision')!.id;
+    const replay = await cli(['audit', 'replay', decisionId, '--log', logPath]);
+    expect(replay.code, replay.out).toBe(0);
+    expect(replay.out).toContain(`replayed ${hubSwaps(records)} swaps, safeTxHash ${row.safeTxHash}`);
+    const show = await cli(['audit', 'show', decisionId, '--log', logPath]);
+    expect(show.out).toContain(`safeTxHash ${row.safeTxHash}`);
+    expect(show.out).toMatch(/vote: passed — For 5000000 beat Against 1500000/);
+    expect(show.out).toContain(`executed: transaction ${executed.executionTxHash}`);
+    expect(show.out).toMatch(/0x[0-9a-fA-F]{40} For \(3,000,000 GOV\)/);
+    // A tampered log does not verify.
+    const lines = readFileSync(logPath, 'utf8').trim().split('\n');
+    writeFileSync(
+      `${logPath}.tampered`,
+      `${lines.map((l, i) => (i === 0 ? l.replace('"mode":"live"', '"mode":"shadow"') : l)).join('\n')}\n`,
+    );
+    const tampered = await cli(['audit', 'verify', '--log', `${logPath}.tampered`]);
+    expect(tampered.code).toBe(1);
+    expect(tampered.out).toContain('record 1 (rec-000001): hash mismatch (content was changed)');
   });
 
   it('a rejected proposal never executes', async () => {
