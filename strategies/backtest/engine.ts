@@ -15,7 +15,7 @@ export type BacktestSettings = {
   strategy: ConfiguredStrategy;
   guardrails: Guardrails;
   monthlySpendUsd: number;
-  /** Days between two decisions (a proposal is only made when the plan has swaps). */
+  /** Days between two decisions (a proposal is only made when the plan has swaps); Infinity: never trade. */
   cadenceDays: number;
   /** Days from proposal to execution (voting delay + voting period + execution delay), prices moving. */
   delayDays: number;
@@ -194,7 +194,10 @@ export function runBacktest(history: PriceHistory, settings: BacktestSettings): 
     }
     const spendDay = d > 0 && settings.monthlySpendUsd > 0 && monthStart[d] === 1;
     const execDay = pending !== undefined && pending.execDay === day;
-    const decisionDay = (!pending || execDay) && day - lastDecision >= settings.cadenceDays;
+    const decisionDay =
+      Number.isFinite(settings.cadenceDays) &&
+      (!pending || execDay) &&
+      day - lastDecision >= settings.cadenceDays;
     const eventDay = spendDay || execDay || decisionDay;
     let prices: Record<string, number> = NO_PRICES;
     let pools: Record<string, PoolReserves> = NO_POOLS;
