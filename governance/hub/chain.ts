@@ -1,4 +1,5 @@
 import { type Address, createPublicClient, type Hex, http, parseAbi } from 'viem';
+import { redactUrl } from '../../agent/errors.ts';
 import { HubError } from '../errors.ts';
 
 /** What the hub needs from a chain: block existence, token balances at a block, EIP-1271 checks. */
@@ -33,9 +34,9 @@ export function rpcHubChain(rpcUrl: string): HubChain {
       try {
         return await client.getChainId();
       } catch (error) {
-        throw new HubError(`cannot reach the chain at ${rpcUrl}`, {
+        throw new HubError(`cannot reach the chain at ${redactUrl(rpcUrl)}`, {
           cause: error,
-          hint: 'start anvil or pass --rpc',
+          hint: 'start anvil (treasury devnet) or pass the right --rpc',
         });
       }
     },

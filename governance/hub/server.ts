@@ -145,9 +145,16 @@ export async function startHub(options: StartHubOptions): Promise<HubInstance> {
         let request_: { query?: unknown; variables?: unknown; operationName?: unknown };
         if (request.method === 'GET') {
           const variables = url.searchParams.get('variables');
+          let parsedVariables: unknown;
+          try {
+            parsedVariables = variables ? JSON.parse(variables) : undefined;
+          } catch {
+            send(response, 400, { errors: [{ message: 'variables must be JSON' }] });
+            return;
+          }
           request_ = {
             query: url.searchParams.get('query') ?? undefined,
-            variables: variables ? JSON.parse(variables) : undefined,
+            variables: parsedVariables,
             operationName: url.searchParams.get('operationName') ?? undefined,
           };
         } else if (request.method === 'POST') {
