@@ -110,4 +110,21 @@ describe('treasury hub', () => {
     );
     expect(hub.err()).toContain('spaces.0.strategies');
   });
+
+  it('refuses an unreachable chain with one line', async () => {
+    const port = await findFreePort();
+    const hub = run([
+      'hub',
+      '--spaces',
+      spacesPath,
+      '--rpc',
+      `http://127.0.0.1:${port}`,
+      '--db',
+      join(dir, 'd.db'),
+    ]);
+    expect(await hub.exited).toBe(1);
+    expect(hub.err().trim()).toBe(
+      `✖ cannot reach the chain at http://127.0.0.1:${port}/ → start anvil (treasury devnet) or pass the right --rpc`,
+    );
+  });
 });
