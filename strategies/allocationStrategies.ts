@@ -70,6 +70,7 @@ export const fixedWeights: Strategy<FixedWeightsParams> = {
   summary: 'fixed target weights, rebalanced when an asset leaves its drift band',
   paramsSchema: FixedWeightsParamsSchema,
   lookbackDays: () => 0,
+  holdingsIndependent: (params) => params.driftBandBps === 0,
   targetWeights(snapshot, holdings, params) {
     const target = dropUnpriced(snapshot, params.weights, 'fixed-weights');
     if (params.driftBandBps > 0) {
@@ -95,6 +96,7 @@ export const equalWeight: Strategy<EqualWeightParams> = {
   summary: '1/N over the listed (or all) priced tokens',
   paramsSchema: EqualWeightParamsSchema,
   lookbackDays: () => 0,
+  holdingsIndependent: () => true,
   targetWeights(snapshot, _holdings, params) {
     const symbols = params.assets ?? Object.keys(snapshot.tokens);
     return dropUnpriced(snapshot, Object.fromEntries(symbols.map((s) => [s, 1])), 'equal-weight');
@@ -168,6 +170,7 @@ export const inverseVolatility: Strategy<RiskAllocationParams> = {
   summary: 'weights proportional to 1/volatility over the lookback window',
   paramsSchema: RiskAllocationParamsSchema,
   lookbackDays: (params) => params.lookbackDays,
+  holdingsIndependent: () => true,
   targetWeights: (snapshot, _holdings, params) =>
     riskAllocation(snapshot, params, 'inverse-volatility', (cov) =>
       inverseVolatilityWeights(cov.map((row, i) => row[i]!)),
@@ -181,6 +184,7 @@ export const riskParity: Strategy<RiskAllocationParams> = {
   summary: 'equal risk contribution over the lookback window',
   paramsSchema: RiskAllocationParamsSchema,
   lookbackDays: (params) => params.lookbackDays,
+  holdingsIndependent: () => true,
   targetWeights: (snapshot, _holdings, params) =>
     riskAllocation(snapshot, params, 'risk-parity', (cov) => equalRiskContributionWeights(cov)),
 };

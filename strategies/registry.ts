@@ -163,8 +163,20 @@ export function parseStrategyConfig(raw: unknown, path = 'strategy'): StrategyCo
   return result.data;
 }
 
+export type ConfigureOptions = {
+  /**
+   * Base-strategy weights shared between strategies configured with the same memo (a sweep over one price
+   * history and token list). Used only for strategies whose weights do not depend on holdings; the key is the
+   * strategy, its params and the snapshot day, so the memo must not outlive that history and token list.
+   */
+  memo?: Map<string, WeightsBps>;
+};
+
 /** Binds params and overlays: the result is what the agent and the backtest call at every decision. */
-export function configureStrategy(config: StrategyConfig): ConfiguredStrategy {
+export function configureStrategy(
+  config: StrategyConfig,
+  options: ConfigureOptions = {},
+): ConfiguredStrategy {
   const strategy = strategyRegistry[config.id];
   if (!strategy) throw new ConfigError(`unknown strategy "${config.id}"`);
   const params = strategy.paramsSchema.parse(config.params);
@@ -183,15 +195,27 @@ export function configureStrategy(config: StrategyConfig): ConfiguredStrategy {
     `${strategy.id}(${JSON.stringify(params)})`,
     ...overlays.map(({ overlay, params: p }) => `${overlay.id}(${JSON.stringify(p)})`),
   ].join(' → ');
+  const memo = options.memo && strategy.holdingsIndependent?.(params) ? options.memo : undefined;
+  const memoKey = `${strategy.id}@${strategy.version}${JSON.stringify(params)}@`;
+  const baseWeights = (snapshot: MarketSnapshot, holdings: Holdings): WeightsBps => {
+    if (!memo) return strategy.targetWeights(snapshot, holdings, params);
+    const key = memoKey + snapshot.day;
+    let weights = memo.get(key);
+    if (!weights) {
+      weights = strategy.targetWeights(snapshot, holdings, params);
+      memo.set(key, weights);
+    }
+    return weights;
+  };
   return {
     id,
     version,
     lookbackDays,
     description,
     targetWeights(snapshot: MarketSnapshot, holdings: Holdings): WeightsBps {
-      const weights = strategy.targetWeights(snapshot, holdings, params);
+      const weights = baseWeights(snapshot, holdings);
       assertValidWeights(weights, snapshot, strategy.id);
-      if (overlays.length === 0) return weights;
+      if (overlays.length === 0) return { ...weights };
       const position = positionOf(snapshot, holdings);
       let shares: Shares = sharesOf(weights);
       for (const { overlay, params: p } of overlays) {

@@ -48,6 +48,8 @@ export type Strategy<P = unknown> = {
   /** Days of history (before asOf) the strategy reads, given its params. */
   lookbackDays: (params: P) => number;
   targetWeights: (snapshot: MarketSnapshot, holdings: Holdings, params: P) => WeightsBps;
+  /** True when the weights depend only on the snapshot (not on holdings): sweeps may then share them. */
+  holdingsIndependent?: (params: P) => boolean;
 };
 
 /** Fractions ≥ 0 by symbol adding up to 1 (overlays work on these; weights are rounded to bps once, at the end). */

@@ -6,9 +6,10 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { main } from '../agent/cli.ts';
-import { loadConfig } from '../config/loadConfig.ts';
+import { parseConfig } from '../config/loadConfig.ts';
 import { runBacktest } from '../strategies/backtest/engine.ts';
 import { backtestSettingsFromConfig, baselineSettings } from '../strategies/backtest/setup.ts';
+import { runSweep } from '../strategies/backtest/sweep.ts';
 import { GuardrailsSchema } from '../strategies/guardrails.ts';
 import { dayOf, loadPriceHistory, priceHistoryFromSeries } from '../strategies/priceHistory.ts';
 import { configureStrategy } from '../strategies/registry.ts';
@@ -27,9 +28,38 @@ async function cli(...argv: string[]) {
   return { code, out: out.join('\n'), err: err.join('\n') };
 }
 
+/** A fixed copy of the devnet example (that file may change; these figures should not). */
+const FIXED_CONFIG = `
+chain: { id: 31337, rpcUrl: "http://127.0.0.1:8545" }
+safe:
+  agent: "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+  owners: ["0x70997970C51812dc3A010C7d01b50e0d17dc79C8", "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"]
+  threshold: 2
+tokens:
+  - { symbol: GOV, decimals: 18, role: governance, priceAsset: UNI }
+  - { symbol: WETH, decimals: 18, role: risk, priceAsset: ETH }
+  - { symbol: WBTC, decimals: 8, role: risk, priceAsset: WBTC }
+  - { symbol: USDC, decimals: 6, role: stable, priceAsset: USDC }
+  - { symbol: DAI, decimals: 18, role: stable, priceAsset: DAI }
+treasury: { monthlySpendUsd: 250000 }
+governance:
+  { hubUrl: "http://127.0.0.1:3000", space: t.eth, proposalCadenceDays: 7, votingDelaySeconds: 0,
+    votingPeriodSeconds: 259200, executionDelaySeconds: 86400, quorum: 1 }
+devnet: { priceDate: "2022-01-03", treasuryUsd: 20000000, treasuryMixBps: { GOV: 9000, USDC: 1000 }, poolDepthUsd: 50000000 }
+strategy:
+  id: risk-parity
+  params: { assets: [WETH, WBTC], lookbackDays: 90 }
+  overlays:
+    - { id: runway-floor, params: { months: 24, stables: [USDC, DAI] } }
+    - { id: governance-cap, params: { maxBps: 5000 } }
+    - { id: drift-band, params: { bandBps: 200 } }
+    - { id: max-step, params: { maxStepBps: 1000 } }
+guardrails: { maxMovedPerProposalBps: 1000, maxTradeBpsPerAsset: { GOV: 1000 }, maxSlippageBps: 300, minTradeUsd: 5000, runwayFloorMonths: 24 }
+`;
+
 describe('backtest on real prices', async () => {
   const history = await loadPriceHistory(root('data/prices_daily.csv'));
-  const config = await loadConfig(CONFIG);
+  const config = parseConfig(FIXED_CONFIG, 'fixed config');
 
   it('gives sane figures for 2022 and pays the spending', () => {
     const settings = backtestSettingsFromConfig(config, history, { from: '2022-01-01', to: '2022-12-31' });
@@ -60,18 +90,42 @@ describe('backtest on real prices', async () => {
   });
 
   it('handles assets that start inside the window (WBTC from 2019-01, DAI from 2019-11)', async () => {
-    const raw = await readFile(CONFIG, 'utf8');
-    const c = await loadConfig(CONFIG);
-    const noGov = { ...c, devnet: { ...c.devnet!, treasuryMixBps: { WETH: 7000, USDC: 3000 } } };
+    const noGov = { ...config, devnet: { ...config.devnet!, treasuryMixBps: { WETH: 7000, USDC: 3000 } } };
     const s = backtestSettingsFromConfig(noGov, history, { from: '2018-11-01', to: '2020-06-30' });
     const r = runBacktest(history, s);
-    expect(raw).toContain('risk-parity');
     const firstWbtc = r.proposals.find((p) => (p.targets.WBTC ?? 0) > 0);
     expect(firstWbtc).toBeDefined();
     expect(firstWbtc!.decidedOn >= '2019-01-01').toBe(true); // not before it had 90 days of prices
     expect(
       r.proposals.filter((p) => p.decidedOn < '2019-11-18').every((p) => (p.targets.DAI ?? 0) === 0),
     ).toBe(true);
+  });
+
+  it('a sweep gives the same figures as separate runs (shared base weights change nothing)', () => {
+    const window = { from: '2022-01-01', to: '2022-04-30' };
+    const rows = runSweep(
+      config,
+      history,
+      {
+        grid: {
+          'strategy.params.lookbackDays': [30, 60],
+          'strategy.overlays.3.params.maxStepBps': [500, 2000],
+        },
+        rankBy: 'cagr',
+        top: 4,
+      },
+      window,
+    );
+    expect(rows).toHaveLength(4);
+    for (const row of rows) {
+      const c = structuredClone(config);
+      c.strategy!.params.lookbackDays = row.params['strategy.params.lookbackDays'];
+      c.strategy!.overlays[3]!.params.maxStepBps = row.params['strategy.overlays.3.params.maxStepBps'];
+      expect(runBacktest(history, backtestSettingsFromConfig(c, history, window)).metrics).toEqual(
+        row.metrics,
+      );
+    }
+    expect(new Set(rows.map((r) => r.metrics.endValueUsd)).size).toBeGreaterThan(1);
   });
 
   it('rejects a window outside the data, a held asset without prices, and an unknown price asset', async () => {

@@ -70,10 +70,10 @@ export function toJsonReport(results: readonly BacktestResult[]) {
   };
 }
 
-const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-const PALETTE = ['#2563eb', '#9ca3af', '#f59e0b', '#10b981', '#ef4444', '#8b5cf6', '#14b8a6', '#ec4899'];
+export const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+export const PALETTE = ['#2563eb', '#9ca3af', '#f59e0b', '#10b981', '#ef4444', '#8b5cf6', '#14b8a6', '#ec4899'];
 
-type Series = { name: string; values: ArrayLike<number>; color: string };
+export type Series = { name: string; values: ArrayLike<number>; color: string };
 
 /** Evenly spaced indexes, at most `max` of them, always including the last. */
 function sampleIdx(n: number, max = 600): number[] {
@@ -84,7 +84,8 @@ function sampleIdx(n: number, max = 600): number[] {
   return out;
 }
 
-function lineChart(
+/** An inline SVG line chart (no scripts), one path per series, sampled to at most 600 points. */
+export function lineChart(
   title: string,
   dates: string[],
   series: Series[],
@@ -143,7 +144,12 @@ function lineChart(
   return `<figure><figcaption>${esc(title)}</figcaption><div class="legend">${legend}</div><svg viewBox="0 0 ${W} ${H}" role="img" aria-label="${esc(title)}">${grid.join('')}${paths.join('')}</svg></figure>`;
 }
 
-function allocationChart(dates: string[], allocation: Record<string, Float32Array>) {
+/** An inline SVG stacked-area chart of shares (fractions summing to 1 per date). */
+export function allocationChart(
+  dates: string[],
+  allocation: Record<string, ArrayLike<number> & { some: (f: (v: number) => boolean) => boolean }>,
+  caption = 'Strategy allocation over time',
+) {
   const W = 900;
   const H = 280;
   const m = { l: 70, r: 16, t: 28, b: 28 };
@@ -175,7 +181,7 @@ function allocationChart(dates: string[], allocation: Record<string, Float32Arra
       (s, k) => `<span class="key"><i style="background:${PALETTE[k % PALETTE.length]}"></i>${esc(s)}</span>`,
     )
     .join('');
-  return `<figure><figcaption>Strategy allocation over time</figcaption><div class="legend">${legend}</div><svg viewBox="0 0 ${W} ${H}" role="img" aria-label="allocation over time">${layers.join('')}${grid.join('')}</svg></figure>`;
+  return `<figure><figcaption>${esc(caption)}</figcaption><div class="legend">${legend}</div><svg viewBox="0 0 ${W} ${H}" role="img" aria-label="allocation over time">${layers.join('')}${grid.join('')}</svg></figure>`;
 }
 
 /** A self-contained HTML report (inline SVG charts, no scripts or external files). */

@@ -3,7 +3,7 @@ import type { TreasuryAgentConfig } from '../../config/schema.ts';
 import { GuardrailsSchema } from '../guardrails.ts';
 import { HUB } from '../planner.ts';
 import { assetRange, dayOf, isoDateOf, type PriceHistory } from '../priceHistory.ts';
-import { configureStrategy } from '../registry.ts';
+import { type ConfigureOptions, configureStrategy } from '../registry.ts';
 import type { TokenInfo } from '../types.ts';
 import type { BacktestSettings } from './engine.ts';
 
@@ -26,6 +26,7 @@ export function backtestSettingsFromConfig(
   config: TreasuryAgentConfig,
   history: PriceHistory,
   window: WindowOptions = {},
+  options: ConfigureOptions = {},
 ): BacktestSettings {
   if (!config.strategy) {
     throw new ConfigError('strategy: required for a backtest', {
@@ -106,7 +107,7 @@ export function backtestSettingsFromConfig(
   return {
     name: 'strategy',
     tokens,
-    strategy: configureStrategy(config.strategy),
+    strategy: configureStrategy(config.strategy, options),
     guardrails: config.guardrails,
     monthlySpendUsd: config.treasury.monthlySpendUsd,
     cadenceDays: g.proposalCadenceDays,

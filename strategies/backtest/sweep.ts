@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { ConfigError } from '../../agent/errors.ts';
 import { type TreasuryAgentConfig, TreasuryAgentConfigSchema } from '../../config/schema.ts';
 import type { PriceHistory } from '../priceHistory.ts';
+import type { WeightsBps } from '../types.ts';
 import { buildPriceTape, runBacktest } from './engine.ts';
 import type { BacktestMetrics } from './metrics.ts';
 import { backtestSettingsFromConfig, type WindowOptions } from './setup.ts';
@@ -106,6 +107,8 @@ export function runSweep(
   const base = backtestSettingsFromConfig(config, history, window);
   const tape = buildPriceTape(history, base.tokens, base.fromDay, base.toDay);
   const rows: SweepRow[] = [];
+  // base weights of holdings-independent strategies are shared between combinations (same history, tokens)
+  const memo = new Map<string, WeightsBps>();
   combos.forEach((combo, k) => {
     const raw = structuredClone(config) as unknown;
     for (const [path, value] of combo) setPath(raw, path, value);
@@ -115,7 +118,7 @@ export function runSweep(
         `sweep combination ${combo.map(([p, v]) => `${p}=${JSON.stringify(v)}`).join(', ')} is invalid:\n${z.prettifyError(parsed.error)}`,
       );
     }
-    const settings = backtestSettingsFromConfig(parsed.data, history, window);
+    const settings = backtestSettingsFromConfig(parsed.data, history, window, { memo });
     const result = runBacktest(history, { ...settings, tape });
     rows.push({ params: Object.fromEntries(combo), metrics: result.metrics });
     onProgress?.(k + 1, combos.length);
