@@ -71,7 +71,16 @@ export function toJsonReport(results: readonly BacktestResult[]) {
 }
 
 export const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-export const PALETTE = ['#2563eb', '#9ca3af', '#f59e0b', '#10b981', '#ef4444', '#8b5cf6', '#14b8a6', '#ec4899'];
+export const PALETTE = [
+  '#2563eb',
+  '#9ca3af',
+  '#f59e0b',
+  '#10b981',
+  '#ef4444',
+  '#8b5cf6',
+  '#14b8a6',
+  '#ec4899',
+];
 
 export type Series = { name: string; values: ArrayLike<number>; color: string };
 

@@ -2,8 +2,15 @@ import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '../../agent/errors.ts';
-import { type TreasuryAgentConfig, TreasuryAgentConfigSchema } from '../../config/schema.ts';
+import {
+  GovernanceConfigSchema,
+  type TreasuryAgentConfig,
+  TreasuryAgentConfigSchema,
+  TreasuryConfigSchema,
+} from '../../config/schema.ts';
+import { GuardrailsSchema } from '../guardrails.ts';
 import type { PriceHistory } from '../priceHistory.ts';
+import { StrategyConfigSchema, unknownStrategySymbols } from '../registry.ts';
 import type { WeightsBps } from '../types.ts';
 import { buildPriceTape, runBacktest } from './engine.ts';
 import type { BacktestMetrics } from './metrics.ts';
@@ -93,6 +100,40 @@ function setPath(target: unknown, path: string, value: unknown): void {
   });
 }
 
+/** Sections a sweep may vary without re-validating the whole config (addresses, tokens, …). */
+const SECTIONS = {
+  strategy: StrategyConfigSchema,
+  guardrails: GuardrailsSchema,
+  governance: GovernanceConfigSchema,
+  treasury: TreasuryConfigSchema,
+} as const;
+
+/**
+ * Validates a varied config: only the varied sections when they are all in SECTIONS (plus the symbol
+ * cross-checks), else the whole config. Returns the config or the formatted problems.
+ */
+function validateVaried(raw: TreasuryAgentConfig, touched: Set<string>): TreasuryAgentConfig | string {
+  if (![...touched].every((key) => key in SECTIONS)) {
+    const parsed = TreasuryAgentConfigSchema.safeParse(raw);
+    return parsed.success ? parsed.data : z.prettifyError(parsed.error);
+  }
+  const out: Record<string, unknown> = { ...raw };
+  const problems: string[] = [];
+  for (const key of touched) {
+    const parsed = SECTIONS[key as keyof typeof SECTIONS].safeParse((raw as Record<string, unknown>)[key]);
+    if (parsed.success) out[key] = parsed.data;
+    else problems.push(z.prettifyError(parsed.error).replaceAll('→ at ', `→ at ${key}.`));
+  }
+  const config = out as TreasuryAgentConfig;
+  const symbols = config.tokens.map((t) => t.symbol);
+  if (problems.length === 0 && config.strategy) {
+    for (const issue of unknownStrategySymbols(config.strategy, symbols)) {
+      problems.push(`✖ ${issue.message}\n  → at strategy.${issue.path.join('.')}`);
+    }
+  }
+  return problems.length > 0 ? problems.join('\n') : config;
+}
+
 export type SweepRow = { params: Record<string, unknown>; metrics: BacktestMetrics };
 
 /** Runs every combination (strategy only, no baselines) and returns them ranked, best first. */
@@ -109,16 +150,17 @@ export function runSweep(
   const rows: SweepRow[] = [];
   // base weights of holdings-independent strategies are shared between combinations (same history, tokens)
   const memo = new Map<string, WeightsBps>();
+  const touched = new Set(Object.keys(spec.grid).map((path) => path.split('.')[0]!));
   combos.forEach((combo, k) => {
-    const raw = structuredClone(config) as unknown;
+    const raw = structuredClone(config);
     for (const [path, value] of combo) setPath(raw, path, value);
-    const parsed = TreasuryAgentConfigSchema.safeParse(raw);
-    if (!parsed.success) {
+    const varied = validateVaried(raw, touched);
+    if (typeof varied === 'string') {
       throw new ConfigError(
-        `sweep combination ${combo.map(([p, v]) => `${p}=${JSON.stringify(v)}`).join(', ')} is invalid:\n${z.prettifyError(parsed.error)}`,
+        `sweep combination ${combo.map(([p, v]) => `${p}=${JSON.stringify(v)}`).join(', ')} is invalid:\n${varied}`,
       );
     }
-    const settings = backtestSettingsFromConfig(parsed.data, history, window, { memo });
+    const settings = backtestSettingsFromConfig(varied, history, window, { memo });
     const result = runBacktest(history, { ...settings, tape });
     rows.push({ params: Object.fromEntries(combo), metrics: result.metrics });
     onProgress?.(k + 1, combos.length);
