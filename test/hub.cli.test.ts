@@ -23,7 +23,7 @@ function run(args: string[]) {
   return { child, exited, out: () => stdout, err: () => stderr };
 }
 
-describe('treasury hub', () => {
+describe('treasury hub', { timeout: 120_000 }, () => {
   let chain: GovernanceChain;
   let dir: string;
   let spacesPath: string;
