@@ -3,10 +3,17 @@ import { hubCommand } from '../governance/hub/hubCommand.ts';
 import { backtestCommand } from '../strategies/backtest/backtestCommand.ts';
 import { agentCommands } from './agentCommands.ts';
 import { type Command, type CommandIo, commandUsage, parseCommandArgs, UsageError } from './command.ts';
+import { demoCommand } from './demo/demoCommand.ts';
 import { describeError, TreasuryError } from './errors.ts';
 
 /** Every `treasury` command. Each module exports one `Command`; this list is the only registry. */
-export const commands: Command[] = [devnetCommand, backtestCommand, hubCommand, ...agentCommands];
+export const commands: Command[] = [
+  devnetCommand,
+  backtestCommand,
+  hubCommand,
+  ...agentCommands,
+  demoCommand,
+];
 
 function topLevelHelp(): string {
   const width = Math.max(...commands.map((c) => c.name.join(' ').length)) + 2;

@@ -1,0 +1,294 @@
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { privateKeyToAccount } from 'viem/accounts';
+import type { TreasuryAgentConfig } from '../../config/schema.ts';
+import { setChainTime } from '../../contracts/chainTime.ts';
+import { DEFAULT_PRICES_PATH } from '../../contracts/localDevnet.ts';
+import { readHoldings } from '../../contracts/treasuryReads.ts';
+import { chainClock } from '../../governance/clock.ts';
+import { createSnapshotClient } from '../../governance/snapshotClient.ts';
+import { dayOf, isoDateOf, loadPriceHistory } from '../../strategies/priceHistory.ts';
+import { type AuditRecord, parseAuditLog } from '../auditLog.ts';
+import { runCycle } from '../cycle.ts';
+import { startLocalStack } from '../localStack.ts';
+import { buildRuntime } from '../runtime.ts';
+import { applyMarketDay, pricesOnDay } from './market.ts';
+import { DEMO_MEMBERS, type MemberPolicy } from './members.ts';
+
+/**
+ * The demo: the whole product on one machine. A DAO (its Safe, its token held by six members, a treasury 90% in
+ * its own token) lives through a stretch of real market history at accelerated time. Every simulated week the
+ * agent runs its cycle; members vote through snapshot.js by their policies; passed proposals execute through
+ * the Safe with the co-signers' signatures; feeds and pools follow history.
+ */
+export type DemoOptions = {
+  config: TreasuryAgentConfig;
+  from: string;
+  to: string;
+  outDir: string;
+  log: (line: string) => void;
+  signal: AbortSignal;
+  members?: MemberPolicy[];
+  pricesPath?: string;
+};
+
+export type WeekPoint = {
+  date: string;
+  valueUsd: number;
+  baselineUsd: number;
+  allocationBps: Record<string, number>;
+  runwayMonths: number;
+  prices: Record<string, number>;
+};
+
+export type DemoProposal = {
+  id: string;
+  title: string;
+  state: string;
+  /** passed or rejected by the vote (absent while voting). */
+  voteOutcome: string | null;
+  reason: string | null;
+  safeTxHash: string;
+  executionTxHash: string | null;
+  rationale: string;
+  summary: string;
+  writer: string;
+  votes: { member: string; address: string; choice: string; vp: number; reason: string }[];
+};
+
+export type DemoResult = {
+  weeks: WeekPoint[];
+  proposals: DemoProposal[];
+  auditPath: string;
+  /** Where the stack was (valid only inside the keep-alive callback, before everything stops). */
+  rpcUrl?: string;
+  hubUrl?: string;
+  space?: string;
+  safeAddress?: string;
+  members: { name: string; address: string; stake: number; policy: string }[];
+  elapsedMs: number;
+  aborted: boolean;
+};
+
+const NOON = 12 * 3600;
+const CHOICES = ['', 'For', 'Against', 'Abstain'];
+
+export async function runDemo(
+  options: DemoOptions,
+  keepAlive?: (result: DemoResult) => Promise<void>,
+): Promise<DemoResult> {
+  const started = Date.now();
+  const members = options.members ?? DEMO_MEMBERS;
+  const fromDay = dayOf(options.from);
+  const toDay = dayOf(options.to);
+  mkdirSync(options.outDir, { recursive: true });
+  for (const file of [
+    'audit.jsonl',
+    'ledger.db',
+    'ledger.db-wal',
+    'ledger.db-shm',
+    'hub.db',
+    'hub.db-wal',
+    'hub.db-shm',
+  ]) {
+    rmSync(join(options.outDir, file), { force: true });
+  }
+  const config: TreasuryAgentConfig = {
+    ...options.config,
+    mode: 'live',
+    devnet: { ...options.config.devnet!, priceDate: isoDateOf(fromDay - 1) },
+    state: {
+      ledgerPath: join(options.outDir, 'ledger.db'),
+      auditLogPath: join(options.outDir, 'audit.jsonl'),
+    },
+  };
+  const history = await loadPriceHistory(options.pricesPath ?? DEFAULT_PRICES_PATH);
+  const say = options.log;
+  say(`starting the local chain and hub; replaying ${options.from} → ${options.to}`);
+  const stack = await startLocalStack({
+    config,
+    memberStakes: members.map((m) => m.stake),
+    hubDbPath: join(options.outDir, 'hub.db'),
+  });
+  const runtime = await buildRuntime({
+    config: stack.config,
+    env: stack.env,
+    contractNetworks: stack.contractNetworks,
+    log: (line) => say(`  agent  ${line}`),
+    pricesPath: options.pricesPath,
+  });
+  const clock = chainClock(stack.config.chain.rpcUrl);
+  const voters = stack.members.map((m) =>
+    createSnapshotClient({ hubUrl: stack.hub.url, account: privateKeyToAccount(m.key), clock }),
+  );
+  const voteReasons = new Map<string, string>();
+  const weeks: WeekPoint[] = [];
+  const memberList = members.map((m, i) => ({
+    name: m.name,
+    address: stack.members[i]!.address,
+    stake: m.stake,
+    policy: m.policy,
+  }));
+  for (const m of memberList)
+    say(`member ${m.name} ${m.address} holds ${m.stake.toLocaleString('en-US')} GOV — ${m.policy}`);
+  const safe = stack.config.safe.address!;
+  const tokens = stack.config.tokens.map((t) => ({
+    symbol: t.symbol,
+    address: t.address!,
+    decimals: t.decimals,
+  }));
+  const initial = await readHoldings(runtime.client, { safe, tokens });
+  const stableSymbols = new Set(stack.config.tokens.filter((t) => t.role === 'stable').map((t) => t.symbol));
+  let aborted = false;
+  let previousEth: number | undefined;
+
+  const value = (amounts: Record<string, bigint>, prices: Record<string, number>) => {
+    const usd: Record<string, number> = {};
+    for (const t of tokens)
+      usd[t.symbol] = (Number(amounts[t.symbol] ?? 0n) / 10 ** t.decimals) * (prices[t.symbol] ?? 0);
+    return usd;
+  };
+
+  try {
+    for (let day = fromDay; day <= toDay; day += 7) {
+      if (options.signal.aborted) {
+        aborted = true;
+        break;
+      }
+      // Monday: the market moves to the day's closes, then the agent's cycle.
+      await setChainTime(runtime.client, day * 86_400 + NOON);
+      const prices = pricesOnDay(stack, history, day);
+      await applyMarketDay(stack, prices);
+      const eth = prices.WETH ?? 0;
+      const ethChange = previousEth ? eth / previousEth - 1 : 0;
+      previousEth = eth;
+      say(
+        `${isoDateOf(day)} market  ${Object.entries(prices)
+          .filter(([s]) => !stableSymbols.has(s))
+          .map(([s, p]) => `${s} $${p.toLocaleString('en-US', { maximumFractionDigits: p < 100 ? 2 : 0 })}`)
+          .join(
+            ' · ',
+          )}${previousEth && ethChange ? ` (ETH ${ethChange >= 0 ? '+' : ''}${(ethChange * 100).toFixed(1)}% w/w)` : ''}`,
+      );
+      const before = new Set(runtime.ledger.all().map((r) => r.key));
+      await runCycle(runtime);
+      const posted = runtime.ledger.all().filter((r) => !before.has(r.key) && r.proposalId);
+      for (const row of posted) {
+        await setChainTime(runtime.client, day * 86_400 + NOON + 3600);
+        const proposal = await runtime.governance.getProposal(row.proposalId!);
+        if (!proposal) continue;
+        for (const [i, member] of members.entries()) {
+          const decision = member.decide(proposal, { ethWeeklyChange: ethChange });
+          if (!decision) continue;
+          await voters[i]!.vote({
+            space: stack.config.governance.space,
+            proposal: proposal.id,
+            choice: decision.choice,
+            reason: decision.reason,
+          });
+          voteReasons.set(`${proposal.id}:${stack.members[i]!.address}`, decision.reason);
+          say(
+            `  vote   ${member.name} votes ${CHOICES[decision.choice]} (${member.stake.toLocaleString('en-US')} GOV): ${decision.reason}`,
+          );
+        }
+      }
+      if (options.signal.aborted) {
+        aborted = true;
+        break;
+      }
+      // Once the vote has closed and the execution delay passed: the market moves again, the agent executes.
+      const g = stack.config.governance;
+      const friday =
+        day +
+        Math.ceil((g.votingDelaySeconds + g.votingPeriodSeconds + g.executionDelaySeconds + 3600) / 86_400);
+      await setChainTime(runtime.client, friday * 86_400 + NOON);
+      const fridayPrices = pricesOnDay(stack, history, friday);
+      await applyMarketDay(stack, fridayPrices);
+      await runCycle(runtime);
+      const holdings = await readHoldings(runtime.client, { safe, tokens });
+      const amounts = Object.fromEntries(Object.values(holdings.holdings).map((h) => [h.symbol, h.amount]));
+      const usd = value(amounts, fridayPrices);
+      const total = Object.values(usd).reduce((a, b) => a + b, 0);
+      const baseline = Object.values(
+        value(
+          Object.fromEntries(Object.values(initial.holdings).map((h) => [h.symbol, h.amount])),
+          fridayPrices,
+        ),
+      ).reduce((a, b) => a + b, 0);
+      const stables = Object.entries(usd)
+        .filter(([s]) => stableSymbols.has(s))
+        .reduce((a, [, v]) => a + v, 0);
+      weeks.push({
+        date: isoDateOf(friday),
+        valueUsd: total,
+        baselineUsd: baseline,
+        allocationBps: Object.fromEntries(
+          Object.entries(usd).map(([s, v]) => [s, total > 0 ? Math.round((v / total) * 10_000) : 0]),
+        ),
+        runwayMonths:
+          stack.config.treasury.monthlySpendUsd > 0
+            ? stables / stack.config.treasury.monthlySpendUsd
+            : Number.POSITIVE_INFINITY,
+        prices: fridayPrices,
+      });
+    }
+    const records = parseAuditLog(readFileSync(stack.config.state.auditLogPath, 'utf8'));
+    const proposals = collectProposals(runtime.ledger.all(), records, voteReasons, memberList);
+    const result: DemoResult = {
+      weeks,
+      proposals,
+      auditPath: stack.config.state.auditLogPath,
+      rpcUrl: stack.config.chain.rpcUrl,
+      hubUrl: stack.hub.url,
+      space: stack.config.governance.space,
+      safeAddress: safe,
+      members: memberList,
+      elapsedMs: Date.now() - started,
+      aborted,
+    };
+    if (keepAlive) await keepAlive(result);
+    return result;
+  } finally {
+    runtime.close();
+    await stack.stop();
+  }
+}
+
+function collectProposals(
+  rows: ReturnType<import('../ledger.ts').Ledger['all']>,
+  records: AuditRecord[],
+  voteReasons: Map<string, string>,
+  members: { name: string; address: string }[],
+): DemoProposal[] {
+  return rows.map((row) => {
+    const record = row.record as { propose: { title: string }; decisionRecordId: string };
+    const decision = records.find((r) => r.id === record.decisionRecordId)?.data as
+      | { draft?: { summary: string; rationale: string }; writer?: string }
+      | undefined;
+    const vote = records.find(
+      (r) => r.kind === 'vote-result' && (r.data as { proposalId?: string }).proposalId === row.proposalId,
+    )?.data as { outcome?: string; votes?: { voter: string; choice: number; vp: number }[] } | undefined;
+    return {
+      id: row.proposalId ?? '',
+      title: record.propose.title,
+      state: row.state,
+      voteOutcome: vote?.outcome ?? null,
+      reason: row.reason,
+      safeTxHash: row.safeTxHash,
+      executionTxHash: row.executionTxHash,
+      summary: decision?.draft?.summary ?? '',
+      rationale: decision?.draft?.rationale ?? '',
+      writer: decision?.writer ?? '',
+      votes: (vote?.votes ?? []).map((v) => {
+        const member = members.find((m) => m.address.toLowerCase() === v.voter.toLowerCase());
+        return {
+          member: member?.name ?? v.voter,
+          address: v.voter,
+          choice: CHOICES[Number(v.choice)] ?? String(v.choice),
+          vp: v.vp,
+          reason: voteReasons.get(`${row.proposalId}:${member?.address}`) ?? '',
+        };
+      }),
+    };
+  });
+}
