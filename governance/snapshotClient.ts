@@ -77,11 +77,30 @@ export type ProposalScores = {
   votes: number;
 };
 
+export type VoteInput = { space: string; proposal: string; choice: number; reason?: string };
+
+/**
+ * A message ready to sign, with its id: store it (JSON) before sending, so a crash between sending and recording
+ * can resume with `send(prepared)` — the same id is never applied twice.
+ */
+export type PreparedMessage = {
+  kind: 'proposal' | 'vote' | 'cancel';
+  id: `0x${string}`;
+  from: `0x${string}`;
+  message: Record<string, unknown>;
+};
+
 export type SnapshotClient = {
   address: `0x${string}`;
+  /** Validates and fixes the message (timestamp from the clock) and computes its id; nothing is signed or sent. */
+  prepareProposal: (input: ProposeInput) => Promise<PreparedMessage>;
+  prepareVote: (input: VoteInput) => Promise<PreparedMessage>;
+  prepareCancel: (input: { space: string; proposal: string }) => Promise<PreparedMessage>;
+  /** Signs with Client712 and sends; if the hub already has this id (e.g. after a crash), returns `recovered`. */
+  send: (message: PreparedMessage) => Promise<Receipt>;
   propose: (input: ProposeInput) => Promise<Receipt>;
   /** Basic voting: 1 = For, 2 = Against, 3 = Abstain. */
-  vote: (input: { space: string; proposal: string; choice: number; reason?: string }) => Promise<Receipt>;
+  vote: (input: VoteInput) => Promise<Receipt>;
   cancel: (input: { space: string; proposal: string }) => Promise<Receipt>;
   getProposal: (id: string) => Promise<HubProposal | null>;
   listProposals: (
@@ -114,6 +133,12 @@ const ProposeInputSchema = z.object({
 });
 
 type Kind = 'proposal' | 'vote' | 'cancel';
+
+const TYPES: Record<Kind, SignedData['types']> = {
+  proposal: proposalTypes,
+  vote: voteTypes,
+  cancel: cancelProposalTypes,
+};
 
 /** The bridge snapshot.js expects: an ethers-v5-style `_signTypedData`, backed by a viem account. */
 export function viemTypedDataSigner(account: LocalAccount) {
@@ -284,7 +309,8 @@ export function createSnapshotClient(options: SnapshotClientOptions): SnapshotCl
         wait = delay(attempt + 1, response.headers.get('retry-after'));
         continue;
       }
-      if (attempt > 0 && refusal.success && refusal.data.error_description === 'duplicate message') {
+      if (refusal.success && refusal.data.error_description === 'duplicate message') {
+        // The hub has a message with exactly this id: ours, sent before (a retry, or a resume after a crash).
         return { id: expectedId, ipfs: null, relayer: null, recovered: true };
       }
       throw new HubRejectedError(
@@ -333,82 +359,109 @@ export function createSnapshotClient(options: SnapshotClientOptions): SnapshotCl
     return receipt;
   }
 
+  async function prepareProposal(input: ProposeInput): Promise<PreparedMessage> {
+    const timestamp = await clock();
+    const start = 'delay' in input.timing ? timestamp + input.timing.delay : input.timing.start;
+    const end = 'delay' in input.timing ? start + input.timing.period : input.timing.end;
+    const checked = ProposeInputSchema.safeParse({
+      space: input.space,
+      title: input.title,
+      body: input.body,
+      snapshot: input.snapshot,
+      choices: input.choices ?? [...BASIC_CHOICES],
+      discussion: input.discussion ?? '',
+      labels: input.labels ?? [],
+      plugins: typeof input.plugins === 'string' ? input.plugins : JSON.stringify(input.plugins ?? {}),
+    });
+    if (!checked.success) {
+      throw new GovernanceError('the proposal is not valid; nothing was signed', {
+        details: z.prettifyError(checked.error).split('\n'),
+      });
+    }
+    const p = checked.data;
+    const message = {
+      from: account.address,
+      space: p.space,
+      timestamp,
+      type: 'basic',
+      title: p.title,
+      body: p.body,
+      discussion: p.discussion,
+      choices: p.choices,
+      labels: p.labels,
+      start,
+      end,
+      snapshot: p.snapshot,
+      plugins: p.plugins,
+      privacy: '',
+      app,
+    };
+    return prepared('proposal', message);
+  }
+
+  async function prepareVote(input: VoteInput): Promise<PreparedMessage> {
+    if (!Number.isInteger(input.choice) || input.choice < 1) {
+      throw new GovernanceError(`choice must be 1 (For), 2 (Against) or 3 (Abstain), got ${input.choice}`);
+    }
+    return prepared('vote', {
+      from: account.address,
+      space: input.space,
+      timestamp: await clock(),
+      proposal: input.proposal,
+      choice: input.choice,
+      reason: input.reason ?? '',
+      app,
+      metadata: '{}',
+    });
+  }
+
+  async function prepareCancel(input: { space: string; proposal: string }): Promise<PreparedMessage> {
+    return prepared('cancel', {
+      from: account.address,
+      space: input.space,
+      timestamp: await clock(),
+      proposal: input.proposal,
+    });
+  }
+
+  /** Signs (deterministically: same message, same signature) and sends a prepared message with Client712. */
+  async function send(message: PreparedMessage): Promise<Receipt> {
+    if (message.from !== account.address) {
+      throw new GovernanceError(
+        `the prepared ${message.kind} is from ${message.from}, not ${account.address}`,
+      );
+    }
+    const types = TYPES[message.kind];
+    const id = messageId({ domain: { ...SNAPSHOT_DOMAIN }, types, message: message.message });
+    if (id !== message.id) {
+      throw new GovernanceError(`the prepared ${message.kind} does not hash to its id ${message.id}`, {
+        hint: 'the stored message was altered; prepare it again',
+      });
+    }
+    const copy = structuredClone(message.message);
+    return signAndSend(message.kind, types, copy, (client, web3, from) =>
+      message.kind === 'proposal'
+        ? client.proposal(web3, from, copy as never)
+        : message.kind === 'vote'
+          ? client.vote(web3, from, copy as never)
+          : client.cancelProposal(web3, from, copy as never),
+    );
+  }
+
+  function prepared(kind: Kind, message: Record<string, unknown>): PreparedMessage {
+    const id = messageId({ domain: { ...SNAPSHOT_DOMAIN }, types: TYPES[kind], message });
+    return { kind, id, from: account.address, message };
+  }
+
   return {
     address: account.address,
-
-    async propose(input) {
-      const timestamp = await clock();
-      const start = 'delay' in input.timing ? timestamp + input.timing.delay : input.timing.start;
-      const end = 'delay' in input.timing ? start + input.timing.period : input.timing.end;
-      const checked = ProposeInputSchema.safeParse({
-        space: input.space,
-        title: input.title,
-        body: input.body,
-        snapshot: input.snapshot,
-        choices: input.choices ?? [...BASIC_CHOICES],
-        discussion: input.discussion ?? '',
-        labels: input.labels ?? [],
-        plugins: typeof input.plugins === 'string' ? input.plugins : JSON.stringify(input.plugins ?? {}),
-      });
-      if (!checked.success) {
-        throw new GovernanceError('the proposal is not valid; nothing was signed', {
-          details: z.prettifyError(checked.error).split('\n'),
-        });
-      }
-      const p = checked.data;
-      const message = {
-        from: account.address,
-        space: p.space,
-        timestamp,
-        type: 'basic',
-        title: p.title,
-        body: p.body,
-        discussion: p.discussion,
-        choices: p.choices,
-        labels: p.labels,
-        start,
-        end,
-        snapshot: p.snapshot,
-        plugins: p.plugins,
-        privacy: '',
-        app,
-      };
-      return signAndSend('proposal', proposalTypes, message, (client, web3, from) =>
-        client.proposal(web3, from, message as never),
-      );
-    },
-
-    async vote(input) {
-      if (!Number.isInteger(input.choice) || input.choice < 1) {
-        throw new GovernanceError(`choice must be 1 (For), 2 (Against) or 3 (Abstain), got ${input.choice}`);
-      }
-      const message = {
-        from: account.address,
-        space: input.space,
-        timestamp: await clock(),
-        proposal: input.proposal,
-        choice: input.choice,
-        reason: input.reason ?? '',
-        app,
-        metadata: '{}',
-      };
-      return signAndSend('vote', voteTypes, message, (client, web3, from) =>
-        client.vote(web3, from, message as never),
-      );
-    },
-
-    async cancel(input) {
-      const message = {
-        from: account.address,
-        space: input.space,
-        timestamp: await clock(),
-        proposal: input.proposal,
-      };
-      return signAndSend('cancel', cancelProposalTypes, message, (client, web3, from) =>
-        client.cancelProposal(web3, from, message as never),
-      );
-    },
-
+    prepareProposal,
+    prepareVote,
+    prepareCancel,
+    send,
+    propose: async (input) => send(await prepareProposal(input)),
+    vote: async (input) => send(await prepareVote(input)),
+    cancel: async (input) => send(await prepareCancel(input)),
     getProposal,
     getVote,
 

@@ -177,4 +177,28 @@ describe('snapshot client: retries without double-sending, untrusted replies', (
     expect(error.message).toMatch(/10,000 characters/);
     expect(error.message).toMatch(/plugins must be a JSON object/);
   });
+
+  it('prepares a message with its id, sends it, and a resend after a "crash" is recognised as ours', async () => {
+    proxy.state.mode = 'pass';
+    const proposer = client(0);
+    const prepared = await proposer.prepareProposal({
+      space: 'treasury.eth',
+      title: 'Prepared',
+      body: 'b',
+      snapshot,
+      timing: { delay: 60, period: 3600 },
+    });
+    const stored = JSON.parse(JSON.stringify(prepared)); // what a ledger keeps
+    expect(await proposer.getProposal(prepared.id)).toBeNull();
+    const sent = await proposer.send(stored);
+    expect(sent).toMatchObject({ id: prepared.id, recovered: false });
+    const again = await proposer.send(stored);
+    expect(again).toMatchObject({ id: prepared.id, recovered: true });
+    expect((await proposer.listProposals('treasury.eth')).filter((p) => p.title === 'Prepared')).toHaveLength(
+      1,
+    );
+    const altered = { ...stored, message: { ...stored.message, body: 'changed' } };
+    await expect(proposer.send(altered)).rejects.toThrow(/does not hash to its id/);
+    await expect(client(1).send(stored)).rejects.toThrow(/is from 0x/);
+  });
 });
