@@ -111,6 +111,27 @@ function poolsAt(
   return pools;
 }
 
+/** The pool of `symbol` at today's prices, created on first use (undefined without prices). */
+function poolFor(
+  pools: Record<string, PoolReserves>,
+  prices: Record<string, number>,
+  tokens: readonly TokenInfo[],
+  symbol: string,
+  depthUsd: number,
+): PoolReserves | undefined {
+  let pool = pools[symbol];
+  const price = prices[symbol];
+  const usdcUsd = prices[HUB];
+  if (!pool && price !== undefined && usdcUsd !== undefined && symbol !== HUB) {
+    const token = tokens.find((t) => t.symbol === symbol);
+    const usdc = tokens.find((t) => t.symbol === HUB);
+    if (!token || !usdc) return undefined;
+    pool = poolAtPrice(price, depthUsd, token.decimals, usdc.decimals, usdcUsd);
+    pools[symbol] = pool;
+  }
+  return pool;
+}
+
 /**
  * Replays the daily price history: every `cadenceDays` the strategy sees a snapshot as of that day (nothing
  * later), the planner turns its weights into swaps priced on that day's pools, and the batch executes
@@ -207,12 +228,16 @@ export function runBacktest(history: PriceHistory, settings: BacktestSettings): 
         const p = priceTape[i]![d]!;
         if (p > 0) prices[tokens[i]!.symbol] = p;
       }
-      // pools at today's prices (the market re-arbitrages them between proposals)
-      pools = poolsAt(tokens, prices, settings.poolDepthUsd, usdc.decimals);
+      // pools at today's prices (the market re-arbitrages them between proposals); all of them when the
+      // planner runs, else only the ones a swap touches
+      pools = decisionDay ? poolsAt(tokens, prices, settings.poolDepthUsd, usdc.decimals) : {};
     }
 
     // 1. execute the batch voted on, at today's prices
     if (pending && execDay) {
+      for (const swap of pending.record.swaps) {
+        poolFor(pools, prices, tokens, swap.sell === HUB ? swap.buy : swap.sell, settings.poolDepthUsd);
+      }
       const outcome = executeSwaps(balances, pools, pending.record.swaps);
       if (outcome.ok) {
         pending.record.status = 'executed';
@@ -254,7 +279,7 @@ export function runBacktest(history: PriceHistory, settings: BacktestSettings): 
       for (const i of sellOrder) {
         if (due <= 1e-6) break;
         const t = tokens[i]!;
-        const pool = prices[t.symbol] ? pools[t.symbol] : undefined;
+        const pool = poolFor(pools, prices, tokens, t.symbol, settings.poolDepthUsd);
         const bal = balances[t.symbol] ?? 0n;
         if (!pool || bal <= 0n || !prices[HUB]) continue;
         const wantUsdc = baseUnitsOf(due / prices[HUB], usdc.decimals);
