@@ -18,11 +18,13 @@ export {
 } from './proposalBody.ts';
 export {
   createSnapshotClient,
+  type PreparedMessage,
   type ProposalScores,
   type ProposeInput,
   type Receipt,
   type SnapshotClient,
   type SnapshotClientOptions,
+  type VoteInput,
   viemTypedDataSigner,
 } from './snapshotClient.ts';
 export { BASIC_CHOICES, messageId } from './snapshotProtocol.ts';
