@@ -25,7 +25,11 @@ describe('treasury reads', () => {
     const wallet = makeWalletClient(deployment.chainId, deployment.rpcUrl, devAccount(0));
     const hash = await wallet.sendTransaction({
       to: deployment.tokens.WETH!.feed,
-      data: encodeFunctionData({ abi: aggregatorV3Abi, functionName: 'updateAnswer', args: [priceToFeedAnswer(3000.5)] }),
+      data: encodeFunctionData({
+        abi: aggregatorV3Abi,
+        functionName: 'updateAnswer',
+        args: [priceToFeedAnswer(3000.5)],
+      }),
     });
     const receipt = await fixture.client.waitForTransactionReceipt({ hash });
     const block = await fixture.client.getBlock({ blockNumber: receipt.blockNumber });
@@ -38,18 +42,30 @@ describe('treasury reads', () => {
 
   it('reads holdings and pools at a past block: bigint base units with their decimals', async () => {
     const { deployment } = fixture.devnet;
-    const tokens = Object.values(deployment.tokens).map((t) => ({ symbol: t.symbol, address: t.address, decimals: t.decimals }));
+    const tokens = Object.values(deployment.tokens).map((t) => ({
+      symbol: t.symbol,
+      address: t.address,
+      decimals: t.decimals,
+    }));
     const now = await readHoldings(fixture.client, { safe: deployment.safe.address, tokens });
     expect(typeof now.holdings.GOV!.amount).toBe('bigint');
     expect(now.holdings.USDC!.decimals).toBe(6);
     const wallet = makeWalletClient(deployment.chainId, deployment.rpcUrl, devAccount(0));
     const hash = await wallet.sendTransaction({
       to: deployment.tokens.GOV!.address,
-      data: encodeFunctionData({ abi: projectArtifacts.testToken.abi, functionName: 'mint', args: [deployment.safe.address, 5n] }),
+      data: encodeFunctionData({
+        abi: projectArtifacts.testToken.abi,
+        functionName: 'mint',
+        args: [deployment.safe.address, 5n],
+      }),
     });
     await fixture.client.waitForTransactionReceipt({ hash });
     const later = await readHoldings(fixture.client, { safe: deployment.safe.address, tokens });
-    const earlier = await readHoldings(fixture.client, { safe: deployment.safe.address, tokens, blockNumber: now.blockNumber });
+    const earlier = await readHoldings(fixture.client, {
+      safe: deployment.safe.address,
+      tokens,
+      blockNumber: now.blockNumber,
+    });
     expect(later.holdings.GOV!.amount - earlier.holdings.GOV!.amount).toBe(5n);
     expect(earlier.holdings).toEqual(now.holdings);
     const quote = tokens.find((t) => t.symbol === 'USDC')!;
@@ -62,8 +78,8 @@ describe('treasury reads', () => {
   it('gives a clear error when the RPC is down', async () => {
     const { makePublicClient } = await import('../contracts/chainClients.ts');
     const dead = makePublicClient(31337, 'http://127.0.0.1:9');
-    await expect(readHoldings(dead, { safe: fixture.devnet.deployment.safe.address, tokens: [] })).rejects.toThrow(
-      /cannot read the latest block from the RPC → is the node up\?/,
-    );
+    await expect(
+      readHoldings(dead, { safe: fixture.devnet.deployment.safe.address, tokens: [] }),
+    ).rejects.toThrow(/cannot read the latest block from the RPC → is the node up\?/);
   });
 });
