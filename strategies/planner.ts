@@ -145,6 +145,7 @@ export function planRebalance(input: PlanInput): Plan {
   let soldUsd = 0;
   sells.sort((a, b) => b.usd - a.usd || (a.symbol < b.symbol ? -1 : 1));
   for (const t of sells) {
+    if (t.usd < g.minTradeUsd) continue; // too small whatever the caps: no need for the pool math
     const token = tokens[t.symbol]!;
     const pool = pools[t.symbol]!;
     const price = prices[t.symbol]!;
@@ -195,6 +196,7 @@ export function planRebalance(input: PlanInput): Plan {
   const scaleRisk = riskWanted * scaleAll > riskBudgetUsd ? riskBudgetUsd / (riskWanted * scaleAll) : 1;
   let boughtUsd = 0;
   for (const t of buys) {
+    if (t.usd < g.minTradeUsd) continue; // too small before any scaling
     const token = tokens[t.symbol]!;
     const pool = pools[t.symbol]!;
     let usd = t.usd * scaleAll * (isStableToken(tokens, t.symbol) ? 1 : scaleRisk);
