@@ -86,17 +86,19 @@ console.log(
       .join(' ')}; window ${window.from} → ${window.to} (${days} days, 6 assets), one thread`,
 );
 
-// 1. throughput of one backtest
+// 1. throughput of one backtest (best of 5 batches of 10 runs: the machine may be shared)
 for (let k = 0; k < 10; k++) runBacktest(history, { ...settings, tape });
-const runs = 30;
-const single = time(() => {
-  let r: ReturnType<typeof runBacktest> | undefined;
-  for (let k = 0; k < runs; k++) r = runBacktest(history, { ...settings, tape });
-  return r!;
-});
-const perRun = single.ms / runs;
+const batches = Array.from({ length: 5 }, () =>
+  time(() => {
+    let r: ReturnType<typeof runBacktest> | undefined;
+    for (let k = 0; k < 10; k++) r = runBacktest(history, { ...settings, tape });
+    return r!;
+  }),
+);
+const single = batches.reduce((a, b) => (b.ms < a.ms ? b : a));
+const perRun = single.ms / 10;
 console.log(
-  `backtest: ${perRun.toFixed(2)} ms per run (${(single.cpuMs / runs).toFixed(2)} ms CPU), ${((6 * days) / (perRun / 1000) / 1e6).toFixed(2)} M asset-days/s ` +
+  `backtest: ${perRun.toFixed(2)} ms per run (${(single.cpuMs / 10).toFixed(2)} ms CPU), ${((6 * days) / (perRun / 1000) / 1e6).toFixed(2)} M asset-days/s ` +
     `(${single.result.metrics.proposals} proposals, ${single.result.metrics.executed} executed)`,
 );
 
@@ -107,10 +109,15 @@ const grid = {
   'strategy.overlays.2.params.maxStepBps': [500, 1000, 1500, 2000, 3000],
   'guardrails.maxSlippageBps': [50, 100, 200, 300, 400, 500, 700, 1000, 1500, 2000],
 };
-const sweep = time(() => runSweep(config, history, { grid, rankBy: 'sharpe', top: 5 }, window));
+// twice, the faster one reported (the machine may be shared); both shown
+const sweeps = [0, 1].map(() =>
+  time(() => runSweep(config, history, { grid, rankBy: 'sharpe', top: 5 }, window)),
+);
+const sweep = sweeps.reduce((a, b) => (b.ms < a.ms ? b : a));
 const best = sweep.result[0]!;
 console.log(
   `sweep: ${sweep.result.length} configurations in ${(sweep.ms / 1000).toFixed(2)} s wall, ${(sweep.cpuMs / 1000).toFixed(2)} s CPU ` +
+    `(runs: ${sweeps.map((s) => (s.ms / 1000).toFixed(2)).join(' s, ')} s) ` +
     `(${((6 * days * sweep.result.length) / (sweep.ms / 1000) / 1e6).toFixed(2)} M asset-days/s); ` +
     `best Sharpe ${best.metrics.sharpe.toFixed(2)} with ${JSON.stringify(best.params)}`,
 );
@@ -123,18 +130,32 @@ for (const m of matrices.slice(0, 200)) {
   equalRiskContributionWeights(m);
   pa.equalRiskContributionWeights(m);
 }
-const oursErc = time(() => {
-  for (const m of matrices) equalRiskContributionWeights(m, { tolerance: 1e-8 });
-});
-const theirsErc = time(() => {
-  for (const m of matrices) pa.equalRiskContributionWeights(m);
-});
-const oursIv = time(() => {
-  for (let k = 0; k < 10; k++) for (const v of variances) inverseVolatilityWeights(v);
-});
-const theirsIv = time(() => {
-  for (let k = 0; k < 10; k++) for (const v of variances) pa.inverseVolatilityWeights(v);
-});
+/** Best of `rounds` interleaved timings of a and b (interleaving shares any background load fairly). */
+function race(a: () => void, b: () => void, rounds = 7): [number, number] {
+  let bestA = Number.POSITIVE_INFINITY;
+  let bestB = Number.POSITIVE_INFINITY;
+  for (let r = 0; r < rounds; r++) {
+    bestA = Math.min(bestA, time(a).ms);
+    bestB = Math.min(bestB, time(b).ms);
+  }
+  return [bestA, bestB];
+}
+const [oursErcMs, theirsErcMs] = race(
+  () => {
+    for (const m of matrices) equalRiskContributionWeights(m, { tolerance: 1e-8 });
+  },
+  () => {
+    for (const m of matrices) pa.equalRiskContributionWeights(m);
+  },
+);
+const [oursIvMs, theirsIvMs] = race(
+  () => {
+    for (let k = 0; k < 10; k++) for (const v of variances) inverseVolatilityWeights(v);
+  },
+  () => {
+    for (let k = 0; k < 10; k++) for (const v of variances) pa.inverseVolatilityWeights(v);
+  },
+);
 let maxDiff = 0;
 for (const m of matrices) {
   const a = equalRiskContributionWeights(m);
@@ -144,11 +165,11 @@ for (const m of matrices) {
   });
 }
 console.log(
-  `ERC weights (2000 matrices, 2–10 assets, tolerance 1e-8 both): ours ${oursErc.ms.toFixed(1)} ms, portfolio-allocation ${theirsErc.ms.toFixed(1)} ms, ratio ${(theirsErc.ms / oursErc.ms).toFixed(1)}× (max |Δw| ${maxDiff.toExponential(1)})`,
+  `ERC weights (2000 matrices, 2–10 assets, tolerance 1e-8 both, best of 7): ours ${oursErcMs.toFixed(1)} ms, portfolio-allocation ${theirsErcMs.toFixed(1)} ms, ratio ${(theirsErcMs / oursErcMs).toFixed(1)}× (max |Δw| ${maxDiff.toExponential(1)})`,
 );
 console.log(
-  `inverse-volatility weights (20,000 vectors): ours ${oursIv.ms.toFixed(1)} ms, portfolio-allocation ${theirsIv.ms.toFixed(1)} ms, ratio ${(theirsIv.ms / oursIv.ms).toFixed(1)}×`,
+  `inverse-volatility weights (20,000 vectors, best of 7): ours ${oursIvMs.toFixed(1)} ms, portfolio-allocation ${theirsIvMs.toFixed(1)} ms, ratio ${(theirsIvMs / oursIvMs).toFixed(1)}×`,
 );
 console.log(
-  `targets: sweep under 10 s → ${sweep.ms < 10_000 ? 'met' : 'NOT met'}; allocators at least as fast → ${theirsErc.ms >= oursErc.ms && theirsIv.ms >= oursIv.ms ? 'met' : 'NOT met'}`,
+  `targets: sweep under 10 s → ${sweep.ms < 10_000 ? 'met' : 'NOT met'}; allocators at least as fast → ${theirsErcMs >= oursErcMs && theirsIvMs >= oursIvMs ? 'met' : 'NOT met'}`,
 );
