@@ -33,6 +33,8 @@ export type PlanInput = {
   guardrails: Guardrails;
   /** For the runway-floor guardrail (0 or absent: no floor). */
   monthlySpendUsd?: number;
+  /** false: leave beforeBps and expectedAfterBps empty (backtests, which do not show them). Default true. */
+  weightsSummary?: boolean;
 };
 
 export type Plan = {
@@ -90,7 +92,8 @@ export function planRebalance(input: PlanInput): Plan {
     values[symbol] = unitsOf(amount, token.decimals) * price;
     valueUsd += values[symbol];
   }
-  const beforeBps = sharesBps(values);
+  const summary = input.weightsSummary !== false;
+  const beforeBps = summary ? sharesBps(values) : {};
   const empty: Plan = {
     swaps: [],
     skipped: [],
@@ -244,7 +247,7 @@ export function planRebalance(input: PlanInput): Plan {
     valueUsd,
     movedUsd: Math.max(soldUsd, boughtUsd),
     beforeBps,
-    expectedAfterBps: sharesBps(after),
+    expectedAfterBps: summary ? sharesBps(after) : {},
   };
 }
 

@@ -76,8 +76,10 @@ export function assertValidWeights(weights: WeightsBps, snapshot: MarketSnapshot
 
 /** Units of a base-unit amount as a float, for valuation only (relative error about 1e-16). */
 export function unitsOf(amount: bigint, decimals: number): number {
-  return Number(amount) / 10 ** decimals;
+  return Number(amount) / (POW10_NUMBER[decimals] ?? 10 ** decimals);
 }
+
+const POW10_NUMBER: readonly number[] = Array.from({ length: 37 }, (_, k) => 10 ** k);
 
 /** Base units of a float amount of tokens, rounded down (never more than asked). */
 export function baseUnitsOf(units: number, decimals: number): bigint {

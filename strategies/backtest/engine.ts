@@ -321,6 +321,7 @@ export function runBacktest(history: PriceHistory, settings: BacktestSettings): 
         pools: pools,
         guardrails,
         monthlySpendUsd: settings.monthlySpendUsd,
+        weightsSummary: false,
       });
       if (plan.swaps.length > 0) {
         const record: ProposalRecord = {
