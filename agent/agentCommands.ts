@@ -226,13 +226,3 @@ export const auditShowCommand: Command = {
     return 0;
   },
 };
-
-export const agentCommands: Command[] = [
-  onceCommand,
-  runCommand,
-  configValidateCommand,
-  configSchemaCommand,
-  auditVerifyCommand,
-  auditReplayCommand,
-  auditShowCommand,
-];

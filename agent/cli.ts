@@ -1,18 +1,75 @@
-import { devnetCommand } from '../contracts/devnetCommand.ts';
-import { hubCommand } from '../governance/hub/hubCommand.ts';
-import { backtestCommand } from '../strategies/backtest/backtestCommand.ts';
-import { agentCommands } from './agentCommands.ts';
 import { type Command, type CommandIo, commandUsage, parseCommandArgs, UsageError } from './command.ts';
-import { demoCommand } from './demo/demoCommand.ts';
 import { describeError, TreasuryError } from './errors.ts';
 
-/** Every `treasury` command. Each module exports one `Command`; this list is the only registry. */
-export const commands: Command[] = [
-  devnetCommand,
-  backtestCommand,
-  hubCommand,
-  ...agentCommands,
-  demoCommand,
+/** A command as the registry knows it before loading it: loading pulls in its (heavy) dependencies. */
+export type CommandEntry = { name: string[]; summary: string; load: () => Promise<Command> };
+
+/**
+ * Every `treasury` command. Only the command that runs is loaded (viem, protocol-kit, snapshot.js and the
+ * rest take seconds to import); a test checks that each summary here matches its command's.
+ */
+export const commands: CommandEntry[] = [
+  {
+    name: ['devnet'],
+    summary:
+      'start anvil and deploy the DAO Safe, tokens, Uniswap V2 pools and price feeds; stay up until Ctrl-C',
+    load: async () => (await import('../contracts/devnetCommand.ts')).devnetCommand,
+  },
+  {
+    name: ['backtest'],
+    summary: 'replay the price history with the configured strategy, governance delay, fees and spending',
+    load: async () => (await import('../strategies/backtest/backtestCommand.ts')).backtestCommand,
+  },
+  {
+    name: ['hub'],
+    summary: 'run the Snapshot-compatible hub (messages at /, GraphQL at /graphql) until Ctrl-C',
+    load: async () => (await import('../governance/hub/hubCommand.ts')).hubCommand,
+  },
+  ...(
+    [
+      [
+        'once',
+        'onceCommand',
+        'run one cycle: carry open proposals forward, then observe, decide, draft and propose if due',
+      ],
+      [
+        'run',
+        'runCommand',
+        "run cycles on the config's cron schedule (UTC, no overlap) until SIGINT/SIGTERM",
+      ],
+      [
+        'config validate',
+        'configValidateCommand',
+        'check a config file and print every problem with its path',
+      ],
+      ['config schema', 'configSchemaCommand', 'print the JSON Schema of the config file (for editors)'],
+      [
+        'audit verify',
+        'auditVerifyCommand',
+        "check the log's hash chain and that every executed transaction is on chain with its safeTxHash",
+      ],
+      [
+        'audit replay',
+        'auditReplayCommand',
+        "recompute a decision's plan and safeTxHash from its logged inputs and compare",
+      ],
+      [
+        'audit show',
+        'auditShowCommand',
+        'print a decision for a person: what, why, who voted, what was executed',
+      ],
+    ] as const
+  ).map(([name, exported, summary]) => ({
+    name: name.split(' '),
+    summary,
+    load: async () => (await import('./agentCommands.ts'))[exported],
+  })),
+  {
+    name: ['demo'],
+    summary:
+      'the whole product offline: local chain + hub + DAO members, a year of real prices at accelerated time',
+    load: async () => (await import('./demo/demoCommand.ts')).demoCommand,
+  },
 ];
 
 function topLevelHelp(): string {
@@ -27,8 +84,8 @@ function topLevelHelp(): string {
   ].join('\n');
 }
 
-function findCommand(argv: string[]): { command: Command; rest: string[] } | undefined {
-  let best: { command: Command; rest: string[] } | undefined;
+function findCommand(argv: string[]): { command: CommandEntry; rest: string[] } | undefined {
+  let best: { command: CommandEntry; rest: string[] } | undefined;
   for (const command of commands) {
     const matches = command.name.every((word, i) => argv[i] === word);
     if (matches && (!best || command.name.length > best.command.name.length)) {
@@ -62,12 +119,13 @@ export async function main(argv: string[], io?: Partial<CommandIo>): Promise<num
       fullIo.err(`✖ unknown command "${argv.join(' ')}"\n\n${topLevelHelp()}`);
       return 2;
     }
-    const parsed = parseCommandArgs(found.command, found.rest);
+    const command = await found.command.load();
+    const parsed = parseCommandArgs(command, found.rest);
     if (parsed === 'help') {
-      fullIo.out(commandUsage(found.command));
+      fullIo.out(commandUsage(command));
       return 0;
     }
-    return await found.command.run(parsed, fullIo);
+    return await command.run(parsed, fullIo);
   } catch (error) {
     fullIo.err(`✖ ${describeError(error)}`);
     if (process.env.TREASURY_DEBUG && error instanceof Error && error.stack) fullIo.err(error.stack);

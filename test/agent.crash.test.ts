@@ -47,7 +47,10 @@ afterAll(async () => {
 });
 
 describe('crash safety: the agent killed at every step resumes without posting or executing twice', () => {
-  it('kills `treasury once` at each crash point and ends with one proposal, one execution', async () => {
+  // Ten real `treasury once` processes, each paying Node + tsx start-up: a long test by nature.
+  it('kills `treasury once` at each crash point and ends with one proposal, one execution', {
+    timeout: 300_000,
+  }, async () => {
     const killedAt: string[] = [];
     const crash = async (point: CrashPoint) => {
       const result = await once(point);

@@ -39,15 +39,18 @@ beforeAll(async () => {
 describe('treasury CLI', () => {
   it('has --help for every command', async () => {
     expect(commands.length).toBeGreaterThan(0);
-    for (const command of commands) {
+    for (const entry of commands) {
+      const command = await entry.load();
+      expect(command.name).toEqual(entry.name);
+      expect(command.summary).toBe(entry.summary);
       const out: string[] = [];
-      const code = await main([...command.name, '--help'], {
+      const code = await main([...entry.name, '--help'], {
         out: (line) => out.push(line),
         err: (line) => out.push(line),
       });
       expect(code).toBe(0);
       expect(out.join('\n')).toBe(commandUsage(command));
-      expect(out.join('\n')).toContain(`usage: treasury ${command.name.join(' ')}`);
+      expect(out.join('\n')).toContain(`usage: treasury ${entry.name.join(' ')}`);
     }
     const top = await treasury(['--help']);
     expect(top.code).toBe(0);
