@@ -113,4 +113,34 @@ describe('crash safety: the agent killed at every step resumes without posting o
     expect(records.filter((r) => r.kind === 'executed')).toHaveLength(1);
     expect(records.filter((r) => r.kind === 'proposal-posted')).toHaveLength(1);
   });
+
+  it('`treasury run` runs cycles on its schedule and SIGTERM stops it after the running step, ledger closed', async () => {
+    const runConfig = join(s.dir, 'agent-run.json');
+    writeFileSync(
+      runConfig,
+      JSON.stringify({ ...s.stack.config, schedule: { cron: '* * * * * *' } }, null, 2),
+    );
+    const child = execFile(process.execPath, [CLI, 'run', '--config', runConfig], {
+      env: { ...process.env, ...s.stack.env },
+    });
+    let out = '';
+    child.stdout?.on('data', (d) => {
+      out += d;
+    });
+    child.stderr?.on('data', (d) => {
+      out += d;
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const deadline = Date.now() + 60_000;
+    while (!out.includes('running on') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(out).toMatch(/running on "\* \* \* \* \* \*" \(UTC\), mode live/);
+    await new Promise((r) => setTimeout(r, 2_500)); // a few ticks: cycles run (the open proposal is done: quiet)
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(out).toContain('stopped; ledger closed');
+    expect(out).not.toContain('✖');
+    const ledger = Ledger.open(s.stack.config.state.ledgerPath);
+    expect(ledger.all()).toHaveLength(1);
+    ledger.close();
+  }, 120_000);
 });
