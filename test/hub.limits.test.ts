@@ -3,7 +3,8 @@ import { manualClock } from '../governance/clock.ts';
 import { HubRejectedError } from '../governance/errors.ts';
 import { memoryHubChain } from '../governance/hub/memoryHub.ts';
 import { type HubInstance, startHub } from '../governance/hub/server.ts';
-import { createSnapshotClient } from '../governance/snapshotClient.ts';
+import { createSnapshotClient, viemTypedDataSigner } from '../governance/snapshotClient.ts';
+import { Client712 } from '../governance/snapshotProtocol.ts';
 import { devAccount, devSpace } from '../governance/testing.ts';
 
 /** Limits of the real services: proposals per space per day, requests per minute per IP (HTTP 429). */
@@ -56,4 +57,83 @@ describe('local hub: limits', () => {
     expect(raw.status).toBe(429);
     expect(await raw.json()).toEqual({ error: 'client_error', error_description: 'too many requests' });
   });
+
+  it('answers 425 to a copy of a request still being processed, and stores invalid plugins as {}', async () => {
+    const slow = memoryHubChain(31337);
+    slow.setBalance(token, devAccount(1).address, 5n);
+    slow.mine();
+    const balanceOf = slow.balanceOf;
+    slow.balanceOf = async (...args) => {
+      await new Promise((r) => setTimeout(r, 300));
+      return balanceOf(...args);
+    };
+    const slowHub = await startHub({
+      spaces: [devSpace({ anvil: { chainId: 31337 }, token, decimals: 0, accounts: [devAccount(0)] })],
+      rpcUrl: 'http://unused.invalid',
+      chain: slow,
+      dbPath: ':memory:',
+      clock,
+      onError: () => {},
+    });
+    try {
+      const timestamp = await clock();
+      const created = (await new Client712(slowHub.url).proposal(
+        viemTypedDataSigner(devAccount(0)) as never,
+        devAccount(0).address,
+        {
+          space: 'treasury.eth',
+          timestamp,
+          type: 'basic',
+          title: 'Bad plugins',
+          body: 'b',
+          discussion: '',
+          choices: ['For', 'Against'],
+          labels: [],
+          start: timestamp + 60,
+          end: timestamp + 3660,
+          snapshot: 1,
+          plugins: '{not json',
+          app: '',
+        } as never,
+      )) as { id: string };
+      const reader = createSnapshotClient({ hubUrl: slowHub.url, account: devAccount(0), clock });
+      expect((await reader.getProposal(created.id))?.plugins).toEqual({});
+
+      clock.advance(60);
+      const envelope = await new CapturingClient(slowHub.url).vote(
+        viemTypedDataSigner(devAccount(1)) as never,
+        devAccount(1).address,
+        {
+          space: 'treasury.eth',
+          proposal: created.id,
+          choice: 1,
+          timestamp: await clock(),
+        } as never,
+      );
+      const post = async () => {
+        const response = await fetch(slowHub.url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(envelope),
+        });
+        return { status: response.status, body: await response.json() };
+      };
+      const [first, second] = await Promise.all([post(), post()]);
+      expect([first.status, second.status].sort()).toEqual([200, 425]);
+      expect([first, second].find((r) => r.status === 425)?.body).toEqual({
+        error: 'client_error',
+        error_description: 'request already being processed',
+      });
+      expect((await reader.getVotes(created.id)).length).toBe(1);
+      clock.advance(-60);
+    } finally {
+      await slowHub.stop();
+    }
+  });
 });
+
+class CapturingClient extends Client712 {
+  override async send(envelope: unknown) {
+    return envelope;
+  }
+}
