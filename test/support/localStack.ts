@@ -2,6 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { privateKeyToAccount } from 'viem/accounts';
+import type { RationaleWriter } from '../../agent/draft/types.ts';
 import { type LocalStack, postFeedPrices, startLocalStack } from '../../agent/localStack.ts';
 import { buildRuntime, type Runtime } from '../../agent/runtime.ts';
 import { loadConfig } from '../../config/loadConfig.ts';
@@ -27,6 +28,7 @@ export type CycleStack = {
 
 export async function startCycleStack(
   edit: (config: TreasuryAgentConfig) => TreasuryAgentConfig = (c) => c,
+  options: { writer?: RationaleWriter } = {},
 ): Promise<CycleStack> {
   const dir = mkdtempSync(join(tmpdir(), 'cycle-'));
   const base = await loadConfig(DEFAULT_DEVNET_CONFIG);
@@ -40,6 +42,7 @@ export async function startCycleStack(
     config: stack.config,
     env: stack.env,
     contractNetworks: stack.contractNetworks,
+    writer: options.writer,
   });
   const clock = chainClock(stack.config.chain.rpcUrl);
   return {
