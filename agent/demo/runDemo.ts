@@ -118,6 +118,9 @@ export async function runDemo(
     pricesPath: options.pricesPath,
   });
   const clock = chainClock(stack.config.chain.rpcUrl);
+  say(
+    `local chain ${stack.config.chain.rpcUrl} · hub ${stack.hub.url} · DAO Safe ${stack.config.safe.address}`,
+  );
   const voters = stack.members.map((m) =>
     createSnapshotClient({ hubUrl: stack.hub.url, account: privateKeyToAccount(m.key), clock }),
   );
