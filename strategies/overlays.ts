@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { covarianceMatrix, dailyReturns } from './stats.ts';
 import { StrategySymbolSchema } from './symbols.ts';
-import type { MarketSnapshot, Overlay, Shares, TokenInfo } from './types.ts';
+import type { Floor, Holdings, MarketSnapshot, Overlay, Position, Shares, TokenInfo } from './types.ts';
 import { positionOf, pricedStables, TOTAL_BPS } from './weights.ts';
 
 function isStableIn(tokens: Readonly<Record<string, TokenInfo>>, symbol: string): boolean {
@@ -32,6 +32,24 @@ export const RunwayFloorParamsSchema = z.strictObject({
 });
 export type RunwayFloorParams = z.infer<typeof RunwayFloorParamsSchema>;
 
+/** The share of the treasury the runway floor keeps in which stablecoins (undefined: no floor applies). */
+function runwayFloorOf(
+  snapshot: MarketSnapshot,
+  holdings: Holdings,
+  params: RunwayFloorParams,
+  position: Position,
+): Floor | undefined {
+  const stables = pricedStables(snapshot, params.stables);
+  const total = position.totalUsd;
+  if (stables.length === 0 || total <= 0 || holdings.monthlySpendUsd <= 0 || params.months <= 0)
+    return undefined;
+  return {
+    by: 'runway-floor',
+    symbols: stables,
+    share: Math.min(1, (params.months * holdings.monthlySpendUsd) / total),
+  };
+}
+
 /** At least `months` × monthly spend in stablecoins, taken pro rata from everything else. */
 export const runwayFloor: Overlay<RunwayFloorParams> = {
   id: 'runway-floor',
@@ -39,12 +57,12 @@ export const runwayFloor: Overlay<RunwayFloorParams> = {
   summary: 'keep N months of spending in stablecoins',
   paramsSchema: RunwayFloorParamsSchema,
   lookbackDays: () => 0,
+  floor: runwayFloorOf,
   adjust(weights, snapshot, holdings, params, position = positionOf(snapshot, holdings)) {
-    const stables = pricedStables(snapshot, params.stables);
-    const total = position.totalUsd;
-    if (stables.length === 0 || total <= 0 || holdings.monthlySpendUsd <= 0 || params.months <= 0)
-      return weights;
-    const floor = Math.min(1, (params.months * holdings.monthlySpendUsd) / total);
+    const runway = runwayFloorOf(snapshot, holdings, params, position);
+    if (!runway) return weights;
+    const stables = runway.symbols as string[];
+    const floor = runway.share;
     const w = fractions(weights);
     const inStables = stables.reduce((a, s) => a + (w[s] ?? 0), 0);
     if (inStables >= floor) return weights;
@@ -67,14 +85,39 @@ export const GovernanceCapParamsSchema = z.strictObject({
 });
 export type GovernanceCapParams = z.infer<typeof GovernanceCapParamsSchema>;
 
-/** The DAO's own token at most maxBps; the rest goes to the other weights pro rata. */
+/**
+ * How much can be taken pro rata from `group` (whose weights add up to `total`) while `floor` still holds:
+ * its symbols in the group shrink with it, the others (except `skip`) stay as they are.
+ */
+function roomAbove(
+  out: Readonly<Record<string, number>>,
+  group: readonly string[],
+  total: number,
+  floor: Floor,
+  skip: string,
+): number {
+  let inGroup = 0;
+  let outside = 0;
+  for (const s of floor.symbols) {
+    if (s === skip) continue;
+    if (group.includes(s)) inGroup += out[s] ?? 0;
+    else outside += out[s] ?? 0;
+  }
+  if (inGroup <= 0) return Number.POSITIVE_INFINITY;
+  return Math.max(0, total * (1 - (floor.share - outside) / inGroup));
+}
+
+/**
+ * The DAO's own token at most maxBps; the rest goes to the other weights pro rata. With keepHeld, the token is
+ * kept up to the cap out of the other weights, but never out of a floor set before (the runway comes first).
+ */
 export const governanceCap: Overlay<GovernanceCapParams> = {
   id: 'governance-cap',
-  version: '1',
+  version: '2',
   summary: "cap the DAO's own token",
   paramsSchema: GovernanceCapParamsSchema,
   lookbackDays: () => 0,
-  adjust(weights, snapshot, holdings, params, position = positionOf(snapshot, holdings)) {
+  adjust(weights, snapshot, holdings, params, position = positionOf(snapshot, holdings), floors = []) {
     const gov = Object.keys(snapshot.tokens).find((s) => snapshot.tokens[s]?.role === 'governance');
     if (!gov || snapshot.prices[gov] === undefined) return weights;
     const w = fractions(weights);
@@ -99,17 +142,21 @@ export const governanceCap: Overlay<GovernanceCapParams> = {
       for (const s of Object.keys(out)) if (s !== gov) out[s] = (out[s] ?? 0) * ((1 - govShare) / rest);
       return out;
     }
-    // kept up to the cap: taken from the other risky assets first, so a runway floor before this still holds
+    // kept up to the cap: taken from the other risky assets first, then from stables but never below a floor
+    // set before this (a runway floor); what cannot be kept is sold
     const risky = Object.keys(out).filter((s) => s !== gov && !isStableIn(snapshot.tokens, s));
     const stable = Object.keys(out).filter((s) => isStableIn(snapshot.tokens, s));
     let left = need;
     for (const group of [risky, stable]) {
       const total = group.reduce((a, s) => a + (out[s] ?? 0), 0);
       if (total <= 0 || left <= 0) continue;
-      const take = Math.min(left, total);
+      let take = Math.min(left, total);
+      for (const floor of floors) take = Math.min(take, roomAbove(out, group, total, floor, gov));
+      if (take <= 0) continue;
       for (const s of group) out[s] = (out[s] ?? 0) * (1 - take / total);
       left -= take;
     }
+    if (left > 0) out[gov] = govShare - left;
     return out;
   },
 };

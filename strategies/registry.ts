@@ -4,6 +4,7 @@ import { equalWeight, fixedWeights, hold, inverseVolatility, riskParity } from '
 import { driftBand, governanceCap, maxStep, runwayFloor, volTarget } from './overlays.ts';
 import type {
   ConfiguredStrategy,
+  Floor,
   Holdings,
   MarketSnapshot,
   Overlay,
@@ -218,8 +219,12 @@ export function configureStrategy(
       if (overlays.length === 0) return { ...weights };
       const position = positionOf(snapshot, holdings);
       let shares: Shares = sharesOf(weights);
+      // minimums guaranteed by earlier overlays (the runway floor), which later ones must keep
+      const floors: Floor[] = [];
       for (const { overlay, params: p } of overlays) {
-        shares = overlay.adjust(shares, snapshot, holdings, p, position);
+        shares = overlay.adjust(shares, snapshot, holdings, p, position, floors);
+        const floor = overlay.floor?.(snapshot, holdings, p, position);
+        if (floor) floors.push(floor);
       }
       const out = toBasisPoints(shares);
       assertValidWeights(out, snapshot, id);

@@ -58,6 +58,13 @@ export type Shares = Readonly<Record<string, number>>;
 /** The priced holdings as shares of the treasury (computed once per decision and shared by overlays). */
 export type Position = { shares: Readonly<Record<string, number>>; totalUsd: number };
 
+/**
+ * A minimum an overlay guarantees (e.g. the runway floor: at least `share` of the treasury in these stablecoins
+ * combined). Later overlays that move weight between assets on their own account (the governance cap keeping the
+ * DAO's token) must not take those symbols below it.
+ */
+export type Floor = { by: string; symbols: readonly string[]; share: number };
+
 /** A rule applied on top of a strategy's weights (runway floor, caps, max step, volatility target, bands). */
 export type Overlay<P = unknown> = {
   id: string;
@@ -67,7 +74,7 @@ export type Overlay<P = unknown> = {
   lookbackDays: (params: P) => number;
   /**
    * Takes and returns shares (fractions adding up to 1). `position` is positionOf(snapshot, holdings), passed
-   * in so overlays need not recompute it.
+   * in so overlays need not recompute it; `floors` are the minimums set by the overlays applied before this one.
    */
   adjust: (
     weights: Shares,
@@ -75,7 +82,10 @@ export type Overlay<P = unknown> = {
     holdings: Holdings,
     params: P,
     position?: Position,
+    floors?: readonly Floor[],
   ) => Shares;
+  /** The minimum this overlay guarantees (its output meets it), which the overlays after it must keep. */
+  floor?: (snapshot: MarketSnapshot, holdings: Holdings, params: P, position: Position) => Floor | undefined;
 };
 
 /** A strategy with its params bound (and overlays applied): what the agent and the backtest call. */
