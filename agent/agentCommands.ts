@@ -11,65 +11,60 @@ import { describeError, TreasuryError } from './errors.ts';
 import { buildRuntime } from './runtime.ts';
 import { startSchedule } from './scheduler.ts';
 
-const configOption = {
+const agentOptions = {
   config: { type: 'string' as const, valueName: 'FILE', description: 'the agent config (YAML or JSON)' },
+  prices: { type: 'string' as const, valueName: 'FILE', description: 'price history CSV (lookbacks)' },
 };
 
-function requireConfig(args: Parameters<Command['run']>[0]): string {
+/** Loads the config, builds the runtime from the environment, runs `body`, and always closes the ledger. */
+async function withRuntime(
+  args: Parameters<Command['run']>[0],
+  io: Parameters<Command['run']>[1],
+  body: (runtime: Awaited<ReturnType<typeof buildRuntime>>) => Promise<number>,
+): Promise<number> {
   const path = stringOption(args, 'config');
   if (!path)
     throw new UsageError('--config FILE is required', { hint: 'e.g. --config config/examples/devnet.yaml' });
-  return path;
+  const config = await loadConfig(path);
+  const runtime = await buildRuntime({
+    config,
+    env: process.env,
+    pricesPath: stringOption(args, 'prices'),
+    log: io.out,
+  });
+  try {
+    return await body(runtime);
+  } finally {
+    runtime.close();
+  }
 }
 
 export const onceCommand: Command = {
   name: ['once'],
   summary: 'run one cycle: carry open proposals forward, then observe, decide, draft and propose if due',
-  options: {
-    ...configOption,
-    prices: { type: 'string', valueName: 'FILE', description: 'price history CSV (lookbacks)' },
-  },
+  options: agentOptions,
   help: [
     'Keys come from the environment: TREASURY_AGENT_KEY (and TREASURY_COSIGNER_KEYS on the devnet).',
     'mode: shadow in the config posts nothing and executes nothing.',
   ],
-  async run(args, io) {
-    const config = await loadConfig(requireConfig(args));
-    const runtime = await buildRuntime({
-      config,
-      env: process.env,
-      pricesPath: stringOption(args, 'prices'),
-      log: io.out,
-    });
-    try {
+  run: (args, io) =>
+    withRuntime(args, io, async (runtime) => {
       const report = await runCycle(runtime);
       if (report.events.length === 0) io.out('nothing to do');
       return 0;
-    } finally {
-      runtime.close();
-    }
-  },
+    }),
 };
 
 export const runCommand: Command = {
   name: ['run'],
   summary: "run cycles on the config's cron schedule (UTC, no overlap) until SIGINT/SIGTERM",
-  options: {
-    ...configOption,
-    prices: { type: 'string', valueName: 'FILE', description: 'price history CSV (lookbacks)' },
-  },
+  options: agentOptions,
   help: [
     'SIGTERM lets the running cycle finish its step, then closes the ledger. A restart resumes open proposals.',
   ],
-  async run(args, io) {
-    const config = await loadConfig(requireConfig(args));
-    const runtime = await buildRuntime({
-      config,
-      env: process.env,
-      pricesPath: stringOption(args, 'prices'),
-      log: io.out,
-    });
-    try {
+  run: (args, io) =>
+    withRuntime(args, io, async (runtime) => {
+      const config = runtime.config;
       const schedule = startSchedule({
         cron: config.schedule.cron,
         signal: io.signal,
@@ -85,10 +80,7 @@ export const runCommand: Command = {
       await schedule.done;
       io.out('stopped; ledger closed');
       return 0;
-    } finally {
-      runtime.close();
-    }
-  },
+    }),
 };
 
 export const configValidateCommand: Command = {

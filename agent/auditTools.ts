@@ -1,13 +1,13 @@
 import {
+  type Address,
   type Chain,
-  decodeEventLog,
   formatUnits,
   getAddress,
   type Hex,
   type PublicClient,
   type Transport,
 } from 'viem';
-import { safeAbi } from '../contracts/abis.ts';
+import { executedSafeTx } from '../contracts/safeEvents.ts';
 import { AuditError, type AuditRecord, verifyAuditChain } from './auditLog.ts';
 import { type DecisionInputs, decide } from './decide.ts';
 
@@ -16,7 +16,7 @@ import { type DecisionInputs, decide } from './decide.ts';
  * (recompute the plan and the safeTxHash from a decision's logged inputs), `show` (the decision for a person).
  */
 
-type ExecutedData = { safeTxHash: string; transactionHash: Hex; proposalId?: string };
+type ExecutedData = { safeTxHash: string; transactionHash: Hex; proposalId?: string; safe?: Address };
 
 export type AuditVerification = {
   chain: ReturnType<typeof verifyAuditChain>;
@@ -40,17 +40,7 @@ export async function verifyAudit(
     let status: string;
     try {
       const receipt = await client.getTransactionReceipt({ hash: data.transactionHash });
-      const ran = receipt.logs.some((log) => {
-        try {
-          const event = decodeEventLog({ abi: safeAbi, data: log.data, topics: log.topics });
-          return (
-            event.eventName === 'ExecutionSuccess' &&
-            event.args.txHash.toLowerCase() === data.safeTxHash.toLowerCase()
-          );
-        } catch {
-          return false;
-        }
-      });
+      const ran = executedSafeTx(receipt.logs, data.safeTxHash, data.safe);
       status =
         receipt.status !== 'success'
           ? 'reverted on chain'

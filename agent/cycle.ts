@@ -529,6 +529,7 @@ function finishExecution(
     {
       ledgerKey: row.key,
       proposalId: row.proposalId,
+      safe: decision.inputs.safe.address,
       safeTxHash: row.safeTxHash,
       transactionHash,
       gasUsed: gasUsed ?? null,

@@ -2,7 +2,6 @@ import SafeImport, { type ContractNetworksConfig } from '@safe-global/protocol-k
 import {
   type Address,
   type Chain,
-  decodeEventLog,
   getAddress,
   type Hex,
   type PublicClient,
@@ -11,7 +10,7 @@ import {
 } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
 import { ChainError, RefusedError, TreasuryError } from '../agent/errors.ts';
-import { safeAbi } from './abis.ts';
+import { executedSafeTx } from './safeEvents.ts';
 import {
   buildRebalanceTx,
   type RebalanceTx,
@@ -330,18 +329,7 @@ export async function executeRebalance(
     throw new ChainError(`executing the Safe transaction failed: ${revertReason(error)}`, { cause: error });
   }
   const receipt = await ctx.client.waitForTransactionReceipt({ hash: transactionHash });
-  const executed = receipt.logs.some((log) => {
-    if (getAddress(log.address) !== getAddress(ctx.safe)) return false;
-    try {
-      const event = decodeEventLog({ abi: safeAbi, data: log.data, topics: log.topics });
-      return (
-        event.eventName === 'ExecutionSuccess' &&
-        event.args.txHash.toLowerCase() === prepared.safeTxHash.toLowerCase()
-      );
-    } catch {
-      return false;
-    }
-  });
+  const executed = executedSafeTx(receipt.logs, prepared.safeTxHash, ctx.safe);
   if (receipt.status !== 'success' || !executed) {
     throw new ChainError(
       `transaction ${transactionHash} did not execute the Safe transaction ${prepared.safeTxHash}`,

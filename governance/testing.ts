@@ -7,6 +7,7 @@ import { mnemonicToAccount } from 'viem/accounts';
 import { foundry } from 'viem/chains';
 import { ANVIL_TEST_MNEMONIC, type AnvilInstance, startAnvil } from '../contracts/anvil.ts';
 import { projectArtifacts } from '../contracts/artifacts.ts';
+import { devAccount } from '../contracts/devAccounts.ts';
 import type { SpaceInput } from './hub/spaces.ts';
 
 export type GovernanceChain = {
@@ -24,9 +25,8 @@ export type GovernanceChain = {
   stop: () => Promise<void>;
 };
 
-export function devAccount(index: number): HDAccount {
-  return mnemonicToAccount(ANVIL_TEST_MNEMONIC, { addressIndex: index });
-}
+/** anvil's development accounts: one definition for the whole project. */
+export { devAccount };
 
 export async function startGovernanceChain(options: { accounts?: number; decimals?: number } = {}) {
   const anvil = await startAnvil({ accounts: Math.max(options.accounts ?? 6, 2) });

@@ -5,7 +5,12 @@ import { safeAbi, uniswapV2FactoryAbi } from '../contracts/abis.ts';
 import { devAccount, devPrivateKey } from '../contracts/devAccounts.ts';
 import { executorContextForDevnet } from '../contracts/localDevnet.ts';
 import { executeRebalance, prepareRebalance, SimulationError } from '../contracts/safeExecutor.ts';
-import { buildRebalanceTx, computeSafeTxHash, uniswapV2PairFor } from '../contracts/safeTransaction.ts';
+import {
+  buildRebalanceTx,
+  computeSafeTxHash,
+  SAFE_TX_TYPES,
+  uniswapV2PairFor,
+} from '../contracts/safeTransaction.ts';
 import { readHoldings, readPools, readSafeState } from '../contracts/treasuryReads.ts';
 import { getAmountOut } from '../strategies/uniswap.ts';
 import { useDevnet } from './support/devnet.ts';
@@ -187,20 +192,7 @@ describe('executing a rebalance through the Safe', () => {
     const prepared = await prepareRebalance(ctx, { swaps: plan.swaps, route: 'pair', deadline });
     const signature = await devAccount(1).signTypedData({
       domain: { chainId: ctx.chainId, verifyingContract: ctx.safe },
-      types: {
-        SafeTx: [
-          { name: 'to', type: 'address' },
-          { name: 'value', type: 'uint256' },
-          { name: 'data', type: 'bytes' },
-          { name: 'operation', type: 'uint8' },
-          { name: 'safeTxGas', type: 'uint256' },
-          { name: 'baseGas', type: 'uint256' },
-          { name: 'gasPrice', type: 'uint256' },
-          { name: 'gasToken', type: 'address' },
-          { name: 'refundReceiver', type: 'address' },
-          { name: 'nonce', type: 'uint256' },
-        ],
-      },
+      types: SAFE_TX_TYPES,
       primaryType: 'SafeTx',
       message: prepared.safeTx,
     });
