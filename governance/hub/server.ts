@@ -6,7 +6,12 @@ import { HubError } from '../errors.ts';
 import { type HubChain, rpcHubChain } from './chain.ts';
 import { createHubGraphql } from './graphql.ts';
 import { createSequencer, type ProposalLimits } from './sequencer.ts';
-import { inlineSignaturePool, type SignaturePool, workerSignaturePool } from './signaturePool.ts';
+import {
+  inlineSignaturePool,
+  nativeSignatures,
+  type SignaturePool,
+  workerSignaturePool,
+} from './signaturePool.ts';
 import { loadSpacesFile, parseSpaces, type Space, type SpaceInput } from './spaces.ts';
 import { HubStore } from './store.ts';
 
@@ -30,7 +35,10 @@ export type StartHubOptions = {
   limits?: Partial<ProposalLimits>;
   /** Requests per minute per IP on the message endpoint before HTTP 429 (0 = no limit, the default). */
   rateLimitPerMinute?: number;
-  /** Worker threads for signature recovery and receipts (default: CPUs − 2 from 4 CPUs up, at most 4; else 0). */
+  /**
+   * Worker threads for signature recovery and receipts. Default 0 when libsecp256k1 loads (~0.05 ms per
+   * signature: a thread hop costs more); without it CPUs − 2 from 4 CPUs up, at most 4; else 0.
+   */
   workers?: number;
   /** Unexpected errors (HTTP 500) are reported here; default: printed to stderr. */
   onError?: (error: unknown) => void;
@@ -104,9 +112,10 @@ export async function startHub(options: StartHubOptions): Promise<HubInstance> {
 
   const store = new HubStore(options.dbPath);
   let server: Server | undefined;
-  // Leave a core to the main thread and one to the chain node: workers only pay off from 4 CPUs up.
+  // JS recovery (~3 ms) pays for threads from 4 CPUs up: one core for the main thread, one for the chain node.
   const workers =
-    options.workers ?? (availableParallelism() >= 4 ? Math.min(4, availableParallelism() - 2) : 0);
+    options.workers ??
+    (nativeSignatures() || availableParallelism() < 4 ? 0 : Math.min(4, availableParallelism() - 2));
   const signatures: SignaturePool = workers > 0 ? workerSignaturePool(workers) : inlineSignaturePool();
   try {
     let key = store.getMeta('relayer_key') as `0x${string}` | undefined;

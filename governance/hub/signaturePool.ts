@@ -1,8 +1,11 @@
 import { Worker } from 'node:worker_threads';
-import { type Address, type Hex, recoverAddress } from 'viem';
-import { signMessage } from 'viem/accounts';
+import type { Address, Hex } from 'viem';
+import { signatureFunctions } from './nativeSecp256k1.ts';
 
-/** The hub's CPU-heavy signature work: ECDSA public-key recovery (~3 ms in JS) and receipt signatures. */
+/**
+ * The hub's CPU-heavy signature work: ECDSA public-key recovery and receipt signatures (~0.05 ms each with
+ * libsecp256k1, ~3 ms and ~0.7 ms in JS when its binary is missing).
+ */
 export type SignaturePool = {
   /** The EOA that signed `hash`, or undefined when `signature` is not a valid 65-byte ECDSA signature. */
   recover: (hash: Hex, signature: Hex) => Promise<Address | undefined>;
@@ -11,19 +14,13 @@ export type SignaturePool = {
   close: () => Promise<void>;
 };
 
-/** On the calling thread: for the in-memory hub and single-core machines. */
-export function inlineSignaturePool(): SignaturePool {
-  return {
-    recover: async (hash, signature) => {
-      try {
-        return await recoverAddress({ hash, signature });
-      } catch {
-        return undefined;
-      }
-    },
-    signReceipt: (privateKey, message) => signMessage({ message, privateKey }),
-    close: async () => {},
-  };
+/** True when libsecp256k1's binary loads here: then the work is cheap enough for the calling thread. */
+export const nativeSignatures = (): boolean => signatureFunctions().native;
+
+/** On the calling thread: the default with libsecp256k1, and for the in-memory hub. `native: false` = viem. */
+export function inlineSignaturePool(options: { native?: boolean } = {}): SignaturePool {
+  const { recover, signReceipt } = signatureFunctions(options);
+  return { recover, signReceipt, close: async () => {} };
 }
 
 type Pending = { resolve: (value: string | undefined) => void; reject: (error: Error) => void };
