@@ -11,7 +11,12 @@ import { privateKeyToAccount } from 'viem/accounts';
 import type { TreasuryAgentConfig } from '../config/schema.ts';
 import { safeAbi } from '../contracts/abis.ts';
 import { executeRebalance, type RebalanceExecution } from '../contracts/safeExecutor.ts';
-import { safeTxToJson } from '../contracts/safeTransaction.ts';
+import { SAFE_TX_TYPES, safeTxToJson } from '../contracts/safeTransaction.ts';
+import {
+  type OwnerSignature,
+  type TransactionService,
+  verifiedSignatures,
+} from '../contracts/transactionService.ts';
 import { readPools, readSafeState } from '../contracts/treasuryReads.ts';
 import { parseTreasuryPlugin, renderProposalBody } from '../governance/proposalBody.ts';
 import type { ProposeInput, SnapshotClient } from '../governance/snapshotClient.ts';
@@ -51,6 +56,8 @@ export type CycleDeps = {
   agentKey: Hex;
   /** Co-signer keys (the devnet); production collects signatures through the Safe Transaction Service. */
   coSignerKeys: Hex[];
+  /** Where co-signers confirm (execution.coSigning: safe-transaction-service). */
+  transactionService?: TransactionService;
   /** One readable line per event (the demo's narrative). */
   log?: (line: string) => void;
   /**
@@ -441,9 +448,63 @@ async function execute(deps: CycleDeps, row: ProposalRow, at: number, say: (line
     say(`not executed (${to}): ${error.shortMessage}`);
     return;
   }
+  if (deps.config.execution.coSigning === 'safe-transaction-service') {
+    const signing = await collectSignatures(deps, decision, record);
+    if (signing.count < signing.threshold) {
+      say(
+        `waiting for co-signatures on the Safe Transaction Service: ${signing.count} of ${signing.threshold}`,
+      );
+      return;
+    }
+  }
   deps.ledger.transition(row.key, 'passed', 'executing', {}, at);
   deps.crashPoint?.('after-executing-transition');
   await executeNow(deps, deps.ledger.get(row.key)!, decision, record, at, say);
+}
+
+/**
+ * The signatures for a voted transaction. local-keys: the agent's and enough co-signer keys from the
+ * environment (the devnet). safe-transaction-service: the agent proposes the transaction with its own signature
+ * (idempotent) and reads the other owners' confirmations, each verified against the safeTxHash.
+ */
+async function collectSignatures(deps: CycleDeps, decision: Decision, record: ProposalRecord) {
+  const safe = await readSafeState(deps.client, { safe: record.inputs.safe.address });
+  const owners = new Set(safe.owners.map((o) => getAddress(o)));
+  const agent = privateKeyToAccount(deps.agentKey);
+  if (deps.config.execution.coSigning === 'local-keys') {
+    const coSigners = deps.coSignerKeys
+      .filter(
+        (k) => owners.has(privateKeyToAccount(k).address) && privateKeyToAccount(k).address !== agent.address,
+      )
+      .slice(0, Math.max(0, safe.threshold - 1));
+    return {
+      keys: [deps.agentKey, ...coSigners],
+      collected: [] as OwnerSignature[],
+      count: 1 + coSigners.length,
+      threshold: safe.threshold,
+    };
+  }
+  const service = deps.transactionService;
+  if (!service)
+    throw new TreasuryError('execution.coSigning is safe-transaction-service but no service is configured');
+  const tx = decision.tx!;
+  const senderSignature = await agent.signTypedData({
+    domain: { chainId: record.inputs.safe.chainId, verifyingContract: record.inputs.safe.address },
+    types: SAFE_TX_TYPES,
+    primaryType: 'SafeTx',
+    message: tx.safeTx,
+  });
+  await service.propose({
+    safe: record.inputs.safe.address,
+    safeTx: tx.safeTx,
+    safeTxHash: tx.safeTxHash,
+    sender: agent.address,
+    senderSignature,
+  });
+  const collected = (
+    await verifiedSignatures(tx.safeTxHash, await service.confirmations(tx.safeTxHash))
+  ).filter((c) => owners.has(getAddress(c.owner)) && getAddress(c.owner) !== agent.address);
+  return { keys: [deps.agentKey], collected, count: 1 + collected.length, threshold: safe.threshold };
 }
 
 async function executeNow(
@@ -454,20 +515,7 @@ async function executeNow(
   at: number,
   say: (line: string) => void,
 ) {
-  if (deps.config.execution.coSigning !== 'local-keys') {
-    throw new TreasuryError('co-signing through the Safe Transaction Service is not implemented yet', {
-      hint: 'use execution.coSigning: local-keys on the devnet',
-    });
-  }
-  const safe = await readSafeState(deps.client, { safe: record.inputs.safe.address });
-  const owners = new Set(safe.owners.map((o) => getAddress(o)));
-  const coSigners = deps.coSignerKeys
-    .filter(
-      (k) =>
-        owners.has(privateKeyToAccount(k).address) &&
-        privateKeyToAccount(k).address !== privateKeyToAccount(deps.agentKey).address,
-    )
-    .slice(0, Math.max(0, safe.threshold - 1));
+  const signing = await collectSignatures(deps, decision, record);
   let result: RebalanceExecution;
   try {
     result = await executeRebalance(
@@ -490,7 +538,8 @@ async function executeNow(
         nonce: BigInt(record.inputs.safe.nonce),
         expectedSafeTxHash: row.safeTxHash as Hex,
       },
-      [deps.agentKey, ...coSigners],
+      signing.keys,
+      signing.collected,
     );
   } catch (error) {
     if (!(error instanceof TreasuryError)) throw error;

@@ -6,6 +6,7 @@ import { uniswapV2RouterAbi } from '../contracts/abis.ts';
 import { makePublicClient } from '../contracts/chainClients.ts';
 import { contractNetworksFor } from '../contracts/devnet.ts';
 import { DEFAULT_PRICES_PATH } from '../contracts/localDevnet.ts';
+import { apiKitTransactionService, type TransactionService } from '../contracts/transactionService.ts';
 import { type Clock, chainClock, systemClock } from '../governance/clock.ts';
 import { createSnapshotClient } from '../governance/snapshotClient.ts';
 import { loadPriceHistory } from '../strategies/priceHistory.ts';
@@ -29,6 +30,8 @@ export type RuntimeOptions = {
   writer?: RationaleWriter;
   log?: (line: string) => void;
   pricesPath?: string;
+  /** Default per execution.coSigning: the Safe Transaction Service through api-kit. */
+  transactionService?: TransactionService;
   /** protocol-kit contract addresses for chains without a safe-deployments entry (the devnet). */
   contractNetworks?: CycleDeps['contracts']['contractNetworks'];
 };
@@ -110,6 +113,14 @@ export async function buildRuntime(options: RuntimeOptions): Promise<Runtime> {
     governance,
     agentKey: secrets.agentKey as Hex,
     coSignerKeys: secrets.coSignerKeys,
+    transactionService:
+      options.transactionService ??
+      (config.execution.coSigning === 'safe-transaction-service'
+        ? apiKitTransactionService({
+            chainId: config.chain.id,
+            txServiceUrl: config.execution.transactionServiceUrl,
+          })
+        : undefined),
     log: options.log,
     crashPoint: crashHook(options.env.TREASURY_TEST_CRASH_AT),
     close: () => ledger.close(),

@@ -1,4 +1,4 @@
-import SafeImport, { type ContractNetworksConfig } from '@safe-global/protocol-kit';
+import SafeImport, { type ContractNetworksConfig, EthSafeSignature } from '@safe-global/protocol-kit';
 import {
   type Address,
   type Chain,
@@ -18,6 +18,7 @@ import {
   type SwapInstruction,
   type SwapRoute,
 } from './safeTransaction.ts';
+import { type OwnerSignature, verifiedSignatures } from './transactionService.ts';
 import { readHoldings, readSafeState, type SafeStateReading, type TokenRef } from './treasuryReads.ts';
 
 // protocol-kit's types describe a CommonJS module; under ESM its default export is the Safe class itself.
@@ -256,6 +257,8 @@ export async function executeRebalance(
   ctx: ExecutorContext,
   request: RebalanceRequest,
   signerKeys: Hex[],
+  /** Owners' signatures collected elsewhere (the Safe Transaction Service); each must recover to its owner. */
+  collectedSignatures: OwnerSignature[] = [],
 ): Promise<RebalanceExecution> {
   const prepared = await prepareRebalance(ctx, request);
   const owners = new Set(prepared.safeState.owners.map((o) => getAddress(o)));
@@ -266,9 +269,16 @@ export async function executeRebalance(
     if (!owners.has(signer))
       throw new RefusedError(`signer ${signer} is not an owner of the Safe ${ctx.safe}`);
   });
-  if (signers.length < prepared.safeState.threshold) {
+  const collected = (await verifiedSignatures(prepared.safeTxHash, collectedSignatures)).filter(
+    (s, i, all) =>
+      owners.has(getAddress(s.owner)) &&
+      !signers.includes(getAddress(s.owner)) &&
+      all.findIndex((o) => o.owner === s.owner) === i,
+  );
+  const count = signers.length + collected.length;
+  if (count < prepared.safeState.threshold) {
     throw new RefusedError(
-      `too few signatures: ${signers.length} of the ${prepared.safeState.threshold} the Safe requires`,
+      `too few signatures: ${count} of the ${prepared.safeState.threshold} the Safe requires`,
       {
         hint: 'collect the co-signers’ signatures (Safe Transaction Service in production); nothing was sent',
       },
@@ -311,6 +321,8 @@ export async function executeRebalance(
     );
   }
 
+  for (const { owner, signature } of collected)
+    safeTransaction.addSignature(new EthSafeSignature(owner, signature));
   try {
     for (const key of signerKeys) {
       const kit = key === signerKeys[0] ? executorKit : await kitFor(key);

@@ -306,3 +306,49 @@ describe('the draft inside a real cycle', () => {
     expect(parseTreasuryPlugin(hub!.plugins).safeTxHash).toBe(row.safeTxHash);
   });
 });
+
+describe('co-signing through a transaction service (production mode)', () => {
+  it('proposes with the agent signature, waits below threshold, ignores a forged confirmation, executes once confirmed', async () => {
+    const { memoryTransactionService } = await import('../contracts/transactionService.ts');
+    const { privateKeyToAccount } = await import('viem/accounts');
+    const { devPrivateKey } = await import('../contracts/devAccounts.ts');
+    const service = memoryTransactionService();
+    const s = await startCycleStack(
+      (c) => ({ ...c, execution: { ...c.execution, coSigning: 'safe-transaction-service' } }),
+      {
+        transactionService: service,
+      },
+    );
+    current = s;
+    const row = await postedProposal(s);
+    await voteAndClose(s, row.proposalId!, [
+      [0, 1],
+      [1, 1],
+    ]);
+    const safe = s.runtime.config.safe.address!;
+    const hash = row.safeTxHash as `0x${string}`;
+
+    const waiting = await runCycle(s.runtime);
+    expect(waiting.events.join('\n')).toMatch(
+      /waiting for co-signatures on the Safe Transaction Service: 1 of 2/,
+    );
+    expect(s.runtime.ledger.get(row.key)!.state).toBe('passed');
+    expect(service.proposed(hash)).toBe(true);
+    expect((await readSafeState(s.runtime.client, { safe })).nonce).toBe(0n);
+
+    // A confirmation in a steward's name, signed by someone else, does not count.
+    const stewardKey = s.stack.env.TREASURY_COSIGNER_KEYS!.split(',')[0] as `0x${string}`;
+    const steward = privateKeyToAccount(stewardKey);
+    service.confirm(hash, steward.address, await privateKeyToAccount(devPrivateKey(7)).sign({ hash }));
+    expect((await runCycle(s.runtime)).events.join('\n')).toMatch(/1 of 2/);
+    expect((await readSafeState(s.runtime.client, { safe })).nonce).toBe(0n);
+
+    // The steward confirms in their wallet: the agent executes, once.
+    service.confirm(hash, steward.address, await steward.sign({ hash }));
+    await runCycle(s.runtime);
+    expect(s.runtime.ledger.get(row.key)!.state).toBe('executed');
+    expect((await readSafeState(s.runtime.client, { safe })).nonce).toBe(1n);
+    await runCycle(s.runtime);
+    expect((await readSafeState(s.runtime.client, { safe })).nonce).toBe(1n);
+  });
+});

@@ -9,6 +9,7 @@ import { loadConfig } from '../../config/loadConfig.ts';
 import type { TreasuryAgentConfig } from '../../config/schema.ts';
 import { advanceChainTime } from '../../contracts/chainTime.ts';
 import { DEFAULT_DEVNET_CONFIG } from '../../contracts/devnetCommand.ts';
+import type { TransactionService } from '../../contracts/transactionService.ts';
 import { chainClock } from '../../governance/clock.ts';
 import { createSnapshotClient } from '../../governance/snapshotClient.ts';
 
@@ -28,7 +29,7 @@ export type CycleStack = {
 
 export async function startCycleStack(
   edit: (config: TreasuryAgentConfig) => TreasuryAgentConfig = (c) => c,
-  options: { writer?: RationaleWriter } = {},
+  options: { writer?: RationaleWriter; transactionService?: TransactionService } = {},
 ): Promise<CycleStack> {
   const dir = mkdtempSync(join(tmpdir(), 'cycle-'));
   const base = await loadConfig(DEFAULT_DEVNET_CONFIG);
@@ -43,6 +44,7 @@ export async function startCycleStack(
     env: stack.env,
     contractNetworks: stack.contractNetworks,
     writer: options.writer,
+    transactionService: options.transactionService,
   });
   const clock = chainClock(stack.config.chain.rpcUrl);
   return {
