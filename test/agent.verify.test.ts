@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { compareWithPlan } from '../agent/cycle.ts';
+import type { Decision } from '../agent/decide.ts';
+
+const decision = {
+  plan: {
+    swaps: [
+      {
+        sell: 'GOV',
+        buy: 'USDC',
+        amountIn: 1_000n,
+        minAmountOut: 95n,
+        expectedAmountOut: 100n,
+        priceImpactBps: 10,
+      },
+      {
+        sell: 'USDC',
+        buy: 'WETH',
+        amountIn: 50n,
+        minAmountOut: 9n,
+        expectedAmountOut: 10n,
+        priceImpactBps: 10,
+      },
+    ],
+  },
+} as unknown as Decision;
+
+const change = (symbol: string, delta: bigint) => ({
+  symbol,
+  decimals: 18,
+  before: 10_000n,
+  after: 10_000n + delta,
+  delta,
+});
+
+describe('verify: balances after execution against the plan', () => {
+  it('accepts sells of exactly amountIn and buys of at least the minimum out', () => {
+    expect(
+      compareWithPlan(decision, {
+        GOV: change('GOV', -1_000n),
+        USDC: change('USDC', 97n - 50n),
+        WETH: change('WETH', 10n),
+        DAI: change('DAI', 0n),
+      }),
+    ).toEqual([]);
+  });
+
+  it('names every divergence: more sold than planned, less bought than the minimum, an untouched token moving', () => {
+    const problems = compareWithPlan(decision, {
+      GOV: change('GOV', -1_001n),
+      USDC: change('USDC', 40n),
+      WETH: change('WETH', 8n),
+      DAI: change('DAI', -5n),
+    });
+    expect(problems).toEqual([
+      'GOV changed by -1001, expected between -1000 and -1000',
+      'USDC changed by 40, expected between 45 and 150', // 95 (min out of the sell) − 50 (the buy)
+      'WETH changed by 8, expected between 9 and 20',
+      'DAI changed by -5, expected between 0 and 0',
+    ]);
+  });
+});
