@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import { type Address, formatUnits, getAddress, type Hex } from 'viem';
 import type { Clock } from '../clock.ts';
-import { messageId, messageKind, SNAPSHOT_DOMAIN, snapshotJs } from '../snapshotProtocol.ts';
+import { messageKind, SNAPSHOT_DOMAIN, snapshotJs } from '../snapshotProtocol.ts';
 import type { HubChain } from './chain.ts';
 import { rawCid } from './cid.ts';
+import { createMessageHasher } from './messageHasher.ts';
 import { inlineSignaturePool, type SignaturePool } from './signaturePool.ts';
 import type { Space } from './spaces.ts';
 import type { HubStore, MessageRow, ProposalRow } from './store.ts';
@@ -132,6 +133,7 @@ export function createSequencer(options: SequencerOptions) {
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
   const spaces = new Map(options.spaces.map((space) => [space.id, space]));
   const inFlight = new Set<string>();
+  const messageId = createMessageHasher();
 
   async function votingPower(
     strategies: Space['strategies'],
