@@ -9,6 +9,7 @@ import {
 } from 'graphql';
 import type { Clock } from '../clock.ts';
 import { snapshotJs } from '../snapshotProtocol.ts';
+import { leanExecute } from './leanExecute.ts';
 import type { Space } from './spaces.ts';
 import type { Condition, HubStore, ProposalRow, VoteRow } from './store.ts';
 
@@ -130,7 +131,13 @@ function conditions(where: Record<string, unknown> | null | undefined, now: numb
 }
 
 /** The hub's GraphQL endpoint: parses, validates and executes queries with graphql-js over the SQLite store. */
-export function createHubGraphql(options: { store: HubStore; spaces: Space[]; clock: Clock }) {
+export function createHubGraphql(options: {
+  store: HubStore;
+  spaces: Space[];
+  clock: Clock;
+  /** false = graphql-js for every query (tests compare the lean path with it). */
+  lean?: boolean;
+}) {
   const { store, clock } = options;
   const schema = buildSchema(HUB_SCHEMA_SDL);
   // `Any` keeps graphql-js' defaults for a custom scalar: values pass through as JSON.
@@ -229,7 +236,19 @@ export function createHubGraphql(options: { store: HubStore; spaces: Space[]; cl
     };
   }
 
+  // Stored rows are immutable and shared (the store caches pages): their JSON columns are parsed once.
+  const parsedVotes = new WeakMap<VoteRow, { choice: unknown; metadata: unknown; vp_by_strategy: unknown }>();
+
   function voteObject(row: VoteRow, now: number) {
+    let parsed = parsedVotes.get(row);
+    if (!parsed) {
+      parsed = {
+        choice: JSON.parse(row.choice),
+        metadata: JSON.parse(row.metadata),
+        vp_by_strategy: JSON.parse(row.vp_by_strategy),
+      };
+      parsedVotes.set(row, parsed);
+    }
     return {
       id: row.id,
       ipfs: row.ipfs,
@@ -240,12 +259,12 @@ export function createHubGraphql(options: { store: HubStore; spaces: Space[]; cl
         const p = store.getProposal(row.proposal);
         return p ? proposalObject(p, now) : null;
       },
-      choice: JSON.parse(row.choice),
-      metadata: JSON.parse(row.metadata),
+      choice: parsed.choice,
+      metadata: parsed.metadata,
       reason: row.reason,
       app: row.app,
       vp: row.vp,
-      vp_by_strategy: JSON.parse(row.vp_by_strategy),
+      vp_by_strategy: parsed.vp_by_strategy,
       vp_state: row.vp_state,
     };
   }
@@ -310,6 +329,8 @@ export function createHubGraphql(options: { store: HubStore; spaces: Space[]; cl
 
   return {
     schema,
+    /** The root resolvers (tests run the lean executor on them directly). */
+    root,
     /** Executes one GraphQL request; the reply is what goes back as JSON (`{data}` or `{errors}`). */
     async run(request: {
       query?: unknown;
@@ -333,14 +354,16 @@ export function createHubGraphql(options: { store: HubStore; spaces: Space[]; cl
       }
       if (Array.isArray(document)) return { status: 400, body: { errors: document as GraphQLError[] } };
       const now = await clock();
-      const result = await execute({
+      const request_ = {
         schema,
         document: document as DocumentNode,
         rootValue: root,
         contextValue: { now } satisfies Context,
         variableValues: (request.variables ?? undefined) as Record<string, unknown> | undefined,
         operationName: typeof request.operationName === 'string' ? request.operationName : undefined,
-      });
+      };
+      // Plain queries skip graphql-js's per-field machinery; anything else, or any error, runs graphql-js.
+      const result = (options.lean !== false && leanExecute(request_)) || (await execute(request_));
       return { status: 200, body: result };
     },
   };

@@ -175,13 +175,21 @@ function stripMeta<T>(row: unknown): T {
   return row as T;
 }
 
+const PROPOSAL_CACHE_LIMIT = 1000;
+const LIST_CACHE_LIMIT = 64;
+
 /**
  * The hub's SQLite store (WAL). Each accepted message is written with its effect in one transaction, so a crash
- * never leaves a message recorded without its proposal or vote (or the reverse).
+ * never leaves a message recorded without its proposal or vote (or the reverse). Proposal rows are also kept in
+ * memory (read on every vote), and so are the pages of the last list queries: this store is the file's only
+ * writer, and every write replaces or drops the cached proposal once its transaction has committed and empties
+ * the list cache.
  */
 export class HubStore {
   readonly #db: Database.Database;
   readonly #statements = new Map<string, Database.Statement>();
+  readonly #proposals = new Map<string, Readonly<ProposalRow>>();
+  readonly #lists = new Map<string, readonly unknown[]>();
 
   constructor(path: string) {
     try {
@@ -224,10 +232,12 @@ export class HubStore {
 
   /** Stores a new proposal and its message. */
   addProposal(proposal: ProposalRow, message: MessageRow): void {
+    this.#lists.clear();
     this.#db.transaction(() => {
       this.#prepare(insertSql('messages', MESSAGE_COLUMNS)).run(message);
       this.#prepare(insertSql('proposals', PROPOSAL_COLUMNS)).run(proposal);
     })();
+    this.#proposals.delete(proposal.id);
   }
 
   /** Applies an update-proposal message (author edit before start): same id, new content. */
@@ -239,6 +249,7 @@ export class HubStore {
     >,
     message: MessageRow,
   ): void {
+    this.#lists.clear();
     this.#db.transaction(() => {
       this.#prepare(insertSql('messages', MESSAGE_COLUMNS)).run(message);
       this.#prepare(
@@ -247,15 +258,18 @@ export class HubStore {
          scores_by_strategy = '[]' WHERE id = @id`,
       ).run({ ...changes, id });
     })();
+    this.#proposals.delete(id);
   }
 
   /** Deletes a proposal and its votes (cancel), recording the message. */
   deleteProposal(id: string, message: MessageRow): void {
+    this.#lists.clear();
     this.#db.transaction(() => {
       this.#prepare(insertSql('messages', MESSAGE_COLUMNS)).run(message);
       this.#prepare('DELETE FROM proposals WHERE id = ?').run(id);
       this.#prepare('DELETE FROM votes WHERE proposal = ?').run(id);
     })();
+    this.#proposals.delete(id);
   }
 
   /** Proposals of `space` created in the last day and month, and the author's proposals still open at `now`. */
@@ -287,8 +301,17 @@ export class HubStore {
     ).n;
   }
 
-  getProposal(id: string): ProposalRow | undefined {
-    return stripMeta(this.#prepare('SELECT * FROM proposals WHERE id = ?').get(id));
+  /** The stored proposal (a shared, frozen row: copy it to change it). */
+  getProposal(id: string): Readonly<ProposalRow> | undefined {
+    const cached = this.#proposals.get(id);
+    if (cached) return cached;
+    const row = stripMeta<ProposalRow | undefined>(
+      this.#prepare('SELECT * FROM proposals WHERE id = ?').get(id),
+    );
+    if (!row) return undefined;
+    if (this.#proposals.size >= PROPOSAL_CACHE_LIMIT) this.#proposals.clear();
+    this.#proposals.set(id, Object.freeze(row));
+    return row;
   }
 
   getVote(proposal: string, voter: string): VoteRow | undefined {
@@ -307,7 +330,9 @@ export class HubStore {
     choiceIndex: number,
     vpByStrategy: number[],
   ): string | undefined {
-    return this.#db.transaction((): string | undefined => {
+    this.#lists.clear();
+    let updated: Readonly<ProposalRow> | undefined;
+    const refused = this.#db.transaction((): string | undefined => {
       const previous = this.getVote(vote.proposal, vote.voter);
       if (previous) {
         if (previous.created > vote.created) return 'already voted at later time';
@@ -344,11 +369,28 @@ export class HubStore {
       }
       this.#prepare(insertSql('votes', VOTE_COLUMNS)).run(vote);
       apply(choiceIndex, vote.vp, vpByStrategy, 1);
+      const changes = {
+        scores: JSON.stringify(scores),
+        scores_by_strategy: JSON.stringify(byStrategy),
+        scores_total: total,
+        votes: count,
+        scores_updated: vote.created,
+      };
       this.#prepare(
         'UPDATE proposals SET scores = ?, scores_by_strategy = ?, scores_total = ?, votes = ?, scores_updated = ? WHERE id = ?',
-      ).run(JSON.stringify(scores), JSON.stringify(byStrategy), total, count, vote.created, vote.proposal);
+      ).run(
+        changes.scores,
+        changes.scores_by_strategy,
+        changes.scores_total,
+        changes.votes,
+        changes.scores_updated,
+        vote.proposal,
+      );
+      updated = Object.freeze({ ...proposal, ...changes });
       return undefined;
     })();
+    if (updated) this.#proposals.set(updated.id, updated);
+    return refused;
   }
 
   /** Replaces the running scores with the final ones (computed by snapshot.js' voting class). */
@@ -356,6 +398,7 @@ export class HubStore {
     id: string,
     final: { scores: number[]; scoresByStrategy: number[][]; scoresTotal: number; updated: number },
   ): void {
+    this.#lists.clear();
     this.#prepare(
       `UPDATE proposals SET scores = ?, scores_by_strategy = ?, scores_total = ?, scores_state = 'final', scores_updated = ?
        WHERE id = ? AND scores_state != 'final'`,
@@ -366,6 +409,7 @@ export class HubStore {
       final.updated,
       id,
     );
+    this.#proposals.delete(id);
   }
 
   allVotes(proposal: string): VoteRow[] {
@@ -374,15 +418,17 @@ export class HubStore {
       .map((row) => stripMeta<VoteRow>(row));
   }
 
-  listProposals(query: ListQuery): ProposalRow[] {
+  /** A page of proposals (shared, frozen rows: copy them to change them). */
+  listProposals(query: ListQuery): readonly Readonly<ProposalRow>[] {
     return this.#list('proposals', PROPOSAL_COLUMNS, query);
   }
 
-  listVotes(query: ListQuery): VoteRow[] {
+  /** A page of votes (shared, frozen rows: copy them to change them). */
+  listVotes(query: ListQuery): readonly Readonly<VoteRow>[] {
     return this.#list('votes', VOTE_COLUMNS, query);
   }
 
-  #list<T>(table: string, columns: readonly string[], query: ListQuery): T[] {
+  #list<T>(table: string, columns: readonly string[], query: ListQuery): readonly Readonly<T>[] {
     const clauses: string[] = [];
     const params: (string | number)[] = [];
     for (const condition of query.where) {
@@ -410,9 +456,18 @@ export class HubStore {
     const sql = `SELECT * FROM ${table}${clauses.length ? ` WHERE ${clauses.join(' AND ')}` : ''} ORDER BY ${quote(
       query.orderBy,
     )} ${direction}, id ${direction} LIMIT ? OFFSET ?`;
-    return this.#prepare(sql)
-      .all(...params, query.first, query.skip)
-      .map((row) => stripMeta<T>(row));
+    params.push(query.first, query.skip);
+    const key = `${sql}\0${JSON.stringify(params)}`;
+    const cached = this.#lists.get(key);
+    if (cached) return cached as readonly Readonly<T>[];
+    const rows = Object.freeze(
+      this.#prepare(sql)
+        .all(...params)
+        .map((row) => Object.freeze(stripMeta<T>(row))),
+    );
+    if (this.#lists.size >= LIST_CACHE_LIMIT) this.#lists.clear();
+    this.#lists.set(key, rows);
+    return rows;
   }
 
   close(): void {
