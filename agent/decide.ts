@@ -1,4 +1,4 @@
-import type { Address, Hex } from 'viem';
+import type { Address } from 'viem';
 import type { TreasuryAgentConfig } from '../config/schema.ts';
 import {
   buildRebalanceTx,
@@ -183,8 +183,4 @@ export function decide(inputs: DecisionInputs): Decision {
     Object.fromEntries(inputs.tokens.map((t) => [t.address, t.symbol])),
   );
   return { inputs, targets, plan, swaps, tx };
-}
-
-export function decisionSafeTxHash(decision: Decision): Hex | undefined {
-  return decision.tx?.safeTxHash;
 }

@@ -16,9 +16,3 @@ export function devPrivateKey(index: number): `0x${string}` {
   if (!key) throw new Error(`no private key for dev account ${index}`);
   return `0x${Buffer.from(key).toString('hex')}`;
 }
-
-/** Finds the dev account index of an address (for the devnet's co-signers), or undefined. */
-export function devAccountIndexOf(address: string, max = 20): number | undefined {
-  for (let i = 0; i < max; i++) if (devAccount(i).address.toLowerCase() === address.toLowerCase()) return i;
-  return undefined;
-}
