@@ -189,4 +189,48 @@ describe('hub GraphQL lean execution', () => {
       false,
     ]);
   });
+
+  it('group commits: a failing message rolls back only its own writes', async () => {
+    const before = store.getProposal('0xp2')!.votes;
+    const vote = (id: string, voter: string) => ({
+      id,
+      ipfs: `bafk${id}`,
+      voter,
+      created: 1_700_000_000,
+      space: 'treasury.eth',
+      proposal: '0xp2',
+      choice: '1',
+      metadata: '{}',
+      reason: '',
+      app: '',
+      vp: 5,
+      vp_by_strategy: '[5]',
+      vp_state: 'final',
+    });
+    const results = await Promise.allSettled([
+      store.commit(() => store.addVote(vote('0xg1', '0xg1'), { ...message('0xg1'), type: 'vote' }, 1, [5])),
+      store.commit(() => {
+        store.addVote(vote('0xg2', '0xg2'), { ...message('0xg2'), type: 'vote' }, 1, [5]);
+        throw new Error('refused after writing');
+      }),
+      store.commit(() => store.addVote(vote('0xg3', '0xg3'), { ...message('0xg1'), type: 'vote' }, 1, [5])),
+      store.commit(() => store.addVote(vote('0xg4', '0xg4'), { ...message('0xg4'), type: 'vote' }, 1, [5])),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'rejected', 'fulfilled']);
+    expect(String((results[2] as PromiseRejectedResult).reason)).toMatch(
+      /UNIQUE constraint failed: messages\.id/,
+    );
+    expect(store.messageExists('0xg2')).toBe(false);
+    expect(store.getVote('0xp2', '0xg2')).toBeUndefined();
+    expect(store.getVote('0xp2', '0xg3')).toBeUndefined();
+    expect(store.getProposal('0xp2')!.votes).toBe(before + 2);
+    const reopened = store.listVotes({
+      where: [{ column: 'proposal', op: '=', value: '0xp2' }],
+      first: 1000,
+      skip: 0,
+      orderBy: 'created',
+      orderDirection: 'desc',
+    });
+    expect(reopened.filter((v) => v.id.startsWith('0xg')).map((v) => v.id)).toEqual(['0xg4', '0xg1']);
+  });
 });

@@ -444,7 +444,7 @@ export function createSequencer(options: SequencerOptions) {
     );
     const receipt = await signatures.signReceipt(relayer.privateKey, envelope.sig);
     try {
-      commit(ipfs, receipt);
+      await store.commit(() => commit(ipfs, receipt));
     } catch (error) {
       if (error instanceof Refusal) throw error;
       if (/UNIQUE constraint failed: messages\.id/.test(String((error as Error)?.message)))

@@ -190,6 +190,12 @@ export class HubStore {
   readonly #statements = new Map<string, Database.Statement>();
   readonly #proposals = new Map<string, Readonly<ProposalRow>>();
   readonly #lists = new Map<string, readonly unknown[]>();
+  readonly #queue: {
+    work: () => unknown;
+    resolve: (value: unknown) => void;
+    reject: (error: unknown) => void;
+  }[] = [];
+  #grouped = false;
 
   constructor(path: string) {
     try {
@@ -204,6 +210,63 @@ export class HubStore {
         hint: 'check the --db path (directory exists, writable, not used by another hub)',
       });
     }
+  }
+
+  /** `fn` all or nothing: its own transaction, or inside a group commit the savepoint of its message. */
+  #atomic<T>(fn: () => T): () => T {
+    return this.#grouped ? fn : this.#db.transaction(fn);
+  }
+
+  /**
+   * Runs `work` (one message's writes) in the next group commit: the messages that arrive in the same turn of
+   * the event loop share one SQLite transaction, each inside its own savepoint, so one message's failure
+   * rolls back only its own writes. Resolves with `work`'s result once the group is committed (or rejects
+   * with its error); if the commit itself fails, every message of the group is rejected.
+   */
+  commit<T>(work: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.#queue.push({ work, resolve: resolve as (value: unknown) => void, reject });
+      if (this.#queue.length === 1) setImmediate(() => this.#flush());
+    });
+  }
+
+  #flush(): void {
+    const group = this.#queue.splice(0);
+    if (group.length === 0) return;
+    const results: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
+    try {
+      this.#db.exec('BEGIN');
+      this.#grouped = true;
+      for (const item of group) {
+        this.#db.exec('SAVEPOINT message');
+        try {
+          results.push({ ok: true, value: item.work() });
+          this.#db.exec('RELEASE message');
+        } catch (error) {
+          this.#db.exec('ROLLBACK TO message');
+          this.#db.exec('RELEASE message');
+          this.#proposals.clear(); // it may have cached rows its savepoint no longer holds
+          this.#lists.clear();
+          results.push({ ok: false, error });
+        }
+      }
+      this.#grouped = false;
+      this.#db.exec('COMMIT');
+    } catch (error) {
+      this.#grouped = false;
+      try {
+        if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
+      } catch {}
+      this.#proposals.clear();
+      this.#lists.clear();
+      for (const item of group) item.reject(error);
+      return;
+    }
+    group.forEach((item, i) => {
+      const result = results[i]!;
+      if (result.ok) item.resolve(result.value);
+      else item.reject(result.error);
+    });
   }
 
   #prepare(sql: string): Database.Statement {
@@ -233,7 +296,7 @@ export class HubStore {
   /** Stores a new proposal and its message. */
   addProposal(proposal: ProposalRow, message: MessageRow): void {
     this.#lists.clear();
-    this.#db.transaction(() => {
+    this.#atomic(() => {
       this.#prepare(insertSql('messages', MESSAGE_COLUMNS)).run(message);
       this.#prepare(insertSql('proposals', PROPOSAL_COLUMNS)).run(proposal);
     })();
@@ -250,7 +313,7 @@ export class HubStore {
     message: MessageRow,
   ): void {
     this.#lists.clear();
-    this.#db.transaction(() => {
+    this.#atomic(() => {
       this.#prepare(insertSql('messages', MESSAGE_COLUMNS)).run(message);
       this.#prepare(
         `UPDATE proposals SET ipfs = @ipfs, updated = @updated, type = @type, plugins = @plugins, title = @title,
@@ -264,7 +327,7 @@ export class HubStore {
   /** Deletes a proposal and its votes (cancel), recording the message. */
   deleteProposal(id: string, message: MessageRow): void {
     this.#lists.clear();
-    this.#db.transaction(() => {
+    this.#atomic(() => {
       this.#prepare(insertSql('messages', MESSAGE_COLUMNS)).run(message);
       this.#prepare('DELETE FROM proposals WHERE id = ?').run(id);
       this.#prepare('DELETE FROM votes WHERE proposal = ?').run(id);
@@ -332,7 +395,7 @@ export class HubStore {
   ): string | undefined {
     this.#lists.clear();
     let updated: Readonly<ProposalRow> | undefined;
-    const refused = this.#db.transaction((): string | undefined => {
+    const refused = this.#atomic((): string | undefined => {
       const previous = this.getVote(vote.proposal, vote.voter);
       if (previous) {
         if (previous.created > vote.created) return 'already voted at later time';
@@ -471,6 +534,7 @@ export class HubStore {
   }
 
   close(): void {
+    this.#flush();
     this.#db.close();
   }
 }
