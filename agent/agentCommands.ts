@@ -8,6 +8,7 @@ import { replayDecision, showDecision, verifyAudit } from './auditTools.ts';
 import { type Command, stringOption, UsageError } from './command.ts';
 import { runCycle } from './cycle.ts';
 import { describeError, TreasuryError } from './errors.ts';
+import { Ledger } from './ledger.ts';
 import { buildRuntime } from './runtime.ts';
 import { startSchedule } from './scheduler.ts';
 
@@ -216,5 +217,31 @@ export const auditShowCommand: Command = {
     const { records } = await readLog(args);
     for (const line of showDecision(records, id)) io.out(line);
     return 0;
+  },
+};
+
+export const resumeCommand: Command = {
+  name: ['resume'],
+  summary: 'clear a pause (set when balances diverged from a plan) after investigating it',
+  options: { config: agentOptions.config },
+  async run(args, io) {
+    const path = stringOption(args, 'config');
+    if (!path)
+      throw new UsageError('--config FILE is required', { hint: 'the config whose ledger is paused' });
+    const config = await loadConfig(path);
+    const ledger = Ledger.open(config.state.ledgerPath);
+    try {
+      const reason = ledger.getState('paused');
+      if (!reason) {
+        io.out('the agent is not paused');
+        return 0;
+      }
+      io.out(`paused because: ${reason}`);
+      ledger.clearState('paused');
+      io.out('pause cleared: the next cycle runs normally');
+      return 0;
+    } finally {
+      ledger.close();
+    }
   },
 };

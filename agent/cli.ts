@@ -58,6 +58,11 @@ export const commands: CommandEntry[] = [
         'auditShowCommand',
         'print a decision for a person: what, why, who voted, what was executed',
       ],
+      [
+        'resume',
+        'resumeCommand',
+        'clear a pause (set when balances diverged from a plan) after investigating it',
+      ],
     ] as const
   ).map(([name, exported, summary]) => ({
     name: name.split(' '),

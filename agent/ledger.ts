@@ -298,6 +298,10 @@ export class Ledger {
       .run(name, value);
   }
 
+  clearState(name: string): void {
+    this.db.prepare('DELETE FROM agent_state WHERE k = ?').run(name);
+  }
+
   /** Mirrors one audit record (the JSONL file is the primary copy; both must agree). */
   mirrorAudit(record: { seq: number; id: string; hash: string; prevHash: string }, json: string): void {
     this.db
