@@ -103,7 +103,7 @@ export function lineChart(
 ) {
   const W = 900;
   const H = 280;
-  const m = { l: 70, r: 16, t: 28, b: 28 };
+  const m = { l: 92, r: 16, t: 28, b: 28 };
   const n = dates.length;
   const idx = sampleIdx(n);
   let lo = Number.POSITIVE_INFINITY;
@@ -138,7 +138,9 @@ export function lineChart(
   }
   for (let k = 0; k <= 5; k++) {
     const i = Math.round(((n - 1) * k) / 5);
-    grid.push(`<text x="${x(i).toFixed(1)}" y="${H - 8}" text-anchor="middle">${esc(dates[i] ?? '')}</text>`);
+    grid.push(
+      `<text x="${x(i).toFixed(1)}" y="${H - 8}" text-anchor="${k === 0 ? 'start' : k === 5 ? 'end' : 'middle'}">${esc(dates[i] ?? '')}</text>`,
+    );
   }
   const paths = series.map((s) => {
     const d = idx
@@ -161,7 +163,7 @@ export function allocationChart(
 ) {
   const W = 900;
   const H = 280;
-  const m = { l: 70, r: 16, t: 28, b: 28 };
+  const m = { l: 92, r: 16, t: 28, b: 28 };
   const n = dates.length;
   const idx = sampleIdx(n, 400);
   const symbols = Object.keys(allocation).filter((s) => allocation[s]!.some((v) => v > 0));
@@ -183,7 +185,9 @@ export function allocationChart(
   }
   for (let k = 0; k <= 5; k++) {
     const i = Math.round(((n - 1) * k) / 5);
-    grid.push(`<text x="${x(i).toFixed(1)}" y="${H - 8}" text-anchor="middle">${esc(dates[i] ?? '')}</text>`);
+    grid.push(
+      `<text x="${x(i).toFixed(1)}" y="${H - 8}" text-anchor="${k === 0 ? 'start' : k === 5 ? 'end' : 'middle'}">${esc(dates[i] ?? '')}</text>`,
+    );
   }
   const legend = symbols
     .map(
