@@ -1,5 +1,5 @@
 import { type Command, type CommandIo, commandUsage, parseCommandArgs, UsageError } from './command.ts';
-import { describeError, TreasuryError } from './errors.ts';
+import { describeError, redactUrlsIn, TreasuryError } from './errors.ts';
 
 /** A command as the registry knows it before loading it: loading pulls in its (heavy) dependencies. */
 export type CommandEntry = { name: string[]; summary: string; load: () => Promise<Command> };
@@ -132,7 +132,7 @@ export async function main(argv: string[], io?: Partial<CommandIo>): Promise<num
     }
     return await command.run(parsed, fullIo);
   } catch (error) {
-    fullIo.err(`✖ ${describeError(error)}`);
+    fullIo.err(`✖ ${redactUrlsIn(describeError(error))}`);
     if (process.env.TREASURY_DEBUG && error instanceof Error && error.stack) fullIo.err(error.stack);
     return error instanceof UsageError ? 2 : error instanceof TreasuryError ? 1 : 1;
   } finally {

@@ -86,6 +86,11 @@ export function redactUrl(url: string): string {
   }
 }
 
+/** Redacts every URL in a text (credentials, key-like query values and path segments). */
+export function redactUrlsIn(text: string): string {
+  return text.replace(/https?:\/\/[^\s"'<>)]+/g, (url) => redactUrl(url));
+}
+
 /** For a person: what is wrong and what to do on the first line (`message → hint`), details below it. */
 export function describeError(error: unknown): string {
   if (error instanceof Error) return error.message;

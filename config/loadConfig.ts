@@ -19,6 +19,16 @@ export function formatConfigIssues(error: z.ZodError): string {
 
 /** Parses config text (YAML or JSON) and validates it; every problem is listed with its path. */
 export function parseConfig(text: string, source = 'config'): TreasuryAgentConfig {
+  const keyLine = text
+    .split('\n')
+    .findIndex((line) =>
+      /(^|[^0-9a-fA-Fx])(0x)?[0-9a-fA-F]{64}([^0-9a-fA-F]|$)/.test(line.replace(/#.*/, '')),
+    );
+  if (keyLine >= 0) {
+    throw new ConfigError(`${source} line ${keyLine + 1} holds what looks like a private key`, {
+      hint: 'secrets never go in config files: export TREASURY_AGENT_KEY (and other keys) in the environment',
+    });
+  }
   let raw: unknown;
   try {
     raw = parseYaml(text);

@@ -126,3 +126,29 @@ describe('secrets', () => {
     expect(redactSecrets(`signed with ${key} and ${key.slice(2)}`, secrets)).toBe('signed with *** and ***');
   });
 });
+
+describe('secrets stay out of config files and error output', () => {
+  it('refuses a config file that holds a private key, naming the line but not the value', async () => {
+    const { parseConfig } = await import('../config/loadConfig.ts');
+    const key = `0x${'ab'.repeat(32)}`;
+    let message = '';
+    try {
+      parseConfig(`chain: { id: 1, rpcUrl: "http://x" }\nagentKey: "${key}"\n`, 'treasury.yaml');
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toMatch(
+      /^treasury\.yaml line 2 holds what looks like a private key → secrets never go in config files/,
+    );
+    expect(message).not.toContain(key.slice(2));
+  });
+
+  it('redacts API keys in any URL the CLI prints', async () => {
+    const { redactUrlsIn } = await import('../agent/errors.ts');
+    const text =
+      'request to https://eth-mainnet.example.org/v2/AbCdEfGhIjKlMnOpQrStUvWxYz012345 failed (see https://user:pw@rpc.example.org/?apikey=s3cret)';
+    const redacted = redactUrlsIn(text);
+    expect(redacted).not.toMatch(/AbCdEfGh|s3cret|pw@/);
+    expect(redacted).toContain('https://eth-mainnet.example.org/v2/***');
+  });
+});
