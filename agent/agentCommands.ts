@@ -155,17 +155,24 @@ export const auditVerifyCommand: Command = {
       valueName: 'URL',
       description: 'JSON-RPC to check executed transactions on (default: none, chain check skipped)',
     },
+    config: {
+      type: 'string',
+      valueName: 'FILE',
+      description: "or take the chain's RPC from the agent's config",
+    },
   },
   async run(args, io) {
     const { path, records } = await readLog(args);
-    const rpc = stringOption(args, 'rpc');
+    const configPath = stringOption(args, 'config');
+    const rpc =
+      stringOption(args, 'rpc') ?? (configPath ? (await loadConfig(configPath)).chain.rpcUrl : undefined);
     const client = rpc ? makePublicClient(Number.parseInt(await chainIdOf(rpc), 16), rpc) : undefined;
     const result = await verifyAudit(records, client);
     io.out(`${path}: ${result.chain.count} records, hash chain ${result.chain.ok ? 'intact' : 'BROKEN'}`);
     for (const problem of result.chain.problems) io.out(`  ✖ ${problem}`);
     for (const e of result.executed)
       io.out(
-        `  ${e.onChain === 'verified' ? '✔' : e.onChain === 'skipped' ? '·' : '✖'} ${e.id} executed ${e.transactionHash}: ${e.onChain === 'skipped' ? 'on-chain check skipped (no --rpc)' : e.onChain}`,
+        `  ${e.onChain === 'verified' ? '✔' : e.onChain === 'skipped' ? '·' : '✖'} ${e.id} executed ${e.transactionHash}: ${e.onChain === 'skipped' ? 'on-chain check skipped (no --rpc or --config)' : e.onChain}`,
       );
     io.out(result.ok ? '✔ audit log verifies' : '✖ audit log does NOT verify');
     return result.ok ? 0 : 1;
