@@ -150,10 +150,14 @@ async function main() {
     const cpu = process.cpuUsage(cpu0);
     const cpuPerVote = (cpu.user + cpu.system) / 1000 / Math.max(accepted, 1);
 
-    const queries: Record<string, string> = {
+    // The hub caches list pages until the next write, so repeating one query measures cache hits; the last
+    // line asks for a different page each time (skip 0…`QUERIES`−1) to show the uncached cost as well.
+    const queries: Record<string, string | ((i: number) => string)> = {
       'proposal(id) with scores': `{ proposal(id: "${id}") { id ipfs state type choices scores scores_by_strategy scores_total scores_state scores_updated quorum quorumType votes end snapshot network author updated plugins strategies { name network params } space { id } } }`,
       'votes(first: 1000, where: {proposal})': `{ votes(first: 1000, where: { proposal: "${id}" }, orderBy: "created", orderDirection: desc) { id ipfs voter created choice vp vp_by_strategy vp_state reason app } }`,
       'proposals(first: 20, where: {space})': `{ proposals(first: 20, where: { space: "treasury.eth" }, orderBy: "created", orderDirection: desc) { id ipfs title body choices start end snapshot state author created updated type app plugins scores_state space { id } } }`,
+      'votes(first: 1000, skip: i) never cached': (i) =>
+        `{ votes(first: 1000, skip: ${i % 5000}, where: { proposal: "${id}" }, orderBy: "created", orderDirection: desc) { id ipfs voter created choice vp vp_by_strategy vp_state reason app } }`,
     };
     const latency: string[] = [];
     const measure = async (label: string) => {
@@ -164,7 +168,7 @@ async function main() {
           const response = await fetch(hub.graphqlUrl, {
             method: 'POST',
             headers: { 'content-type': 'application/json' },
-            body: JSON.stringify({ query }),
+            body: JSON.stringify({ query: typeof query === 'function' ? query(i) : query }),
           });
           const json = (await response.json()) as { errors?: unknown };
           times.push(performance.now() - q0);

@@ -1,4 +1,13 @@
-import { type Address, createPublicClient, type Hex, http, parseAbi } from 'viem';
+import {
+  type Address,
+  createPublicClient,
+  decodeFunctionResult,
+  encodeFunctionData,
+  type Hex,
+  http,
+  numberToHex,
+  parseAbi,
+} from 'viem';
 import { redactUrl } from '../../agent/errors.ts';
 import { HubError } from '../errors.ts';
 
@@ -51,13 +60,16 @@ export function rpcHubChain(rpcUrl: string): HubChain {
       const key = `${token}:${holder}:${block}`;
       let pending = balances.get(key);
       if (!pending) {
-        pending = client.readContract({
-          address: token,
-          abi: ERC20,
-          functionName: 'balanceOf',
-          args: [holder],
-          blockNumber: BigInt(block),
-        });
+        // readContract's own steps (encode, eth_call at the block, decode; '0x' throws) without the rest of
+        // viem's call action: this read runs once per vote.
+        pending = (async () => {
+          const data = encodeFunctionData({ abi: ERC20, functionName: 'balanceOf', args: [holder] });
+          const result = await client.request({
+            method: 'eth_call',
+            params: [{ to: token, data }, numberToHex(block)],
+          });
+          return decodeFunctionResult({ abi: ERC20, functionName: 'balanceOf', data: result || '0x' });
+        })();
         if (balances.size >= CACHE_LIMIT) balances.clear();
         balances.set(key, pending);
         pending.catch(() => balances.delete(key));
