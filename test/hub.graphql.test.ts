@@ -233,4 +233,25 @@ describe('hub GraphQL lean execution', () => {
     });
     expect(reopened.filter((v) => v.id.startsWith('0xg')).map((v) => v.id)).toEqual(['0xg4', '0xg1']);
   });
+
+  it('lists a replacing vote, not the row it replaced (rows are cached by id)', async () => {
+    const page = () =>
+      store.listVotes({
+        where: [{ column: 'voter', op: '=', value: '0xg1' }],
+        first: 10,
+        skip: 0,
+        orderBy: 'created',
+        orderDirection: 'desc',
+      });
+    expect(page().map((v) => [v.id, v.choice])).toEqual([['0xg1', '1']]);
+    const later = {
+      ...page()[0]!,
+      id: '0xg1b',
+      ipfs: 'bafk0xg1b',
+      created: 1_700_000_001,
+      choice: '2',
+    };
+    await store.commit(() => store.addVote(later, { ...message('0xg1b'), type: 'vote' }, 2, [5]));
+    expect(page().map((v) => [v.id, v.choice])).toEqual([['0xg1b', '2']]);
+  });
 });

@@ -177,19 +177,22 @@ function stripMeta<T>(row: unknown): T {
 
 const PROPOSAL_CACHE_LIMIT = 1000;
 const LIST_CACHE_LIMIT = 64;
+const VOTE_ROW_CACHE_LIMIT = 50_000;
 
 /**
  * The hub's SQLite store (WAL). Each accepted message is written with its effect in one transaction, so a crash
  * never leaves a message recorded without its proposal or vote (or the reverse). Proposal rows are also kept in
  * memory (read on every vote), and so are the pages of the last list queries: this store is the file's only
  * writer, and every write replaces or drops the cached proposal once its transaction has committed and empties
- * the list cache.
+ * the list cache. Vote rows are never updated (a new vote replaces a row under another id), so rows read once
+ * are kept by id: a page of votes reads its ids from the index and only the rows it has not seen yet.
  */
 export class HubStore {
   readonly #db: Database.Database;
   readonly #statements = new Map<string, Database.Statement>();
   readonly #proposals = new Map<string, Readonly<ProposalRow>>();
   readonly #lists = new Map<string, readonly unknown[]>();
+  readonly #voteRows = new Map<string, Readonly<VoteRow>>();
   readonly #queue: {
     work: () => unknown;
     resolve: (value: unknown) => void;
@@ -488,10 +491,38 @@ export class HubStore {
 
   /** A page of votes (shared, frozen rows: copy them to change them). */
   listVotes(query: ListQuery): readonly Readonly<VoteRow>[] {
-    return this.#list('votes', VOTE_COLUMNS, query);
+    return this.#list('votes', VOTE_COLUMNS, query, true);
   }
 
-  #list<T>(table: string, columns: readonly string[], query: ListQuery): readonly Readonly<T>[] {
+  /** Rows by id, in `ids` order: from the row cache, the rest in one query. */
+  #voteRowsById(ids: string[]): Readonly<VoteRow>[] {
+    let missing = ids.filter((id) => !this.#voteRows.has(id));
+    if (missing.length > 0) {
+      if (this.#voteRows.size + missing.length > VOTE_ROW_CACHE_LIMIT) {
+        this.#voteRows.clear();
+        missing = ids;
+      }
+      const rows = this.#prepare('SELECT * FROM votes WHERE id IN (SELECT value FROM json_each(?))').all(
+        JSON.stringify(missing),
+      );
+      for (const row of rows) {
+        const vote = Object.freeze(stripMeta<VoteRow>(row));
+        this.#voteRows.set(vote.id, vote);
+      }
+    }
+    return ids.map((id) => {
+      const row = this.#voteRows.get(id);
+      if (!row) throw new HubError(`vote ${id} vanished while being read`);
+      return row;
+    });
+  }
+
+  #list<T>(
+    table: string,
+    columns: readonly string[],
+    query: ListQuery,
+    byId = false,
+  ): readonly Readonly<T>[] {
     const clauses: string[] = [];
     const params: (string | number)[] = [];
     for (const condition of query.where) {
@@ -516,7 +547,7 @@ export class HubStore {
     }
     if (!columns.includes(query.orderBy)) throw new HubError(`cannot order by ${query.orderBy}`);
     const direction = query.orderDirection === 'asc' ? 'ASC' : 'DESC';
-    const sql = `SELECT * FROM ${table}${clauses.length ? ` WHERE ${clauses.join(' AND ')}` : ''} ORDER BY ${quote(
+    const sql = `SELECT ${byId ? 'id' : '*'} FROM ${table}${clauses.length ? ` WHERE ${clauses.join(' AND ')}` : ''} ORDER BY ${quote(
       query.orderBy,
     )} ${direction}, id ${direction} LIMIT ? OFFSET ?`;
     params.push(query.first, query.skip);
@@ -524,9 +555,15 @@ export class HubStore {
     const cached = this.#lists.get(key);
     if (cached) return cached as readonly Readonly<T>[];
     const rows = Object.freeze(
-      this.#prepare(sql)
-        .all(...params)
-        .map((row) => Object.freeze(stripMeta<T>(row))),
+      byId
+        ? (this.#voteRowsById(
+            this.#prepare(sql)
+              .pluck(true)
+              .all(...params) as string[],
+          ) as Readonly<T>[])
+        : this.#prepare(sql)
+            .all(...params)
+            .map((row) => Object.freeze(stripMeta<T>(row))),
     );
     if (this.#lists.size >= LIST_CACHE_LIMIT) this.#lists.clear();
     this.#lists.set(key, rows);
