@@ -195,15 +195,20 @@ async function chainIdOf(rpc: string): Promise<string> {
   }
 }
 
+/** `audit replay|show ID [--log FILE]`: the record id (required) and the parsed log. */
+async function readRecordArgs(args: Parameters<Command['run']>[0], verb: 'replay' | 'show') {
+  const id = args.positionals[0];
+  if (!id) throw new UsageError('which record?', { hint: `treasury audit ${verb} rec-000001` });
+  return { id, ...(await readLog(args)) };
+}
+
 export const auditReplayCommand: Command = {
   name: ['audit', 'replay'],
   summary: "recompute a decision's plan and safeTxHash from its logged inputs and compare",
   positionals: ['ID'],
   options: logOption,
   async run(args, io) {
-    const id = args.positionals[0];
-    if (!id) throw new UsageError('which record?', { hint: 'treasury audit replay rec-000001' });
-    const { records } = await readLog(args);
+    const { id, records } = await readRecordArgs(args, 'replay');
     const result = replayDecision(records, id);
     io.out(`${id}: logged ${result.logged.swaps} swaps, safeTxHash ${result.logged.safeTxHash ?? '—'}`);
     io.out(`${id}: replayed ${result.replayed.swaps} swaps, safeTxHash ${result.replayed.safeTxHash ?? '—'}`);
@@ -219,9 +224,7 @@ export const auditShowCommand: Command = {
   positionals: ['ID'],
   options: logOption,
   async run(args, io) {
-    const id = args.positionals[0];
-    if (!id) throw new UsageError('which record?', { hint: 'treasury audit show rec-000001' });
-    const { records } = await readLog(args);
+    const { id, records } = await readRecordArgs(args, 'show');
     for (const line of showDecision(records, id)) io.out(line);
     return 0;
   },

@@ -12,6 +12,7 @@ import { buildPriceTape, runBacktest } from '../strategies/backtest/engine.ts';
 import { backtestSettingsFromConfig } from '../strategies/backtest/setup.ts';
 import { runSweep } from '../strategies/backtest/sweep.ts';
 import { loadPriceHistory } from '../strategies/priceHistory.ts';
+import { randomCovariance, rng } from '../test/support/random.ts';
 
 const pa = createRequire(import.meta.url)('portfolio-allocation') as {
   equalRiskContributionWeights: (cov: number[][], opt?: object) => number[];
@@ -43,25 +44,6 @@ strategy:
     - { id: max-step, params: { maxStepBps: 1000 } }
 guardrails: { maxMovedPerProposalBps: 1000, maxSlippageBps: 300, minTradeUsd: 5000 }
 `;
-
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function randomCovariance(n: number, next: () => number): number[][] {
-  const k = n + 3;
-  const b = Array.from({ length: n }, () => Array.from({ length: k }, () => next() * 2 - 1));
-  return b.map((ri, i) =>
-    b.map((rj, j) => ri.reduce((s, v, m) => s + v * rj[m]!, 0) / k + (i === j ? 1e-3 : 0)),
-  );
-}
 
 /** Wall time and CPU time (user + system) of fn. */
 function time<T>(fn: () => T): { result: T; ms: number; cpuMs: number } {
@@ -124,7 +106,9 @@ console.log(
 
 // 3. allocators against portfolio-allocation on the same matrices
 const next = rng(1);
-const matrices = Array.from({ length: 2000 }, (_, i) => randomCovariance(2 + (i % 9), next));
+const matrices = Array.from({ length: 2000 }, (_, i) =>
+  randomCovariance(2 + (i % 9), next, { ridge: 1e-3, scaledAssets: false }),
+);
 const variances = matrices.map((m) => m.map((row, i) => row[i]!));
 for (const m of matrices.slice(0, 200)) {
   equalRiskContributionWeights(m);

@@ -1,36 +1,13 @@
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { equalRiskContributionWeights, inverseVolatilityWeights } from '../strategies/allocators.ts';
+import { randomCovariance, rng } from './support/random.ts';
 
 // portfolio-allocation ships no types: the two functions used here, as documented in its README
 const pa = createRequire(import.meta.url)('portfolio-allocation') as {
   equalRiskContributionWeights: (cov: number[][], opt?: object) => number[];
   inverseVolatilityWeights: (variances: number[]) => number[];
 };
-
-/** Deterministic PRNG (mulberry32) so failures reproduce. */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** A random positive definite covariance: B Bᵀ / k + a small ridge, with assets of different scales. */
-function randomCovariance(n: number, next: () => number): number[][] {
-  const k = n + 3;
-  const scale = Array.from({ length: n }, () => 0.05 + next());
-  const b = Array.from({ length: n }, (_, i) =>
-    Array.from({ length: k }, () => (next() * 2 - 1) * scale[i]!),
-  );
-  return b.map((ri, i) =>
-    b.map((rj, j) => ri.reduce((s, v, m) => s + v * rj[m]!, 0) / k + (i === j ? 1e-4 : 0)),
-  );
-}
 
 const diag = (vols: number[]) => vols.map((v, i) => vols.map((_, j) => (i === j ? v * v : 0)));
 
@@ -44,7 +21,7 @@ describe('equal risk contribution', () => {
   });
 
   it('equalises risk contributions on a correlated matrix', () => {
-    const cov = randomCovariance(5, rng(7));
+    const cov = randomCovariance(5, rng(7), { ridge: 1e-4, scaledAssets: true });
     const w = equalRiskContributionWeights(cov);
     const contributions = w.map((wi, i) => wi * cov[i]!.reduce((s, c, j) => s + c * w[j]!, 0));
     for (const c of contributions) expect(c).toBeCloseTo(contributions[0]!, 12);
@@ -55,7 +32,7 @@ describe('equal risk contribution', () => {
     const next = rng(2024);
     for (let trial = 0; trial < 40; trial++) {
       const n = 2 + (trial % 9);
-      const cov = randomCovariance(n, next);
+      const cov = randomCovariance(n, next, { ridge: 1e-4, scaledAssets: true });
       const ours = equalRiskContributionWeights(cov);
       const theirs = pa.equalRiskContributionWeights(cov, { eps: 1e-12 });
       ours.forEach((w, i) => {
@@ -80,7 +57,7 @@ describe('inverse volatility', () => {
   it('agrees with portfolio-allocation to 1e-6 on random covariance matrices', () => {
     const next = rng(99);
     for (let trial = 0; trial < 40; trial++) {
-      const cov = randomCovariance(2 + (trial % 9), next);
+      const cov = randomCovariance(2 + (trial % 9), next, { ridge: 1e-4, scaledAssets: true });
       const variances = cov.map((row, i) => row[i]!);
       const ours = inverseVolatilityWeights(variances);
       const theirs = pa.inverseVolatilityWeights(variances);
