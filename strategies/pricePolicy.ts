@@ -63,7 +63,12 @@ export function oraclePriceOf(answerIn: bigint, answerOut: bigint): bigint {
 }
 
 /** Base units of tokenOut that `amountIn` base units of tokenIn buy at `price` (× 1e18), rounded down. */
-export function amountAtPrice(amountIn: bigint, price: bigint, decimalsIn: number, decimalsOut: number): bigint {
+export function amountAtPrice(
+  amountIn: bigint,
+  price: bigint,
+  decimalsIn: number,
+  decimalsOut: number,
+): bigint {
   return (amountIn * price * POW10[decimalsOut]!) / (PRICE_SCALE * POW10[decimalsIn]!);
 }
 
