@@ -10,8 +10,17 @@ export const GuardrailsSchema = z.strictObject({
   maxMovedPerProposalBps: z.number().int().min(1).max(10_000).default(1_000),
   /** Per symbol: the most of the treasury's value one proposal may sell or buy of it, in bps. */
   maxTradeBpsPerAsset: z.record(StrategySymbolSchema, z.number().int().min(0).max(10_000)).default({}),
-  /** Slippage tolerance on top of the expected output (minAmountOut = expected × (1 − this)), in bps. */
+  /**
+   * Tolerance against the oracle price at execution, in bps, on top of the pool fee and the planned price
+   * impact: each swap's minimum out is the feeds' amount out less (fee + impact + this), checked on chain when
+   * the voted batch runs. A pool pushed further from the oracle (a sandwich) makes the batch revert.
+   */
   maxSlippageBps: z.number().int().min(0).max(2_000).default(100),
+  /**
+   * The worst price voters accept, as a distance below the oracle price when the proposal is drafted, in bps:
+   * a swap never executes below it, however the market moves during the vote ("never below $16.20 per GOV").
+   */
+  priceFloorBps: z.number().int().min(1).max(9_000).default(2_000),
   /** Trades are shrunk so that no swap moves its pool's price more than this, in bps (fee excluded). */
   maxPriceImpactBps: z.number().int().min(1).max(5_000).default(200),
   /** Trades smaller than this (USD) are skipped. */

@@ -1,5 +1,15 @@
 import { TreasuryError } from '../agent/errors.ts';
 import type { Guardrails } from './guardrails.ts';
+import {
+  amountAtPrice,
+  type FeedReading,
+  feedAnswerOf,
+  floorPriceOf,
+  oraclePriceOf,
+  type PolicyRefusalKind,
+  type PricePolicy,
+  quotePolicy,
+} from './pricePolicy.ts';
 import type { TokenInfo, WeightsBps } from './types.ts';
 import { getAmountOut, maxAmountInForImpact, type PoolReserves, priceImpactBps } from './uniswap.ts';
 import { baseUnitsOf, TOTAL_BPS, toBasisPoints, unitsOf } from './weights.ts';
@@ -7,16 +17,27 @@ import { baseUnitsOf, TOTAL_BPS, toBasisPoints, unitsOf } from './weights.ts';
 /** Every pool pairs a token with USDC: sells go token → USDC, buys USDC → token. */
 export const HUB = 'USDC';
 
+/** The Uniswap V2 pool fee, in bps: part of every swap's allowed distance from the oracle price. */
+export const POOL_FEE_BPS = 30;
+
 export type PlannedSwap = {
   sell: string;
   buy: string;
   amountIn: bigint;
-  /** The swap reverts below this: expected × (10,000 − maxSlippageBps) / 10,000. */
+  /**
+   * The least the swap can return if it executes: amountIn at the policy's floor price (the contract requires
+   * max(oracle out − slippage, floor out)). Buys are sized from the sells' minimum outs, so a batch never
+   * fails because a sell returned less than planned.
+   */
   minAmountOut: bigint;
   /** getAmountOut on the reserves the plan was made with. */
   expectedAmountOut: bigint;
   /** Price impact in bps, fee excluded. */
   priceImpactBps: number;
+  /** The oracle price when planned: whole `buy` per whole `sell` × 1e18, from the two USD feeds. */
+  oraclePrice: bigint;
+  /** What voters approve instead of a fixed minimum out (strategies/pricePolicy.ts). */
+  policy: PricePolicy;
 };
 
 export type SkippedTrade = { symbol: string; side: 'sell' | 'buy'; usd: number; reason: string };
@@ -48,6 +69,48 @@ export type Plan = {
   /** Weights if every swap returns its expected amount. */
   expectedAfterBps: WeightsBps;
 };
+
+/** A planned swap with its price policy: slippage = pool fee + planned impact + tolerance; floor below the oracle. */
+function policySwap(params: {
+  sell: TokenInfo;
+  buy: TokenInfo;
+  amountIn: bigint;
+  reserveIn: bigint;
+  reserveOut: bigint;
+  prices: Readonly<Record<string, number>>;
+  guardrails: Guardrails;
+}): PlannedSwap {
+  const { sell, buy, amountIn, guardrails: g } = params;
+  const impact = priceImpactBps(amountIn, params.reserveIn);
+  const oraclePrice = oraclePriceOf(
+    feedAnswerOf(params.prices[sell.symbol]!),
+    feedAnswerOf(params.prices[buy.symbol]!),
+  );
+  const floorPrice = floorPriceOf(oraclePrice, g.priceFloorBps);
+  return {
+    sell: sell.symbol,
+    buy: buy.symbol,
+    amountIn,
+    minAmountOut: amountAtPrice(amountIn, floorPrice, sell.decimals, buy.decimals),
+    expectedAmountOut: getAmountOut(amountIn, params.reserveIn, params.reserveOut),
+    priceImpactBps: impact,
+    oraclePrice,
+    policy: {
+      slippageBps: Math.min(MAX_SLIPPAGE_BPS, POOL_FEE_BPS + impact + 1 + g.maxSlippageBps),
+      floorPrice,
+    },
+  };
+}
+
+/** Whether the pool, as planned, returns what the policy requires at the drafting oracle price. */
+function meetsPolicyWhenPlanned(swap: PlannedSwap, sell: TokenInfo, buy: TokenInfo): boolean {
+  const oracleOut = amountAtPrice(swap.amountIn, swap.oraclePrice, sell.decimals, buy.decimals);
+  const minOut = (oracleOut * BigInt(10_000 - swap.policy.slippageBps)) / 10_000n;
+  return swap.expectedAmountOut >= minOut && swap.expectedAmountOut >= swap.minAmountOut;
+}
+
+/** The widest slippage a plan ever asks voters for. */
+const MAX_SLIPPAGE_BPS = 9_000;
 
 function isStableToken(tokens: Readonly<Record<string, TokenInfo>>, symbol: string): boolean {
   return tokens[symbol]?.role === 'stable';
@@ -164,24 +227,33 @@ export function planRebalance(input: PlanInput): Plan {
         skipped.push({ symbol: t.symbol, side: 'sell', usd: t.usd, reason: 'below minTradeUsd after caps' });
       continue;
     }
-    const expected = getAmountOut(amountIn, pool.reserveToken, pool.reserveUsdc);
-    const minOut = (expected * BigInt(10_000 - g.maxSlippageBps)) / 10_000n;
-    if (minOut <= 0n) {
+    const swap = policySwap({
+      sell: token,
+      buy: usdc,
+      amountIn,
+      reserveIn: pool.reserveToken,
+      reserveOut: pool.reserveUsdc,
+      prices,
+      guardrails: g,
+    });
+    if (swap.minAmountOut <= 0n || swap.expectedAmountOut <= 0n) {
       skipped.push({ symbol: t.symbol, side: 'sell', usd, reason: 'the pool would return nothing' });
       continue;
     }
-    swaps.push({
-      sell: t.symbol,
-      buy: HUB,
-      amountIn,
-      minAmountOut: minOut,
-      expectedAmountOut: expected,
-      priceImpactBps: priceImpactBps(amountIn, pool.reserveToken),
-    });
-    proceedsMinUsdc += minOut;
+    if (!meetsPolicyWhenPlanned(swap, token, usdc)) {
+      skipped.push({
+        symbol: t.symbol,
+        side: 'sell',
+        usd,
+        reason: 'the pool is further from the oracle price than the slippage allows',
+      });
+      continue;
+    }
+    swaps.push(swap);
+    proceedsMinUsdc += swap.minAmountOut;
     soldUsd += usd;
     after[t.symbol] = (after[t.symbol] ?? 0) - usd;
-    after[HUB] = (after[HUB] ?? 0) + unitsOf(expected, usdc.decimals) * usdcPrice;
+    after[HUB] = (after[HUB] ?? 0) + unitsOf(swap.expectedAmountOut, usdc.decimals) * usdcPrice;
   }
 
   // buys: funded by USDC (balance + minimum outs of the sells), never taking stables below the runway floor
@@ -220,25 +292,35 @@ export function planRebalance(input: PlanInput): Plan {
       }
       continue;
     }
-    const expected = getAmountOut(amountIn, pool.reserveUsdc, pool.reserveToken);
-    const minOut = (expected * BigInt(10_000 - g.maxSlippageBps)) / 10_000n;
-    if (minOut <= 0n) {
+    const swap = policySwap({
+      sell: usdc,
+      buy: token,
+      amountIn,
+      reserveIn: pool.reserveUsdc,
+      reserveOut: pool.reserveToken,
+      prices,
+      guardrails: g,
+    });
+    if (swap.minAmountOut <= 0n || swap.expectedAmountOut <= 0n) {
       skipped.push({ symbol: t.symbol, side: 'buy', usd, reason: 'the pool would return nothing' });
       continue;
     }
-    swaps.push({
-      sell: HUB,
-      buy: t.symbol,
-      amountIn,
-      minAmountOut: minOut,
-      expectedAmountOut: expected,
-      priceImpactBps: priceImpactBps(amountIn, pool.reserveUsdc),
-    });
+    if (!meetsPolicyWhenPlanned(swap, usdc, token)) {
+      skipped.push({
+        symbol: t.symbol,
+        side: 'buy',
+        usd,
+        reason: 'the pool is further from the oracle price than the slippage allows',
+      });
+      continue;
+    }
+    swaps.push(swap);
     usdcBudget -= amountIn;
     if (!isStableToken(tokens, t.symbol)) riskBudgetUsd -= usd;
     boughtUsd += usd;
     after[HUB] = (after[HUB] ?? 0) - usd;
-    after[t.symbol] = (after[t.symbol] ?? 0) + unitsOf(expected, token.decimals) * prices[t.symbol]!;
+    after[t.symbol] =
+      (after[t.symbol] ?? 0) + unitsOf(swap.expectedAmountOut, token.decimals) * prices[t.symbol]!;
   }
   if (swaps.length === 0) return { ...empty, skipped };
   return {
@@ -252,35 +334,106 @@ export function planRebalance(input: PlanInput): Plan {
 }
 
 export type SwapOutcome =
-  | { ok: true; balances: Record<string, bigint>; pools: Record<string, PoolReserves>; amountsOut: bigint[] }
-  | { ok: false; index: number; reason: string };
+  | {
+      ok: true;
+      balances: Record<string, bigint>;
+      pools: Record<string, PoolReserves>;
+      amountsOut: bigint[];
+      /** The oracle price and minimum out the policy required of each swap. */
+      required: { oraclePrice: bigint; requiredOut: bigint }[];
+    }
+  | { ok: false; index: number; kind: ExecutionFailureKind; reason: string };
+
+export type ExecutionFailureKind =
+  | 'not-yet-valid'
+  | 'validity-ended'
+  | 'balance'
+  | 'no-pool'
+  | 'insufficient-output'
+  | PolicyRefusalKind;
+
+/** The market when a voted batch runs: pools, the feeds as read then, and the block time. */
+export type ExecutionMarket = {
+  pools: Readonly<Record<string, PoolReserves>>;
+  feeds: Readonly<Record<string, FeedReading>>;
+  now: number;
+  maxFeedAgeSeconds: number;
+  /** The decision's validity window (unix seconds); absent: always valid. */
+  validAfter?: number;
+  validUntil?: number;
+};
 
 /**
- * Executes swaps in order against the pools, all or nothing (like one MultiSend batch): a swap whose output
- * is below its minAmountOut, or whose input exceeds the balance, reverts the whole batch.
+ * Runs a voted batch against the pools exactly as PolicySwapper.execute does on chain, all or nothing: the
+ * window, then per swap the feeds (decimals, positive, not from the future, fresh), the floor, the minimum out
+ * against the oracle price, the balance and the pool's output. Pure: the backtest's model of execution.
  */
-export function executeSwaps(
+export function executePolicySwaps(
+  tokens: readonly TokenInfo[],
   balances: Readonly<Record<string, bigint>>,
-  pools: Readonly<Record<string, PoolReserves>>,
+  market: ExecutionMarket,
   swaps: readonly PlannedSwap[],
 ): SwapOutcome {
+  const { now } = market;
+  if (market.validAfter !== undefined && now < market.validAfter) {
+    return { ok: false, index: 0, kind: 'not-yet-valid', reason: `not valid before ${market.validAfter}` };
+  }
+  if (market.validUntil !== undefined && now > market.validUntil) {
+    return {
+      ok: false,
+      index: 0,
+      kind: 'validity-ended',
+      reason: `the voted validity window ended at ${market.validUntil}`,
+    };
+  }
+  const decimals: Record<string, number> = {};
+  for (const t of tokens) decimals[t.symbol] = t.decimals;
   const b: Record<string, bigint> = { ...balances };
-  const p: Record<string, PoolReserves> = { ...pools };
+  const p: Record<string, PoolReserves> = { ...market.pools };
   const amountsOut: bigint[] = [];
+  const required: { oraclePrice: bigint; requiredOut: bigint }[] = [];
   for (let i = 0; i < swaps.length; i++) {
     const swap = swaps[i]!;
     const tokenSide = swap.sell === HUB ? swap.buy : swap.sell;
     const pool = p[tokenSide];
-    if (!pool) return { ok: false, index: i, reason: `no ${tokenSide}/${HUB} pool` };
+    if (!pool) return { ok: false, index: i, kind: 'no-pool', reason: `no ${tokenSide}/${HUB} pool` };
+    const feedIn = market.feeds[swap.sell];
+    const feedOut = market.feeds[swap.buy];
+    if (!feedIn || !feedOut) {
+      return {
+        ok: false,
+        index: i,
+        kind: 'stale-feed',
+        reason: `no feed answer for ${swap.sell} or ${swap.buy}`,
+      };
+    }
+    const quoted = quotePolicy({
+      amountIn: swap.amountIn,
+      decimalsIn: decimals[swap.sell]!,
+      decimalsOut: decimals[swap.buy]!,
+      feedIn,
+      feedOut,
+      policy: swap.policy,
+      maxFeedAgeSeconds: market.maxFeedAgeSeconds,
+      now,
+      symbolIn: swap.sell,
+      symbolOut: swap.buy,
+    });
+    if (!quoted.ok) return { ok: false, index: i, kind: quoted.refusal.kind, reason: quoted.refusal.reason };
     if ((b[swap.sell] ?? 0n) < swap.amountIn) {
-      return { ok: false, index: i, reason: `${swap.sell} balance below amountIn` };
+      return { ok: false, index: i, kind: 'balance', reason: `${swap.sell} balance below amountIn` };
     }
     const selling = swap.sell !== HUB;
     const out = selling
       ? getAmountOut(swap.amountIn, pool.reserveToken, pool.reserveUsdc)
       : getAmountOut(swap.amountIn, pool.reserveUsdc, pool.reserveToken);
-    if (out < swap.minAmountOut) {
-      return { ok: false, index: i, reason: `${swap.sell}→${swap.buy} returned less than minAmountOut` };
+    if (out < quoted.quote.requiredOut) {
+      return {
+        ok: false,
+        index: i,
+        kind: 'insufficient-output',
+        reason: `${swap.sell} → ${swap.buy}: the pool returns less than the oracle price allows (${out} < ${quoted.quote.requiredOut} base units)`,
+      };
     }
     p[tokenSide] = selling
       ? { reserveToken: pool.reserveToken + swap.amountIn, reserveUsdc: pool.reserveUsdc - out }
@@ -288,6 +441,7 @@ export function executeSwaps(
     b[swap.sell] = (b[swap.sell] ?? 0n) - swap.amountIn;
     b[swap.buy] = (b[swap.buy] ?? 0n) + out;
     amountsOut.push(out);
+    required.push({ oraclePrice: quoted.quote.oraclePrice, requiredOut: quoted.quote.requiredOut });
   }
-  return { ok: true, balances: b, pools: p, amountsOut };
+  return { ok: true, balances: b, pools: p, amountsOut, required };
 }

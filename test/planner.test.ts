@@ -1,7 +1,19 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { GuardrailsSchema } from '../strategies/guardrails.ts';
-import { executeSwaps, planRebalance } from '../strategies/planner.ts';
+import {
+  type ExecutionMarket,
+  executePolicySwaps,
+  planRebalance,
+  POOL_FEE_BPS,
+} from '../strategies/planner.ts';
+import {
+  amountAtPrice,
+  FEED_DECIMALS,
+  feedAnswerOf,
+  floorPriceOf,
+  oraclePriceOf,
+} from '../strategies/pricePolicy.ts';
 import type { TokenInfo } from '../strategies/types.ts';
 import { getAmountIn, getAmountOut, poolAtPrice, priceImpactBps } from '../strategies/uniswap.ts';
 import { baseUnitsOf, toBasisPoints, unitsOf } from '../strategies/weights.ts';
@@ -76,6 +88,23 @@ function setup(s: Scenario) {
   return { prices, holdings, targets, pools, guardrails };
 }
 
+const NOW = 1_700_000_000;
+
+/** Feeds at `prices`, fresh at NOW. */
+function marketAt(
+  prices: Record<string, number>,
+  pools: ExecutionMarket['pools'],
+  overrides: Partial<ExecutionMarket> = {},
+): ExecutionMarket {
+  const feeds = Object.fromEntries(
+    Object.entries(prices).map(([s, p]) => [
+      s,
+      { answer: feedAnswerOf(p), updatedAt: NOW - 60, decimals: FEED_DECIMALS },
+    ]),
+  );
+  return { pools, feeds, now: NOW, maxFeedAgeSeconds: 86_400, ...overrides };
+}
+
 describe('Uniswap V2 math', () => {
   it('matches the reference getAmountOut / getAmountIn', () => {
     // 1 ETH into a 100 ETH / 300,000 USDC pool: 997·1e18·3e11 / (1e20·1000 + 997·1e18)
@@ -86,7 +115,7 @@ describe('Uniswap V2 math', () => {
 });
 
 describe('planner', () => {
-  it('sells before buys, USDC on one side of every swap, minOut from the slippage tolerance', () => {
+  it('sells before buys, USDC on one side of every swap, each with its price policy', () => {
     const prices = { GOV: 10, WETH: 2000, WBTC: 40000, USDC: 1, DAI: 1 };
     const holdings = { GOV: 10n ** 24n, USDC: 100_000n * 10n ** 6n };
     const pools = Object.fromEntries(
@@ -105,10 +134,24 @@ describe('planner', () => {
         maxMovedPerProposalBps: 10_000,
         maxSlippageBps: 50,
         maxPriceImpactBps: 5000,
+        priceFloorBps: 2000,
       }),
     });
     expect(plan.swaps.map((s) => `${s.sell}->${s.buy}`)).toEqual(['GOV->USDC', 'USDC->WETH', 'USDC->WBTC']);
-    for (const s of plan.swaps) expect(s.minAmountOut).toBe((s.expectedAmountOut * 9950n) / 10_000n);
+    for (const s of plan.swaps) {
+      const oracle = oraclePriceOf(
+        feedAnswerOf(prices[s.sell as 'GOV']),
+        feedAnswerOf(prices[s.buy as 'GOV']),
+      );
+      expect(s.oraclePrice).toBe(oracle);
+      // slippage against the oracle = pool fee + the planned impact (rounded up) + the tolerance
+      expect(s.policy.slippageBps).toBe(POOL_FEE_BPS + s.priceImpactBps + 1 + 50);
+      // the floor is 20% under the drafting price; the minimum out is the amount in at the floor
+      expect(s.policy.floorPrice).toBe(floorPriceOf(oracle, 2000));
+      expect(s.minAmountOut).toBe(amountAtPrice(s.amountIn, s.policy.floorPrice, dec[s.sell]!, dec[s.buy]!));
+    }
+    // GOV at $10 → the floor is $8 per GOV, i.e. 8e18 (USDC per GOV, × 1e18)
+    expect(plan.swaps[0]!.policy.floorPrice).toBe(8n * 10n ** 18n);
     expect(plan.swaps[0]!.amountIn).toBe(baseUnitsOf(4_950_000 / 10, 18));
   });
 
@@ -142,7 +185,7 @@ describe('planner', () => {
         });
         const before = value(holdings, prices);
         // 1. executable in order at the planning reserves; no negative balance at any step
-        const outcome = executeSwaps(holdings, pools, plan.swaps);
+        const outcome = executePolicySwaps(TOKENS, holdings, marketAt(prices, pools), plan.swaps);
         if (plan.swaps.length > 0) stats.planned++;
         if (plan.swaps.some((x) => x.sell === 'USDC')) stats.withBuys++;
         expect(outcome.ok).toBe(true);
@@ -234,5 +277,73 @@ describe('planner', () => {
     // the generator must exercise real plans, with buys, not only empty ones
     expect(stats.planned).toBeGreaterThan(40);
     expect(stats.withBuys).toBeGreaterThan(15);
+  });
+});
+
+describe('the voted batch under the price policy (the model of PolicySwapper.execute)', () => {
+  const prices = { GOV: 10, WETH: 2000, WBTC: 40000, USDC: 1, DAI: 1 };
+  const depth = 1e8;
+  const poolsAt = (p: Record<string, number>) =>
+    Object.fromEntries(
+      TOKENS.filter((t) => t.symbol !== 'USDC').map((t) => [
+        t.symbol,
+        poolAtPrice(p[t.symbol]!, depth, t.decimals, 6, p.USDC!),
+      ]),
+    );
+  const plan = planRebalance({
+    tokens: TOKENS,
+    holdings: { GOV: 10n ** 24n, USDC: 100_000n * 10n ** 6n },
+    targets: { GOV: 5000, WETH: 2500, WBTC: 1500, USDC: 1000 },
+    prices,
+    pools: poolsAt(prices),
+    guardrails: GuardrailsSchema.parse({
+      maxMovedPerProposalBps: 10_000,
+      maxSlippageBps: 100,
+      maxPriceImpactBps: 5000,
+      priceFloorBps: 2000,
+    }),
+  });
+  const holdings = { GOV: 10n ** 24n, USDC: 100_000n * 10n ** 6n };
+  const run = (p: Record<string, number>, overrides: Partial<ExecutionMarket> = {}) =>
+    executePolicySwaps(TOKENS, holdings, marketAt(p, poolsAt(p), overrides), plan.swaps);
+
+  it('executes after the market moved within the policy (GOV −15%, ETH +12%): the minimum out follows the oracle', () => {
+    const outcome = run({ ...prices, GOV: 8.5, WETH: 2240 });
+    expect(outcome.ok).toBe(true);
+    if (!outcome.ok) return;
+    // the sell returned less than planned, yet the buys were funded: they were sized from the sells' floor
+    expect(outcome.amountsOut[0]! < plan.swaps[0]!.expectedAmountOut).toBe(true);
+    expect(outcome.amountsOut[0]! >= plan.swaps[0]!.minAmountOut).toBe(true);
+    expect(outcome.balances.USDC! >= 0n).toBe(true);
+  });
+
+  it('refuses below the floor, a pool pushed from the oracle (a sandwich), a stale or future feed, outside the window', () => {
+    const below = run({ ...prices, GOV: 7.9 });
+    expect(below).toMatchObject({ ok: false, index: 0, kind: 'below-floor' });
+    // the oracle is unchanged but the GOV pool was pushed 3% down just before the batch
+    const sandwiched = executePolicySwaps(
+      TOKENS,
+      holdings,
+      marketAt(prices, poolsAt({ ...prices, GOV: 9.7 })),
+      plan.swaps,
+    );
+    expect(sandwiched).toMatchObject({ ok: false, index: 0, kind: 'insufficient-output' });
+    const stale = executePolicySwaps(
+      TOKENS,
+      holdings,
+      marketAt(prices, poolsAt(prices), { now: NOW + 90_000 }),
+      plan.swaps,
+    );
+    expect(stale).toMatchObject({ ok: false, kind: 'stale-feed' });
+    const future = executePolicySwaps(
+      TOKENS,
+      holdings,
+      marketAt(prices, poolsAt(prices), { now: NOW - 120 }),
+      plan.swaps,
+    );
+    expect(future).toMatchObject({ ok: false, kind: 'feed-from-future' });
+    expect(run(prices, { validUntil: NOW - 1 })).toMatchObject({ ok: false, kind: 'validity-ended' });
+    expect(run(prices, { validAfter: NOW + 1 })).toMatchObject({ ok: false, kind: 'not-yet-valid' });
+    expect(run(prices, { validAfter: NOW, validUntil: NOW }).ok).toBe(true);
   });
 });

@@ -1,6 +1,13 @@
 import { MarketDataError, TreasuryError } from '../../agent/errors.ts';
 import type { Guardrails } from '../guardrails.ts';
-import { executeSwaps, HUB, type PlannedSwap, planRebalance } from '../planner.ts';
+import {
+  type ExecutionFailureKind,
+  executePolicySwaps,
+  HUB,
+  type PlannedSwap,
+  planRebalance,
+} from '../planner.ts';
+import { type FeedReading, feedAnswerOf, FEED_DECIMALS } from '../pricePolicy.ts';
 import { dayOfMonth, isoDateOf, type PriceHistory, priceAsOf } from '../priceHistory.ts';
 import { buildSnapshot } from '../snapshot.ts';
 import type { ConfiguredStrategy, TokenInfo, WeightsBps } from '../types.ts';
@@ -67,6 +74,8 @@ export type ProposalRecord = {
   executeOn: string;
   status: 'executed' | 'failed' | 'pending';
   reason?: string;
+  /** Why the batch reverted (the contract's refusal), when it failed. */
+  failure?: ExecutionFailureKind;
   targets: WeightsBps;
   swaps: PlannedSwap[];
   movedUsd: number;
@@ -196,6 +205,8 @@ export function runBacktest(history: PriceHistory, settings: BacktestSettings): 
   let impactUsd = 0;
   let executed = 0;
   let failed = 0;
+  let executedUsd = 0;
+  const failures: Partial<Record<ExecutionFailureKind, number>> = {};
   let depletedWarned = false;
   const frozenWarned = new Set<string>();
   const progressEvery = Math.max(1, Math.floor(n / 100));
@@ -238,10 +249,22 @@ export function runBacktest(history: PriceHistory, settings: BacktestSettings): 
       for (const swap of pending.record.swaps) {
         poolFor(pools, prices, tokens, swap.sell === HUB ? swap.buy : swap.sell, settings.poolDepthUsd);
       }
-      const outcome = executeSwaps(balances, pools, pending.record.swaps);
+      // the feeds post the day's closes at noon; the batch runs then, as PolicySwapper.execute would
+      const now = day * 86_400 + 43_200;
+      const feeds: Record<string, FeedReading> = {};
+      for (const symbol in prices) {
+        feeds[symbol] = { answer: feedAnswerOf(prices[symbol]!), updatedAt: now, decimals: FEED_DECIMALS };
+      }
+      const outcome = executePolicySwaps(
+        tokens,
+        balances,
+        { pools, feeds, now, maxFeedAgeSeconds: 86_400 },
+        pending.record.swaps,
+      );
       if (outcome.ok) {
         pending.record.status = 'executed';
         executed++;
+        executedUsd += pending.record.movedUsd;
         pending.record.swaps.forEach((swap, k) => {
           const inToken = tokens[symbols.indexOf(swap.sell)]!;
           const outToken = tokens[symbols.indexOf(swap.buy)]!;
@@ -259,6 +282,8 @@ export function runBacktest(history: PriceHistory, settings: BacktestSettings): 
       } else {
         pending.record.status = 'failed';
         pending.record.reason = outcome.reason;
+        pending.record.failure = outcome.kind;
+        failures[outcome.kind] = (failures[outcome.kind] ?? 0) + 1;
         failed++;
       }
       pending = undefined;
@@ -359,10 +384,14 @@ export function runBacktest(history: PriceHistory, settings: BacktestSettings): 
     if (settings.onProgress && (d % progressEvery === 0 || d === n - 1)) settings.onProgress(d + 1, n);
   }
 
-  if (proposals.length >= 5 && failed / proposals.length > 0.3) {
+  const votedUsd = proposals.reduce((a, p) => a + (p.status === 'pending' ? 0 : p.movedUsd), 0);
+  if (proposals.length >= 5 && failed / proposals.length > 0.05) {
     warnings.push(
-      `${failed} of ${proposals.length} proposals reverted at execution: prices moved more than maxSlippageBps ` +
-        `(${guardrails.maxSlippageBps}) during the ${settings.delayDays}-day vote; a wider tolerance or a shorter vote executes more`,
+      `${failed} of ${proposals.length} proposals reverted at execution (${Object.entries(failures)
+        .map(([kind, count]) => `${kind} ${count}`)
+        .join(
+          ', ',
+        )}): prices moved past the voted policy during the ${settings.delayDays}-day vote; a lower floor (guardrails.priceFloorBps) or a shorter vote executes more`,
     );
   }
   const pendingAtEnd = proposals.filter((p) => p.status === 'pending').length;
@@ -390,6 +419,9 @@ export function runBacktest(history: PriceHistory, settings: BacktestSettings): 
       proposals: proposals.length,
       executed,
       failed,
+      votedUsd,
+      executedUsd,
+      failures,
     }),
     warnings,
   };

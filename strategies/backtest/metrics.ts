@@ -26,6 +26,12 @@ export type BacktestMetrics = {
   proposals: number;
   executed: number;
   failed: number;
+  /** USD moved by the proposals that reached execution (planned, one-way). */
+  votedUsd: number;
+  /** The part of votedUsd whose batches executed. */
+  executedUsd: number;
+  /** Why the other batches reverted, by the contract's refusal (below-floor, insufficient-output, …). */
+  failures: Partial<Record<string, number>>;
   days: number;
 };
 
@@ -40,6 +46,9 @@ export type MetricsInput = {
   proposals: number;
   executed: number;
   failed: number;
+  votedUsd: number;
+  executedUsd: number;
+  failures: Partial<Record<string, number>>;
 };
 
 /** The time-weighted index (1 on the first day) of a value series with outflows. */
@@ -110,6 +119,9 @@ export function computeMetrics(input: MetricsInput): BacktestMetrics {
     proposals: input.proposals,
     executed: input.executed,
     failed: input.failed,
+    votedUsd: input.votedUsd,
+    executedUsd: input.executedUsd,
+    failures: input.failures,
     days: n,
   };
 }

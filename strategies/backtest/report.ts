@@ -23,6 +23,7 @@ const COLUMNS: Array<[string, (m: BacktestMetrics) => string]> = [
   ['Impact', (m) => usd(m.priceImpactUsd)],
   ['Min runway (mo)', (m) => months(m.minRunwayMonths)],
   ['Proposals (ok/failed)', (m) => `${m.proposals} (${m.executed}/${m.failed})`],
+  ['Voted USD executed', (m) => (m.votedUsd > 0 ? pct(m.executedUsd / m.votedUsd) : 'n/a')],
   ['End value', (m) => usd(m.endValueUsd)],
 ];
 
@@ -55,6 +56,7 @@ export function toJsonReport(results: readonly BacktestResult[]) {
         executeOn: p.executeOn,
         status: p.status,
         ...(p.reason ? { reason: p.reason } : {}),
+        ...(p.failure ? { failure: p.failure } : {}),
         targets: p.targets,
         movedUsd: Math.round(p.movedUsd),
         swaps: p.swaps.map((s) => ({
@@ -64,6 +66,8 @@ export function toJsonReport(results: readonly BacktestResult[]) {
           minAmountOut: s.minAmountOut.toString(),
           expectedAmountOut: s.expectedAmountOut.toString(),
           priceImpactBps: s.priceImpactBps,
+          oraclePrice: s.oraclePrice.toString(),
+          policy: { slippageBps: s.policy.slippageBps, floorPrice: s.policy.floorPrice.toString() },
         })),
       })),
     })),

@@ -128,6 +128,7 @@ export function backtestSettingsFromConfig(
 export function baselineSettings(base: BacktestSettings): BacktestSettings[] {
   const guardrails = GuardrailsSchema.parse({
     maxSlippageBps: base.guardrails.maxSlippageBps,
+    priceFloorBps: base.guardrails.priceFloorBps,
     maxPriceImpactBps: base.guardrails.maxPriceImpactBps,
     minTradeUsd: base.guardrails.minTradeUsd,
     maxMovedPerProposalBps: 10_000,
