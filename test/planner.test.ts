@@ -4,8 +4,8 @@ import { GuardrailsSchema } from '../strategies/guardrails.ts';
 import {
   type ExecutionMarket,
   executePolicySwaps,
-  planRebalance,
   POOL_FEE_BPS,
+  planRebalance,
 } from '../strategies/planner.ts';
 import {
   amountAtPrice,

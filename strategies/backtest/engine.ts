@@ -7,8 +7,8 @@ import {
   type PlannedSwap,
   planRebalance,
 } from '../planner.ts';
-import { type FeedReading, feedAnswerOf, FEED_DECIMALS } from '../pricePolicy.ts';
 import { dayOfMonth, isoDateOf, type PriceHistory, priceAsOf } from '../priceHistory.ts';
+import { FEED_DECIMALS, type FeedReading, feedAnswerOf } from '../pricePolicy.ts';
 import { buildSnapshot } from '../snapshot.ts';
 import type { ConfiguredStrategy, TokenInfo, WeightsBps } from '../types.ts';
 import { getAmountIn, getAmountOut, type PoolReserves, poolAtPrice } from '../uniswap.ts';
