@@ -40,7 +40,9 @@ interface IUniswapV2RouterLike {
 ///        minOut      = oracleOut * (10000 - slippageBps) / 10000
 ///        floorOut    = amountIn * floorPrice * 10^decOut / (1e18 * 10^decIn)
 ///        requiredOut = max(minOut, floorOut); refused when oraclePrice < floorPrice.
-///      Arithmetic is checked: an overflow reverts (fail-closed). Both feeds must quote the same base (USD).
+///      Arithmetic is checked: an overflow reverts (fail-closed). Both feeds must quote the same base (USD):
+///      the contract cannot tell, so the policy's feeds are for voters to check. Tokens sent to this contract
+///      directly stay here (there is no owner to rescue them); `execute` never holds any after it returns.
 contract PolicySwapper {
     struct PricePolicy {
         address feedIn; // AggregatorV3 USD feed of tokenIn
