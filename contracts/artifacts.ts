@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import type { Abi, Hex } from 'viem';
+import policySwapper from './solidity/build/PolicySwapper.json' with { type: 'json' };
 import priceFeed from './solidity/build/PriceFeed.json' with { type: 'json' };
 import testToken from './solidity/build/TestToken.json' with { type: 'json' };
 
@@ -51,4 +52,5 @@ export const uniswapArtifacts = {
 export const projectArtifacts = {
   testToken: testToken as unknown as Artifact,
   priceFeed: priceFeed as unknown as Artifact,
+  policySwapper: policySwapper as unknown as Artifact,
 };

@@ -10,5 +10,7 @@ describe('compiled contracts', () => {
     expect(byName.TestToken?.abi).toEqual(projectArtifacts.testToken.abi);
     expect(byName.PriceFeed?.bytecode).toBe(projectArtifacts.priceFeed.bytecode);
     expect(byName.PriceFeed?.abi).toEqual(projectArtifacts.priceFeed.abi);
+    expect(byName.PolicySwapper?.bytecode).toBe(projectArtifacts.policySwapper.bytecode);
+    expect(byName.PolicySwapper?.abi).toEqual(projectArtifacts.policySwapper.abi);
   });
 });

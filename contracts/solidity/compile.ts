@@ -1,5 +1,5 @@
 /**
- * Compiles the project's own contracts (TestToken, PriceFeed) with solc-js and writes
+ * Compiles the project's own contracts (TestToken, PriceFeed, PolicySwapper) with solc-js and writes
  * contracts/solidity/build/<Name>.json ({ contractName, abi, bytecode, compiler }). The JSON is committed,
  * so nothing compiles at install or test time; run `npm run compile:contracts` after editing a .sol file.
  * A test checks that the committed JSON matches a fresh compile of the sources.
@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const SOLIDITY_DIR = dirname(fileURLToPath(import.meta.url));
-export const SOURCES = ['TestToken.sol', 'PriceFeed.sol'];
+export const SOURCES = ['TestToken.sol', 'PriceFeed.sol', 'PolicySwapper.sol'];
 /** solc 0.8.37 defaults to osaka; anvil's default hardfork is older. Pin it. */
 export const EVM_VERSION = 'cancun';
 
@@ -45,6 +45,8 @@ export async function compileContracts(): Promise<CompiledContract[]> {
   const compiled: CompiledContract[] = [];
   for (const file of SOURCES) {
     for (const [contractName, contract] of Object.entries(output.contracts[file] ?? {})) {
+      // Interfaces declared beside a contract have no code: nothing to deploy, nothing to write.
+      if (contract.evm.bytecode.object === '') continue;
       compiled.push({
         contractName,
         abi: contract.abi,
