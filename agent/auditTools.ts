@@ -8,6 +8,7 @@ import {
   type Transport,
 } from 'viem';
 import { executedSafeTx } from '../contracts/safeEvents.ts';
+import { policySwapsIn } from '../contracts/safeExecutor.ts';
 import { AuditError, type AuditRecord, verifyAuditChain } from './auditLog.ts';
 import { type DecisionInputs, decide } from './decide.ts';
 
@@ -16,7 +17,15 @@ import { type DecisionInputs, decide } from './decide.ts';
  * (recompute the plan and the safeTxHash from a decision's logged inputs), `show` (the decision for a person).
  */
 
-type ExecutedData = { safeTxHash: string; transactionHash: Hex; proposalId?: string; safe?: Address };
+type ExecutedData = {
+  safeTxHash: string;
+  transactionHash: Hex;
+  proposalId?: string;
+  safe?: Address;
+  /** The decision PolicySwapper ran (records from before the price policy have none). */
+  decisionHash?: Hex;
+  policySwapper?: Address;
+};
 
 export type AuditVerification = {
   chain: ReturnType<typeof verifyAuditChain>;
@@ -41,12 +50,21 @@ export async function verifyAudit(
     try {
       const receipt = await client.getTransactionReceipt({ hash: data.transactionHash });
       const ran = executedSafeTx(receipt.logs, data.safeTxHash, data.safe);
+      const anchored =
+        !data.decisionHash ||
+        (!!data.policySwapper &&
+          !!data.safe &&
+          policySwapsIn(receipt.logs, data.policySwapper, data.safe).some(
+            (e) => e.decisionHash.toLowerCase() === data.decisionHash!.toLowerCase(),
+          ));
       status =
         receipt.status !== 'success'
           ? 'reverted on chain'
-          : ran
-            ? 'verified'
-            : `no ExecutionSuccess for ${data.safeTxHash}`;
+          : !ran
+            ? `no ExecutionSuccess for ${data.safeTxHash}`
+            : !anchored
+              ? `no PolicySwapper event for decision ${data.decisionHash}`
+              : 'verified';
     } catch (error) {
       status = `not found on chain (${(error as { shortMessage?: string }).shortMessage ?? 'error'})`;
     }
@@ -83,6 +101,8 @@ export function replayDecision(records: AuditRecord[], id: string): ReplayResult
     targets: Record<string, number>;
     plan: { swaps: { sell: string; buy: string; amountIn: string; minAmountOut: string }[] };
     safeTxHash?: string;
+    decisionHash?: string;
+    dataHash?: string;
   };
   const again = decide(data.inputs);
   const differences: string[] = [];
@@ -104,6 +124,10 @@ export function replayDecision(records: AuditRecord[], id: string): ReplayResult
   const replayedHash = again.tx?.safeTxHash ?? null;
   if ((data.safeTxHash ?? null) !== replayedHash)
     differences.push(`safeTxHash ${replayedHash} ≠ logged ${data.safeTxHash ?? null}`);
+  if (data.decisionHash !== undefined && data.decisionHash !== again.decisionHash)
+    differences.push(`decision hash ${again.decisionHash} ≠ logged ${data.decisionHash}`);
+  if (data.dataHash !== undefined && data.dataHash !== (again.tx?.dataHash ?? null))
+    differences.push(`calldata hash ${again.tx?.dataHash ?? null} ≠ logged ${data.dataHash}`);
   return {
     id,
     logged: { safeTxHash: data.safeTxHash ?? null, swaps: logged.length },
@@ -143,7 +167,7 @@ export function showDecision(records: AuditRecord[], id: string): string[] {
   lines.push('what:');
   for (const s of data.plan.swaps) {
     lines.push(
-      `  sell ${formatUnits(BigInt(s.amountIn), decimals[s.sell]!)} ${s.sell} for at least ${formatUnits(BigInt(s.minAmountOut), decimals[s.buy]!)} ${s.buy}`,
+      `  sell ${formatUnits(BigInt(s.amountIn), decimals[s.sell]!)} ${s.sell} for at least ${formatUnits(BigInt(s.minAmountOut), decimals[s.buy]!)} ${s.buy} (at the floor price; more when the oracle price is higher)`,
     );
   }
   if (data.safeTxHash)
@@ -187,10 +211,17 @@ export function showDecision(records: AuditRecord[], id: string): string[] {
         (r.data as { proposalId?: string }).proposalId === proposalId,
     );
     if (done) {
-      const d = done.data as { transactionHash?: string; reason?: string; outcome?: string };
+      const d = done.data as {
+        transactionHash?: string;
+        reason?: string;
+        outcome?: string;
+        safeTxHash?: string;
+        votedSafeTxHash?: string;
+        decisionHash?: string;
+      };
       lines.push(
         done.kind === 'executed'
-          ? `executed: transaction ${d.transactionHash}`
+          ? `executed: transaction ${d.transactionHash}, safeTxHash ${d.safeTxHash}${d.votedSafeTxHash && d.votedSafeTxHash !== d.safeTxHash ? ` (voted at an earlier nonce as ${d.votedSafeTxHash})` : ''}${d.decisionHash ? `, decision ${d.decisionHash} anchored by PolicySwapper` : ''}`
           : `not executed (${d.outcome ?? done.kind}): ${d.reason}`,
       );
     } else {

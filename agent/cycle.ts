@@ -10,8 +10,18 @@ import {
 import { privateKeyToAccount } from 'viem/accounts';
 import type { TreasuryAgentConfig } from '../config/schema.ts';
 import { safeAbi } from '../contracts/abis.ts';
-import { executeRebalance, type RebalanceExecution } from '../contracts/safeExecutor.ts';
-import { SAFE_TX_TYPES, safeTxToJson } from '../contracts/safeTransaction.ts';
+import { type ExecutionFound, findDecisionExecution } from '../contracts/executionLogs.ts';
+import {
+  decisionExecuted,
+  type ExecutorContext,
+  executePolicyBatch,
+  PolicyRefusedError,
+  policySwapsIn,
+  preparePolicyBatch,
+  type RebalanceExecution,
+  simulateInnerCalls,
+} from '../contracts/safeExecutor.ts';
+import { SAFE_TX_TYPES, safeTxAtNonce, safeTxToJson } from '../contracts/safeTransaction.ts';
 import {
   type OwnerSignature,
   type TransactionService,
@@ -25,7 +35,7 @@ import { getAmountOut } from '../strategies/uniswap.ts';
 import { type AuditLog, sha256Hex } from './auditLog.ts';
 import { type Decision, type DecisionInputs, decide, decisionInputs } from './decide.ts';
 import type { RationaleWriter } from './draft/types.ts';
-import { MarketDataError, RefusedError, TreasuryError } from './errors.ts';
+import { ChainError, MarketDataError, RefusedError, TreasuryError } from './errors.ts';
 import type { Ledger, ProposalRow } from './ledger.ts';
 import { type Observation, observe, tokenRefs } from './observe.ts';
 import { draftFacts, proposalBodyInput, proposalTitle } from './proposalContent.ts';
@@ -45,7 +55,9 @@ export type CycleDeps = {
     router: Address;
     factory: Address;
     multiSendCallOnly: Address;
-    contractNetworks?: Parameters<typeof executeRebalance>[0]['contractNetworks'];
+    /** PolicySwapper: checks each voted swap's price policy on chain (execution.policySwapper). */
+    swapper: Address;
+    contractNetworks?: ExecutorContext['contractNetworks'];
   };
   history: PriceHistory;
   ledger: Ledger;
@@ -92,6 +104,11 @@ class Expire extends TreasuryError {
   override name = 'Expire';
 }
 
+/** Not executable now, maybe later inside the voted window (the price policy refuses it at this moment). */
+class Wait extends TreasuryError {
+  override name = 'Wait';
+}
+
 const short = (hash: string) => `${hash.slice(0, 10)}…`;
 const day = (at: number) => new Date(at * 1000).toISOString().slice(0, 10);
 
@@ -125,6 +142,7 @@ function contractsOf(deps: CycleDeps) {
     router: deps.contracts.router,
     factory: deps.contracts.factory,
     multiSendCallOnly: deps.contracts.multiSendCallOnly,
+    swapper: deps.contracts.swapper,
   };
 }
 
@@ -184,8 +202,10 @@ async function decideAndPropose(deps: CycleDeps, at: number, say: (line: string)
     {
       ...base,
       outcome: config.mode === 'shadow' ? 'shadow' : skip ? 'skipped-by-model' : 'propose',
+      decisionHash: decision.decisionHash,
       safeTx: safeTxToJson(decision.tx.safeTx),
       safeTxHash: decision.tx.safeTxHash,
+      dataHash: decision.tx.dataHash,
       calls: decision.tx.callLabels,
       draft: draft.draft,
       writer: draft.writer,
@@ -356,9 +376,28 @@ function sameCalls(
   );
 }
 
+/** The executor's view of this agent's Safe, allowlists and contracts. */
+function executorContext(deps: CycleDeps, record: ProposalRecord): ExecutorContext {
+  return {
+    client: deps.client,
+    rpcUrl: deps.config.chain.rpcUrl,
+    chainId: deps.config.chain.id,
+    safe: record.inputs.safe.address,
+    router: record.inputs.contracts.router,
+    factory: record.inputs.contracts.factory,
+    multiSendCallOnly: record.inputs.contracts.multiSendCallOnly,
+    swapper: deps.contracts.swapper,
+    contractNetworks: deps.contracts.contractNetworks,
+    tokens: tokenRefs(deps.config),
+    allowedRouters: [deps.contracts.router],
+  };
+}
+
 /**
  * The checks before executing a passed proposal. Throws RefusedError (never executable: failed), Expire
- * (no longer executable as voted: expired) or returns the rebuilt decision.
+ * (no longer executable as voted: expired), MarketDataError (wait) or returns the rebuilt decision.
+ * What voters approved is the batch of calls: the Safe's nonce may have moved (payroll, grants) and the same
+ * calls run at the nonce of the moment; PolicySwapper refuses a decision it already executed.
  */
 async function checkBeforeExecution(deps: CycleDeps, row: ProposalRow, at: number): Promise<Decision> {
   const record = row.record as ProposalRecord;
@@ -379,7 +418,7 @@ async function checkBeforeExecution(deps: CycleDeps, row: ProposalRow, at: numbe
       `the hub's safeTxHash ${plugin.safeTxHash} differs from the ledger's ${row.safeTxHash}`,
     );
   }
-  // 2. Rebuild from the ledger: the same inputs must give the same transaction.
+  // 2. Rebuild from the ledger: the same inputs must give the same calls, calldata and hash.
   const decision = decide(record.inputs);
   if (!decision.tx || decision.tx.safeTxHash.toLowerCase() !== row.safeTxHash.toLowerCase()) {
     throw new RefusedError(
@@ -388,52 +427,60 @@ async function checkBeforeExecution(deps: CycleDeps, row: ProposalRow, at: numbe
   }
   if (
     !sameCalls(plugin.transactions, decision.tx.calls) ||
-    plugin.nonce !== Number(decision.tx.safeTx.nonce)
+    plugin.nonce !== Number(decision.tx.safeTx.nonce) ||
+    plugin.dataHash.toLowerCase() !== decision.tx.dataHash.toLowerCase() ||
+    plugin.decisionHash.toLowerCase() !== decision.decisionHash.toLowerCase()
   ) {
     throw new RefusedError("the hub's transaction list differs from the rebuilt transaction");
   }
-  // 3. The Safe's nonce must not have moved; the deadline must not have passed.
-  const safe = await readSafeState(deps.client, { safe: record.inputs.safe.address });
-  if (safe.nonce !== decision.tx.safeTx.nonce) {
-    throw new Expire(
-      `the Safe's nonce moved (${decision.tx.safeTx.nonce} → ${safe.nonce}): the voted transaction can no longer run`,
-    );
+  // 3. The voted window.
+  if (BigInt(record.inputs.deadline) < BigInt(at)) {
+    const waited = deps.ledger.getState(`waiting:${row.key}`);
+    const last = waited ? ` (last refusal: ${waited})` : '';
+    throw new Expire(`the voted validity window ended at ${utcTime(Number(record.inputs.deadline))}${last}`);
   }
-  if (BigInt(record.inputs.deadline) <= BigInt(at)) throw new Expire('the swaps’ deadline has passed');
-  // 4. Prices and guardrails again: fresh, sane feeds, and every minimum out still reachable.
+  // 4. Prices: fresh, sane feeds (else wait), then the batch as the chain would run it now.
   await observe({ client: deps.client, config: deps.config, factory: deps.contracts.factory });
-  const tokens = tokenRefs(deps.config);
-  const pools = await readPools(deps.client, {
-    factory: deps.contracts.factory,
-    quote: tokens.find((t) => t.symbol === 'USDC')!,
-    tokens,
-  });
-  for (const swap of decision.plan.swaps) {
-    const pool = pools.pools[swap.sell === 'USDC' ? swap.buy : swap.sell]!;
-    const out =
-      swap.sell === 'USDC'
-        ? getAmountOut(swap.amountIn, pool.reserveQuote, pool.reserveToken)
-        : getAmountOut(swap.amountIn, pool.reserveToken, pool.reserveQuote);
-    if (out < swap.minAmountOut) {
-      throw new Expire(
-        `prices moved: ${swap.sell} → ${swap.buy} would return ${out}, below its minimum out ${swap.minAmountOut}`,
-      );
+  const ctx = executorContext(deps, record);
+  try {
+    const prepared = await preparePolicyBatch(ctx, {
+      decision: decision.policyDecision,
+      expectedDataHash: decision.tx.dataHash,
+    });
+    await simulateInnerCalls(ctx, prepared);
+  } catch (error) {
+    // The chain would refuse the batch now (a price below the floor, a pool pushed from the oracle, a
+    // stale feed): nothing is sent, and the agent tries again until the voted window ends.
+    if (error instanceof PolicyRefusedError && error.reason !== 'already-executed') {
+      throw new Wait(error.shortMessage, { cause: error });
     }
+    throw error;
   }
   return decision;
 }
+
+const utcTime = (t: number) => `${new Date(t * 1000).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 
 /** passed → executing → executed | failed (or expired when it can no longer run as voted). */
 async function execute(deps: CycleDeps, row: ProposalRow, at: number, say: (line: string) => void) {
   const record = row.record as ProposalRecord;
   const hub = await deps.governance.getProposal(row.proposalId!);
   if (hub && at < hub.end + deps.config.governance.executionDelaySeconds) return; // not yet
+  // Executed already (a co-signer ran the confirmed transaction from the Safe Transaction Service)?
+  const found = await executedOnChain(deps, record);
+  if (found) {
+    deps.ledger.transition(row.key, 'passed', 'executing', {}, at);
+    say(`${short(row.safeTxHash)} was already executed on chain in ${short(found.transactionHash)}`);
+    await finishFromChain(deps, deps.ledger.get(row.key)!, found, at, say);
+    return;
+  }
   let decision: Decision;
   try {
     decision = await checkBeforeExecution(deps, row, at);
   } catch (error) {
-    if (error instanceof MarketDataError) {
+    if (error instanceof MarketDataError || error instanceof Wait) {
       say(`execution of ${short(row.proposalId!)} waits: ${error.shortMessage}`);
+      deps.ledger.setState(`waiting:${row.key}`, error.shortMessage);
       deps.audit.append('execution-waiting', { ledgerKey: row.key, reason: error.message }, at);
       return;
     }
@@ -463,9 +510,10 @@ async function execute(deps: CycleDeps, row: ProposalRow, at: number, say: (line
 }
 
 /**
- * The signatures for a voted transaction. local-keys: the agent's and enough co-signer keys from the
- * environment (the devnet). safe-transaction-service: the agent proposes the transaction with its own signature
- * (idempotent) and reads the other owners' confirmations, each verified against the safeTxHash.
+ * The signatures for a voted transaction at the Safe's current nonce. local-keys: the agent's and enough
+ * co-signer keys from the environment (the devnet). safe-transaction-service: the agent proposes the
+ * transaction with its own signature (idempotent) and reads the other owners' confirmations, each verified
+ * against the safeTxHash.
  */
 async function collectSignatures(deps: CycleDeps, decision: Decision, record: ProposalRecord) {
   const safe = await readSafeState(deps.client, { safe: record.inputs.safe.address });
@@ -487,22 +535,22 @@ async function collectSignatures(deps: CycleDeps, decision: Decision, record: Pr
   const service = deps.transactionService;
   if (!service)
     throw new TreasuryError('execution.coSigning is safe-transaction-service but no service is configured');
-  const tx = decision.tx!;
+  const now = safeTxAtNonce(record.inputs.safe.chainId, record.inputs.safe.address, decision.tx!, safe.nonce);
   const senderSignature = await agent.signTypedData({
     domain: { chainId: record.inputs.safe.chainId, verifyingContract: record.inputs.safe.address },
     types: SAFE_TX_TYPES,
     primaryType: 'SafeTx',
-    message: tx.safeTx,
+    message: now.safeTx,
   });
   await service.propose({
     safe: record.inputs.safe.address,
-    safeTx: tx.safeTx,
-    safeTxHash: tx.safeTxHash,
+    safeTx: now.safeTx,
+    safeTxHash: now.safeTxHash,
     sender: agent.address,
     senderSignature,
   });
   const collected = (
-    await verifiedSignatures(tx.safeTxHash, await service.confirmations(tx.safeTxHash))
+    await verifiedSignatures(now.safeTxHash, await service.confirmations(now.safeTxHash))
   ).filter((c) => owners.has(getAddress(c.owner)) && getAddress(c.owner) !== agent.address);
   return { keys: [deps.agentKey], collected, count: 1 + collected.length, threshold: safe.threshold };
 }
@@ -518,78 +566,65 @@ async function executeNow(
   const signing = await collectSignatures(deps, decision, record);
   let result: RebalanceExecution;
   try {
-    result = await executeRebalance(
-      {
-        client: deps.client,
-        rpcUrl: deps.config.chain.rpcUrl,
-        chainId: deps.config.chain.id,
-        safe: record.inputs.safe.address,
-        router: record.inputs.contracts.router,
-        factory: record.inputs.contracts.factory,
-        multiSendCallOnly: record.inputs.contracts.multiSendCallOnly,
-        contractNetworks: deps.contracts.contractNetworks,
-        tokens: tokenRefs(deps.config),
-        allowedRouters: [deps.contracts.router],
-      },
-      {
-        swaps: decision.swaps,
-        route: 'router',
-        deadline: BigInt(record.inputs.deadline),
-        nonce: BigInt(record.inputs.safe.nonce),
-        expectedSafeTxHash: row.safeTxHash as Hex,
-      },
+    result = await executePolicyBatch(
+      executorContext(deps, record),
+      { decision: decision.policyDecision, expectedDataHash: decision.tx!.dataHash },
       signing.keys,
       signing.collected,
     );
   } catch (error) {
     if (!(error instanceof TreasuryError)) throw error;
-    deps.ledger.transition(row.key, 'executing', 'failed', { reason: error.shortMessage }, at);
-    deps.audit.append('execution-failed', { ledgerKey: row.key, reason: error.message }, at);
-    say(`execution failed: ${error.shortMessage}`);
+    // A price-policy refusal is found before anything is sent: the voted batch can no longer run (expired).
+    const to = error instanceof PolicyRefusedError ? 'expired' : 'failed';
+    deps.ledger.transition(row.key, 'executing', to, { reason: error.shortMessage }, at);
+    deps.audit.append('execution-failed', { ledgerKey: row.key, outcome: to, reason: error.message }, at);
+    say(`execution ${to}: ${error.shortMessage}`);
     return;
   }
   deps.crashPoint?.('after-execution-sent');
-  finishExecution(
-    deps,
-    row,
-    decision,
-    result.transactionHash,
-    result.balanceChanges,
-    at,
-    say,
-    result.gasUsed,
-  );
+  finishExecution(deps, row, decision, result, at, say);
 }
+
+type ExecutionFacts = Pick<RebalanceExecution, 'transactionHash' | 'safeTxHash' | 'policySwaps'> &
+  Partial<Pick<RebalanceExecution, 'balanceChanges' | 'gasUsed' | 'nonce'>>;
 
 function finishExecution(
   deps: CycleDeps,
   row: ProposalRow,
   decision: Decision,
-  transactionHash: Hex,
-  balanceChanges: RebalanceExecution['balanceChanges'] | undefined,
+  result: ExecutionFacts,
   at: number,
   say: (line: string) => void,
-  gasUsed?: bigint,
 ) {
-  const divergences = balanceChanges ? compareWithPlan(decision, balanceChanges) : [];
-  deps.ledger.transition(row.key, 'executing', 'executed', { executionTxHash: transactionHash }, at);
+  const divergences = result.balanceChanges ? compareWithPlan(decision, result.balanceChanges) : [];
+  deps.ledger.transition(row.key, 'executing', 'executed', { executionTxHash: result.transactionHash }, at);
   deps.audit.append(
     'executed',
     {
       ledgerKey: row.key,
       proposalId: row.proposalId,
       safe: decision.inputs.safe.address,
-      safeTxHash: row.safeTxHash,
-      transactionHash,
-      gasUsed: gasUsed ?? null,
-      balanceChanges: balanceChanges ?? null,
+      decisionHash: decision.decisionHash,
+      policySwapper: decision.inputs.contracts.swapper,
+      dataHash: decision.tx!.dataHash,
+      votedSafeTxHash: row.safeTxHash,
+      safeTxHash: result.safeTxHash,
+      nonce: result.nonce ?? null,
+      transactionHash: result.transactionHash,
+      gasUsed: result.gasUsed ?? null,
+      policySwaps: result.policySwaps,
+      balanceChanges: result.balanceChanges ?? null,
       divergences,
     },
     at,
   );
-  say(`executed ${short(row.safeTxHash)} in transaction ${short(transactionHash)}`);
+  const moved =
+    result.safeTxHash.toLowerCase() === row.safeTxHash.toLowerCase()
+      ? ''
+      : ` (the Safe's nonce had moved: executed as ${short(result.safeTxHash)})`;
+  say(`executed ${short(row.safeTxHash)} in transaction ${short(result.transactionHash)}${moved}`);
   if (divergences.length) {
-    const reason = `balances diverged from the plan after ${transactionHash}: ${divergences.join('; ')}`;
+    const reason = `balances diverged from the plan after ${result.transactionHash}: ${divergences.join('; ')}`;
     deps.ledger.setState('paused', reason);
     deps.audit.append('paused', { reason }, at);
     say(`PAUSED: ${reason}`);
@@ -616,50 +651,63 @@ export function compareWithPlan(decision: Decision, changes: RebalanceExecution[
   return problems;
 }
 
-/** A crash while executing: the chain says whether the Safe transaction ran (the Safe's nonce is the guard). */
-async function resumeExecution(deps: CycleDeps, row: ProposalRow, at: number, say: (line: string) => void) {
+/** Where PolicySwapper executed this proposal's decision, if it did (its replay guard is the proof). */
+async function executedOnChain(deps: CycleDeps, record: ProposalRecord): Promise<ExecutionFound | undefined> {
+  const decision = decide(record.inputs);
+  const safe = record.inputs.safe.address;
+  if (!(await decisionExecuted(deps.client, deps.contracts.swapper, safe, decision.decisionHash)))
+    return undefined;
+  const found = await findDecisionExecution(deps.client, {
+    swapper: deps.contracts.swapper,
+    safe,
+    decisionHash: decision.decisionHash,
+    fromBlock: BigInt(record.propose.snapshot),
+  });
+  if (!found) {
+    throw new ChainError(
+      `PolicySwapper says decision ${decision.decisionHash} executed, but no DecisionExecuted event was found since block ${record.propose.snapshot}`,
+      { hint: 'is the RPC an archive of recent logs? the agent will look again next cycle' },
+    );
+  }
+  return found;
+}
+
+async function finishFromChain(
+  deps: CycleDeps,
+  row: ProposalRow,
+  found: ExecutionFound,
+  at: number,
+  say: (line: string) => void,
+) {
   const record = row.record as ProposalRecord;
   const decision = decide(record.inputs);
-  const safe = await readSafeState(deps.client, { safe: record.inputs.safe.address });
-  if (safe.nonce > BigInt(record.inputs.safe.nonce)) {
-    const transactionHash = await findExecution(deps, record.inputs.safe.address, row.safeTxHash as Hex);
-    if (!transactionHash) {
-      deps.ledger.transition(
-        row.key,
-        'executing',
-        'failed',
-        { reason: 'the Safe nonce moved but not by this transaction' },
-        at,
-      );
-      deps.audit.append(
-        'execution-failed',
-        { ledgerKey: row.key, reason: 'nonce moved by another transaction' },
-        at,
-      );
-      say('execution could not complete: the Safe nonce was used by another transaction');
-      return;
-    }
-    say(`resumed: ${short(row.safeTxHash)} had already executed in ${short(transactionHash)}`);
-    finishExecution(deps, row, decision, transactionHash, undefined, at, say);
+  const receipt = await deps.client.getTransactionReceipt({ hash: found.transactionHash });
+  finishExecution(
+    deps,
+    row,
+    decision,
+    {
+      transactionHash: found.transactionHash,
+      safeTxHash: found.safeTxHash ?? (row.safeTxHash as Hex),
+      policySwaps: policySwapsIn(receipt.logs, deps.contracts.swapper, record.inputs.safe.address),
+      gasUsed: receipt.gasUsed,
+    },
+    at,
+    say,
+  );
+}
+
+/** A crash while executing: the chain says whether the voted decision ran (PolicySwapper's replay guard). */
+async function resumeExecution(deps: CycleDeps, row: ProposalRow, at: number, say: (line: string) => void) {
+  const record = row.record as ProposalRecord;
+  const found = await executedOnChain(deps, record);
+  if (found) {
+    say(`resumed: ${short(row.safeTxHash)} had already executed in ${short(found.transactionHash)}`);
+    await finishFromChain(deps, row, found, at, say);
     return;
   }
   say(`resuming the execution of ${short(row.safeTxHash)}`);
-  await executeNow(deps, row, decision, record, at, say);
-}
-
-/** The transaction in which the Safe executed `safeTxHash` (its ExecutionSuccess event), if any. */
-export async function findExecution(
-  deps: Pick<CycleDeps, 'client'>,
-  safe: Address,
-  safeTxHash: Hex,
-): Promise<Hex | undefined> {
-  const logs = await deps.client.getLogs({
-    address: safe,
-    event: getAbiItem({ abi: safeAbi, name: 'ExecutionSuccess' }),
-    args: { txHash: safeTxHash },
-    fromBlock: 0n,
-  });
-  return logs[0]?.transactionHash ?? undefined;
+  await executeNow(deps, row, decide(record.inputs), record, at, say);
 }
 
 /** Proposals in the space that carry our plugin but were not posted by the agent: refused, and recorded once. */

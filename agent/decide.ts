@@ -1,14 +1,15 @@
-import type { Address } from 'viem';
+import { type Address, type Hex, keccak256, stringToHex } from 'viem';
 import type { TreasuryAgentConfig } from '../config/schema.ts';
 import {
-  buildRebalanceTx,
-  DEFAULT_SWAP_ROUTE,
-  type RebalanceTx,
-  type SwapInstruction,
+  buildPolicyBatchTx,
+  type PolicyBatchTx,
+  type PolicyDecision,
+  type PolicyOrder,
 } from '../contracts/safeTransaction.ts';
 import type { Plan } from '../strategies/planner.ts';
 import { planRebalance } from '../strategies/planner.ts';
 import type { PriceHistory } from '../strategies/priceHistory.ts';
+import { FEED_DECIMALS } from '../strategies/pricePolicy.ts';
 import { configureStrategy } from '../strategies/registry.ts';
 import { buildSnapshot } from '../strategies/snapshot.ts';
 import type { MarketSnapshot, TokenInfo, WeightsBps } from '../strategies/types.ts';
@@ -33,12 +34,16 @@ export type DecisionInputs = {
   strategy: { id: string; version: string; description: string; config: unknown };
   guardrails: unknown;
   monthlySpendUsd: number;
-  tokens: (TokenInfo & { address: Address })[];
+  tokens: (TokenInfo & { address: Address; feed: Address })[];
   snapshot: { prices: Record<string, number>; closes: Record<string, number[]>; lookbackDays: number };
   holdings: Record<string, string>;
   pools: Record<string, { reserveToken: string; reserveUsdc: string }>;
   safe: { address: Address; nonce: string; chainId: number };
-  contracts: { router: Address; factory: Address; multiSendCallOnly: Address };
+  contracts: { router: Address; factory: Address; multiSendCallOnly: Address; swapper: Address };
+  /** What every swap's policy asks of the feeds at execution. */
+  policy: { maxFeedAgeSeconds: number; feedDecimals: number };
+  /** The voted batch runs only inside [validAfter, deadline] (unix seconds): from the vote's end on. */
+  validAfter: string;
   deadline: string;
 };
 
@@ -46,9 +51,16 @@ export type Decision = {
   inputs: DecisionInputs;
   targets: WeightsBps;
   plan: Plan;
-  swaps: SwapInstruction[];
+  /**
+   * keccak256 of the decision (its inputs, targets and plan, canonical JSON): in the voted calldata, and in the
+   * PolicySwapper's event when it executes, so every executed decision is anchored on chain. It cannot hold
+   * the safeTxHash (that hashes the calldata holding it); the audit record holds both.
+   */
+  decisionHash: Hex;
+  /** The swaps as PolicySwapper orders (absent fields: none; empty when there is nothing to trade). */
+  policyDecision: PolicyDecision;
   /** Absent when the plan has no swaps: no trade list, no proposal. */
-  tx?: RebalanceTx;
+  tx?: PolicyBatchTx;
 };
 
 export const DAY_SECONDS = 86_400;
@@ -87,6 +99,7 @@ export function decisionInputs(params: {
     role: t.role,
     priceAsset: t.priceAsset,
     address: t.address!,
+    feed: t.feed!,
   }));
   const today = Math.floor(observation.at / DAY_SECONDS);
   // History up to yesterday's close (no look-ahead), today's price from the checked feeds.
@@ -125,8 +138,17 @@ export function decisionInputs(params: {
       chainId: config.chain.id,
     },
     contracts: params.contracts,
+    policy: { maxFeedAgeSeconds: config.observe.maxFeedAgeSeconds, feedDecimals: FEED_DECIMALS },
+    validAfter: String(
+      observation.at + config.governance.votingDelaySeconds + config.governance.votingPeriodSeconds,
+    ),
     deadline: swapDeadline(config, observation.at).toString(),
   };
+}
+
+/** The hash that commits to a decision: its logged inputs, its targets and its plan. */
+export function decisionHashOf(inputs: DecisionInputs, targets: WeightsBps, plan: Plan): Hex {
+  return keccak256(stringToHex(canonicalJson({ inputs, targets, plan })));
 }
 
 /** The decision, purely from its logged inputs: same inputs, same swaps, same safeTxHash. */
@@ -160,27 +182,39 @@ export function decide(inputs: DecisionInputs): Decision {
     guardrails: inputs.guardrails as Parameters<typeof planRebalance>[0]['guardrails'],
     monthlySpendUsd: inputs.monthlySpendUsd,
   });
-  const address = (symbol: string) => inputs.tokens.find((t) => t.symbol === symbol)!.address;
-  const swaps: SwapInstruction[] = plan.swaps.map((s) => ({
-    tokenIn: address(s.sell),
-    tokenOut: address(s.buy),
+  const token = (symbol: string) => inputs.tokens.find((t) => t.symbol === symbol)!;
+  const decisionHash = decisionHashOf(inputs, targets, plan);
+  const orders: PolicyOrder[] = plan.swaps.map((s) => ({
+    tokenIn: token(s.sell).address,
+    tokenOut: token(s.buy).address,
     amountIn: s.amountIn,
-    minAmountOut: s.minAmountOut,
+    policy: {
+      feedIn: token(s.sell).feed,
+      feedOut: token(s.buy).feed,
+      feedDecimals: inputs.policy.feedDecimals,
+      maxFeedAge: inputs.policy.maxFeedAgeSeconds,
+      slippageBps: s.policy.slippageBps,
+      floorPrice: s.policy.floorPrice,
+    },
   }));
-  if (swaps.length === 0) return { inputs, targets, plan, swaps };
-  const tx = buildRebalanceTx(
+  const policyDecision: PolicyDecision = {
+    decisionHash,
+    router: inputs.contracts.router,
+    validAfter: BigInt(inputs.validAfter),
+    validUntil: BigInt(inputs.deadline),
+    orders,
+  };
+  if (orders.length === 0) return { inputs, targets, plan, decisionHash, policyDecision };
+  const tx = buildPolicyBatchTx(
     {
       chainId: inputs.safe.chainId,
       safe: inputs.safe.address,
-      router: inputs.contracts.router,
-      factory: inputs.contracts.factory,
       multiSendCallOnly: inputs.contracts.multiSendCallOnly,
-      swaps,
-      route: DEFAULT_SWAP_ROUTE,
-      deadline: BigInt(inputs.deadline),
+      swapper: inputs.contracts.swapper,
+      decision: policyDecision,
       nonce: BigInt(inputs.safe.nonce),
     },
     Object.fromEntries(inputs.tokens.map((t) => [t.address, t.symbol])),
   );
-  return { inputs, targets, plan, swaps, tx };
+  return { inputs, targets, plan, decisionHash, policyDecision, tx };
 }

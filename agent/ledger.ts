@@ -30,7 +30,7 @@ const ALLOWED: Record<ProposalState, ProposalState[]> = {
   rejected: [],
   expired: [],
   passed: ['executing', 'expired', 'failed'],
-  executing: ['executed', 'failed'],
+  executing: ['executed', 'failed', 'expired'],
   executed: [],
   failed: [],
 };

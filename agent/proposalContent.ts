@@ -1,5 +1,7 @@
 import { formatUnits } from 'viem';
 import type { ProposalBodyInput } from '../governance/proposalBody.ts';
+import type { PlannedSwap } from '../strategies/planner.ts';
+import { PRICE_SCALE, priceToNumber } from '../strategies/pricePolicy.ts';
 import { annualisedVolatility } from '../strategies/stats.ts';
 import type { Decision } from './decide.ts';
 import type { DraftFacts } from './draft/types.ts';
@@ -92,8 +94,8 @@ export function guardrailChecks(decision: Decision): { name: string; detail: str
       detail: `${(movedBps / 100).toFixed(2)}% ≤ ${(g.maxMovedPerProposalBps / 100).toFixed(2)}%`,
     },
     {
-      name: 'slippage tolerance',
-      detail: `minimum out = expected − ${(g.maxSlippageBps / 100).toFixed(2)}%`,
+      name: 'price policy',
+      detail: `each trade at no worse than the oracle price − (pool fee + its impact + ${(g.maxSlippageBps / 100).toFixed(2)}%) when it runs, never beyond ${(((g as { priceFloorBps?: number }).priceFloorBps ?? 0) / 100).toFixed(2)}% from today's price`,
     },
     {
       name: 'price impact',
@@ -123,6 +125,36 @@ export function proposalTitle(decision: Decision): string {
   return `Treasury rebalance ${decision.inputs.asOf}: ${parts.join(', ')} (${movedPct}% of treasury)`;
 }
 
+/** A price for people: 3,450 / 16.20 / 0.0421. */
+function priceText(x: number): string {
+  if (x >= 1000) return x.toLocaleString('en-US', { maximumFractionDigits: 0 });
+  if (x >= 1) return x.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  return x.toPrecision(3);
+}
+
+const UTC = (t: number) => `${new Date(t * 1000).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+
+/**
+ * One swap's price policy as a voter reads it, e.g. "sell 55,509 GOV for USDC at no worse than the oracle
+ * price −1.61% when executed, and never below 16.20 USDC per GOV; valid until 2022-01-12 12:00 UTC".
+ */
+export function policyInWords(
+  swap: PlannedSwap,
+  decimals: Record<string, number>,
+  validUntil: number,
+): string {
+  const slippage = `${(swap.policy.slippageBps / 100).toFixed(2)}%`;
+  const oracle = `at no worse than the oracle price −${slippage} when executed`;
+  const valid = `valid until ${UTC(validUntil)}`;
+  if (swap.sell === 'USDC') {
+    // the floor is `buy` per USDC: the worst price is its inverse, USDC per `buy`
+    const worst =
+      swap.policy.floorPrice > 0n ? priceToNumber((PRICE_SCALE * PRICE_SCALE) / swap.policy.floorPrice) : 0;
+    return `buy ${swap.buy} with ${humanAmount(swap.amountIn, decimals.USDC!)} USDC ${oracle}, and never above ${priceText(worst)} USDC per ${swap.buy}; ${valid}`;
+  }
+  return `sell ${humanAmount(swap.amountIn, decimals[swap.sell]!)} ${swap.sell} for ${swap.buy} ${oracle}, and never below ${priceText(priceToNumber(swap.policy.floorPrice))} ${swap.buy} per ${swap.sell}; ${valid}`;
+}
+
 /** What the proposal body shows: the draft's words, and everything else from the decision itself. */
 export function proposalBodyInput(params: {
   decision: Decision;
@@ -146,6 +178,7 @@ export function proposalBodyInput(params: {
       const priced = s.sell === 'USDC' ? s.buy : s.sell;
       const price = observation.prices[priced]!;
       return {
+        policy: policyInWords(s, decimals, Number(decision.inputs.deadline)),
         sell: { symbol: s.sell, amount: s.amountIn, decimals: decimals[s.sell]! },
         buy: {
           symbol: s.buy,
@@ -173,6 +206,11 @@ export function proposalBodyInput(params: {
       nonce: BigInt(decision.inputs.safe.nonce),
       chainId: decision.inputs.safe.chainId,
       safeTxHash: tx.safeTxHash,
+      to: tx.safeTx.to,
+      dataHash: tx.dataHash,
+      decisionHash: decision.decisionHash,
+      policySwapper: decision.inputs.contracts.swapper,
+      validUntil: Number(decision.inputs.deadline),
       transactions: tx.calls.map((c) => ({ to: c.to, value: c.value, data: c.data, operation: c.operation })),
     },
     auditRecordId: params.auditRecordId,

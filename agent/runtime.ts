@@ -86,6 +86,20 @@ export async function buildRuntime(options: RuntimeOptions): Promise<Runtime> {
       hint: "set safe.contracts (the chain's Safe 1.4.1 addresses)",
     });
   }
+  const swapper = config.execution.policySwapper;
+  if (!swapper) {
+    throw new ConfigError('execution.policySwapper must be set', {
+      hint: 'deploy contracts/solidity/PolicySwapper.sol on the chain (the devnet deploys it) and set its address',
+    });
+  }
+  const swapperCode = await client.getCode({ address: swapper }).catch((error: unknown) => {
+    throw new ChainError('cannot read execution.policySwapper from the RPC', { cause: error });
+  });
+  if (!swapperCode || swapperCode === '0x') {
+    throw new ConfigError(`execution.policySwapper ${swapper} has no code on chain ${config.chain.id}`, {
+      hint: 'deploy contracts/solidity/PolicySwapper.sol there, or fix the address',
+    });
+  }
   const clock = options.clock ?? (config.chain.id === 31337 ? chainClock(config.chain.rpcUrl) : systemClock);
   const ledger = Ledger.open(config.state.ledgerPath);
   const audit = AuditLog.open(config.state.auditLogPath, ledger);
@@ -99,6 +113,7 @@ export async function buildRuntime(options: RuntimeOptions): Promise<Runtime> {
       router: config.router,
       factory,
       multiSendCallOnly,
+      swapper,
       contractNetworks:
         options.contractNetworks ??
         (config.safe.contracts

@@ -2,8 +2,11 @@
  * Gas of one rebalance of 1, 2 and 4 swaps executed as ONE Safe transaction (2-of-3 signatures, MultiSendCallOnly
  * batch), against the same swaps sent from an EOA as separate transactions (approve + swap each), measured in
  * the same run from the same chain state (evm_snapshot / evm_revert), block timestamps 12 s apart.
- * Both the Safe's routes are measured: `pair` (transfer to the pair + router swap with min out, no approval)
- * and `router` (approve + swapExactTokensForTokens). The last line prints safe/EOA ratios per size.
+ * Three Safe routes are measured: `pair` (transfer to the pair + router swap with a fixed min out, no approval),
+ * `router` (approve + swapExactTokensForTokens with a fixed min out), and `policy` (what the agent sends: exact
+ * approvals + PolicySwapper.execute, which reads two feeds per swap, checks the voted price policy, swaps
+ * through the router, records the decision). The last lines print safe/EOA ratios per size and the policy
+ * contract's cost per swap against the plain router route.
  *
  *   npm run bench:gas
  */
@@ -15,8 +18,9 @@ import { makePublicClient, makeWalletClient } from '../contracts/chainClients.ts
 import { devAccount, devPrivateKey } from '../contracts/devAccounts.ts';
 import { DEFAULT_DEVNET_CONFIG } from '../contracts/devnetCommand.ts';
 import { executorContextForDevnet, startDevnet } from '../contracts/localDevnet.ts';
-import { executeRebalance } from '../contracts/safeExecutor.ts';
-import type { SwapInstruction, SwapRoute } from '../contracts/safeTransaction.ts';
+import { executePolicyBatch, executeRebalance } from '../contracts/safeExecutor.ts';
+import type { PolicyOrder, SwapInstruction, SwapRoute } from '../contracts/safeTransaction.ts';
+import { FEED_DECIMALS, feedAnswerOf, floorPriceOf, oraclePriceOf } from '../strategies/pricePolicy.ts';
 
 const config = await loadConfig(DEFAULT_DEVNET_CONFIG);
 const devnet = await startDevnet({ config });
@@ -91,16 +95,52 @@ try {
   };
   const safeGas = async (swaps: SwapInstruction[], route: SwapRoute) =>
     (await executeRebalance(ctx, { swaps, route, deadline: await deadline() }, signers)).gasUsed;
+  // The same swaps under a price policy: 1% + fee + impact against the feeds, a floor 25% under them.
+  const byAddress = Object.fromEntries(Object.values(tokens).map((t) => [t.address, t]));
+  let decisions = 0;
+  const policyGas = async (swaps: SwapInstruction[]) => {
+    const orders: PolicyOrder[] = swaps.map((swap) => {
+      const tokenIn = byAddress[swap.tokenIn]!;
+      const tokenOut = byAddress[swap.tokenOut]!;
+      const oracle = oraclePriceOf(feedAnswerOf(tokenIn.startPriceUsd), feedAnswerOf(tokenOut.startPriceUsd));
+      return {
+        tokenIn: swap.tokenIn,
+        tokenOut: swap.tokenOut,
+        amountIn: swap.amountIn,
+        policy: {
+          feedIn: tokenIn.feed,
+          feedOut: tokenOut.feed,
+          feedDecimals: FEED_DECIMALS,
+          maxFeedAge: 30 * 86_400,
+          slippageBps: 300,
+          floorPrice: floorPriceOf(oracle, 2500),
+        },
+      };
+    });
+    const now = (await client.getBlock()).timestamp;
+    decisions += 1;
+    const decisionHash = `0x${decisions.toString(16).padStart(64, '0')}` as Hex;
+    return (
+      await executePolicyBatch(
+        ctx,
+        {
+          decision: { decisionHash, router: ctx.router, validAfter: now, validUntil: now + 86_400n, orders },
+        },
+        signers,
+      )
+    ).gasUsed;
+  };
 
   // Warm-up: every balance non-zero and the Safe's nonce past 0, for both sides (steady state).
   await safeGas(swapsOf(4), 'pair');
+  await policyGas(swapsOf(4));
   await eoaGas(swapsOf(4));
 
   const snapshot = async () =>
     (await client.request({ method: 'evm_snapshot' as 'eth_chainId' })) as unknown as string;
   const revert = (id: string) =>
     client.request({ method: 'evm_revert' as 'eth_chainId', params: [id] as unknown as undefined });
-  const rows: { n: number; eoa: bigint; pair: bigint; router: bigint }[] = [];
+  const rows: { n: number; eoa: bigint; pair: bigint; router: bigint; policy: bigint }[] = [];
   for (const n of [1, 2, 4]) {
     const measure = async (run: () => Promise<bigint>) => {
       const id = await snapshot();
@@ -113,18 +153,30 @@ try {
     const eoa = await measure(() => eoaGas(swapsOf(n)));
     const pair = await measure(() => safeGas(swapsOf(n), 'pair'));
     const router = await measure(() => safeGas(swapsOf(n), 'router'));
-    rows.push({ n, eoa, pair, router });
+    const policy = await measure(() => policyGas(swapsOf(n)));
+    rows.push({ n, eoa, pair, router, policy });
   }
-  console.log('swaps  EOA approve+swap each  Safe batch (pair route)  Safe batch (router route)');
+  console.log(
+    'swaps  EOA approve+swap each  Safe batch (pair route)  Safe batch (router route)  Safe batch (price policy)',
+  );
   for (const r of rows) {
     console.log(
-      `${String(r.n).padStart(5)}  ${String(r.eoa).padStart(21)}  ${String(r.pair).padStart(23)}  ${String(r.router).padStart(25)}`,
+      `${String(r.n).padStart(5)}  ${String(r.eoa).padStart(21)}  ${String(r.pair).padStart(23)}  ${String(r.router).padStart(25)}  ${String(r.policy).padStart(25)}`,
     );
   }
   const ratio = (a: bigint, b: bigint) => (Number(a) / Number(b)).toFixed(3);
   console.log(
     `ratio safe(pair)/EOA: ${rows.map((r) => `${r.n} swap${r.n > 1 ? 's' : ''} ${ratio(r.pair, r.eoa)}`).join(', ')}` +
-      ` | safe(router)/EOA: ${rows.map((r) => `${r.n} ${ratio(r.router, r.eoa)}`).join(', ')}`,
+      ` | safe(router)/EOA: ${rows.map((r) => `${r.n} ${ratio(r.router, r.eoa)}`).join(', ')}` +
+      ` | safe(policy)/EOA: ${rows.map((r) => `${r.n} ${ratio(r.policy, r.eoa)}`).join(', ')}`,
+  );
+  console.log(
+    `price policy cost per swap against the plain router route: ${rows
+      .map(
+        (r) =>
+          `${r.n} swap${r.n > 1 ? 's' : ''} +${Math.round(Number(r.policy - r.router) / r.n).toLocaleString('en-US')} gas/swap (${ratio(r.policy, r.router)}×)`,
+      )
+      .join(', ')}`,
   );
 } finally {
   await devnet.stop();

@@ -179,6 +179,11 @@ export const ExecutionConfigSchema = z.strictObject({
   coSigning: z.enum(['local-keys', 'safe-transaction-service']).default('local-keys'),
   /** Safe Transaction Service URL (production). */
   transactionServiceUrl: z.string().url().optional(),
+  /**
+   * PolicySwapper (contracts/solidity/PolicySwapper.sol, no owner): the contract the voted batch calls, which
+   * checks each swap's price policy against the feeds when it runs. Absent on the devnet, which deploys it.
+   */
+  policySwapper: AddressSchema.optional(),
   /** The swaps' router deadline, in seconds after the planned execution time. */
   deadlineSlackSeconds: z
     .number()
@@ -294,6 +299,13 @@ export const TreasuryAgentConfigSchema = z
         ctx.addIssue({ code: 'custom', path: ['safe', 'address'], message: 'required outside the devnet' });
       if (!config.router)
         ctx.addIssue({ code: 'custom', path: ['router'], message: 'required outside the devnet' });
+      if (!config.execution.policySwapper) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['execution', 'policySwapper'],
+          message: 'required outside the devnet (deploy contracts/solidity/PolicySwapper.sol once per chain)',
+        });
+      }
     }
   });
 

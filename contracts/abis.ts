@@ -48,3 +48,19 @@ export const safeAbi = parseAbi([
   'event ExecutionSuccess(bytes32 indexed txHash, uint256 payment)',
   'event ExecutionFailure(bytes32 indexed txHash, uint256 payment)',
 ]);
+
+/**
+ * PolicySwapper (contracts/solidity/PolicySwapper.sol): the price policy voters approve, enforced on chain.
+ * Typed here for viem; a test compares it with the compiled artifact. Errors are decoded with the artifact.
+ */
+export const policySwapperAbi = parseAbi([
+  'struct PricePolicy { address feedIn; address feedOut; uint8 feedDecimals; uint32 maxFeedAge; uint16 slippageBps; uint256 floorPrice; }',
+  'struct Order { address tokenIn; address tokenOut; uint256 amountIn; PricePolicy policy; }',
+  'struct Decision { bytes32 decisionHash; address router; uint64 validAfter; uint64 validUntil; Order[] orders; }',
+  'function execute(Decision decision)',
+  'function executed(address caller, bytes32 decisionHash) view returns (bool)',
+  'function quote(Order order) view returns (uint256 oraclePrice, uint256 requiredOut)',
+  'function checkPrice(uint256 amountIn, address fromToken, address toToken, uint256 feeAmount, uint256 minOut, bytes data) view returns (bool)',
+  'event DecisionExecuted(address indexed caller, bytes32 indexed decisionHash, uint256 orders)',
+  'event PolicySwap(address indexed caller, bytes32 indexed decisionHash, uint256 indexed index, address tokenIn, address tokenOut, uint256 amountIn, uint256 oraclePrice, uint256 minOut, uint256 amountOut)',
+]);

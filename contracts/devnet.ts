@@ -49,6 +49,8 @@ export type DevnetDeployment = {
   };
   safe: { address: Address; owners: Address[]; threshold: number; agent: Address };
   uniswap: { factory: Address; router: Address; weth9: Address };
+  /** PolicySwapper: the voted batches' price-policy contract (no owner). */
+  policySwapper: Address;
   tokens: Record<string, DeployedToken>;
 };
 
@@ -246,6 +248,9 @@ export async function deployDevnet(options: DeployDevnetOptions): Promise<Devnet
     await call(token.pair, uniswapArtifacts.pair.abi, 'mint', [deployer]);
   }
 
+  // The contract voted batches call: it checks each swap's price policy against the feeds when it runs.
+  const policySwapper = await deploy(projectArtifacts.policySwapper);
+
   // The treasury, funded like a real DAO's: mostly its own token.
   for (const [symbol, bps] of Object.entries(devnet.treasuryMixBps)) {
     const token = tokens[symbol]!;
@@ -269,6 +274,7 @@ export async function deployDevnet(options: DeployDevnetOptions): Promise<Devnet
       agent: config.safe.agent,
     },
     uniswap: { factory, router, weth9 },
+    policySwapper,
     tokens,
   };
 }

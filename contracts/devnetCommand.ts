@@ -26,6 +26,7 @@ export function describeDeployment(d: DevnetDeployment): string[] {
         `  ${t.symbol.padEnd(5)} ${String(t.decimals).padStart(2)}d  ${t.address}  ${t.feed}  ${t.pair ?? '—'}  $${t.startPriceUsd}`,
     ),
     `Uniswap V2      factory ${d.uniswap.factory}  router ${d.uniswap.router}  WETH9 ${d.uniswap.weth9}`,
+    `PolicySwapper   ${d.policySwapper}  (checks each voted swap's price policy on chain)`,
     'Safe v1.4.1',
     ...Object.entries(d.safeContracts).map(([name, address]) => `  ${name.padEnd(18)} ${address}`),
   ];

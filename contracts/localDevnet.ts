@@ -62,6 +62,7 @@ export function configForDeployment(
       contracts: deployment.safeContracts,
     },
     router: deployment.uniswap.router,
+    execution: { ...config.execution, policySwapper: deployment.policySwapper },
     tokens: config.tokens.map((token) => ({
       ...token,
       address: deployment.tokens[token.symbol]!.address,
@@ -106,10 +107,12 @@ export function executorContextForDevnet(devnet: LocalDevnet): ExecutorContext {
     factory: deployment.uniswap.factory,
     multiSendCallOnly: deployment.safeContracts.multiSendCallOnly,
     contractNetworks: contractNetworksFor(deployment),
+    swapper: deployment.policySwapper,
     tokens: Object.values(deployment.tokens).map((t) => ({
       symbol: t.symbol,
       address: t.address,
       decimals: t.decimals,
+      feed: t.feed,
     })),
     allowedRouters: [deployment.uniswap.router],
   };

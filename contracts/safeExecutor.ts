@@ -2,17 +2,25 @@ import SafeImport, { type ContractNetworksConfig, EthSafeSignature } from '@safe
 import {
   type Address,
   type Chain,
+  decodeErrorResult,
+  decodeEventLog,
   getAddress,
   type Hex,
+  type Log,
   type PublicClient,
   type TransactionReceipt,
   type Transport,
 } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
 import { ChainError, RefusedError, TreasuryError } from '../agent/errors.ts';
+import { amountAtPrice, MAX_BPS } from '../strategies/pricePolicy.ts';
+import { policySwapperAbi } from './abis.ts';
+import { projectArtifacts } from './artifacts.ts';
 import { executedSafeTx } from './safeEvents.ts';
 import {
+  buildPolicyBatchTx,
   buildRebalanceTx,
+  type PolicyDecision,
   type RebalanceTx,
   type SafeTxData,
   type SwapInstruction,
@@ -42,6 +50,69 @@ export class SimulationError extends TreasuryError {
   }
 }
 
+/** Why PolicySwapper refused a voted batch (its custom errors, and the router's own minimum-out check). */
+export type PolicyRefusalReason =
+  | 'below-floor'
+  | 'insufficient-output'
+  | 'stale-feed'
+  | 'feed-from-future'
+  | 'feed-decimals'
+  | 'non-positive-answer'
+  | 'not-yet-valid'
+  | 'validity-ended'
+  | 'already-executed'
+  | 'other';
+
+const POLICY_ERRORS: Record<string, [PolicyRefusalReason, string]> = {
+  BelowFloor: ['below-floor', 'the oracle price is below the floor voters accepted'],
+  InsufficientOutput: ['insufficient-output', 'the pool returns less than the oracle price allows'],
+  StaleFeed: ['stale-feed', 'a price feed is older than the policy allows'],
+  FeedFromFuture: ['feed-from-future', 'a price feed is dated after the block'],
+  FeedDecimals: ['feed-decimals', 'a price feed reports unexpected decimals'],
+  NonPositiveAnswer: ['non-positive-answer', 'a price feed answered 0 or less'],
+  NotYetValid: ['not-yet-valid', 'the voted window has not opened yet'],
+  ValidityEnded: ['validity-ended', 'the voted validity window has ended'],
+  AlreadyExecuted: ['already-executed', 'this decision already executed for this Safe'],
+};
+
+/** A voted batch the price policy refuses now (PolicySwapper would revert): names the swap, the reason and why. */
+export class PolicyRefusedError extends TreasuryError {
+  override name = 'PolicyRefusedError';
+  readonly reason: PolicyRefusalReason;
+  constructor(reason: PolicyRefusalReason, message: string, cause?: unknown) {
+    super(message, {
+      cause,
+      hint: 'nothing was sent; the chain refuses this batch as voted, whatever the agent does',
+    });
+    this.reason = reason;
+  }
+}
+
+/** Reads PolicySwapper's or the router's revert data: the policy's reason, or undefined for anything else. */
+export function decodePolicyRevert(
+  data: Hex | undefined,
+): { reason: PolicyRefusalReason; text: string } | undefined {
+  if (!data || data === '0x') return undefined;
+  try {
+    const decoded = decodeErrorResult({ abi: projectArtifacts.policySwapper.abi, data });
+    const args = (decoded.args ?? []).map((a) => String(a)).join(', ');
+    if (decoded.errorName === 'Error') {
+      const message = String(decoded.args?.[0] ?? '');
+      if (/INSUFFICIENT_OUTPUT_AMOUNT/.test(message)) {
+        return {
+          reason: 'insufficient-output',
+          text: `the pool returns less than the oracle price allows (${message})`,
+        };
+      }
+      return undefined;
+    }
+    const [reason, text] = POLICY_ERRORS[decoded.errorName] ?? ['other', decoded.errorName];
+    return { reason, text: `${text} (${decoded.errorName}(${args}))` };
+  } catch {
+    return undefined;
+  }
+}
+
 /** What the executor may touch and where: the Safe, its chain, and the allowlists from config. */
 export type ExecutorContext = {
   client: PublicClient<Transport, Chain>;
@@ -51,10 +122,15 @@ export type ExecutorContext = {
   router: Address;
   factory: Address;
   multiSendCallOnly: Address;
+  /** PolicySwapper: the only contract a voted batch may ask to trade (absent: plain router batches only). */
+  swapper?: Address;
   /** For chains without a safe-deployments entry (the devnet). */
   contractNetworks?: ContractNetworksConfig;
-  /** Every token the treasury holds and may trade (the allowlist), with decimals for balance reports. */
-  tokens: TokenRef[];
+  /**
+   * Every token the treasury holds and may trade (the allowlist), with decimals for balance reports and the
+   * token's USD feed, the only one a price policy may read for it.
+   */
+  tokens: (TokenRef & { feed?: Address })[];
   /** Routers the Safe may call. */
   allowedRouters: Address[];
 };
@@ -69,7 +145,29 @@ export type RebalanceRequest = {
   expectedSafeTxHash?: Hex;
 };
 
-export type PreparedRebalance = RebalanceTx & { safeState: SafeStateReading };
+/** A voted batch through PolicySwapper: the decision, and what voters approved. */
+export type PolicyBatchRequest = {
+  decision: PolicyDecision;
+  /** keccak256 of the voted batch's calldata; anything else is refused before signing. */
+  expectedDataHash?: Hex;
+  /** The Safe nonce to execute at. Default: the Safe's current nonce (the voted calls, whatever ran before). */
+  nonce?: bigint;
+};
+
+export type PreparedRebalance = RebalanceTx & { safeState: SafeStateReading; dataHash?: Hex };
+
+/** One PolicySwap event: what the chain saw and did for one voted swap. */
+export type PolicySwapEvent = {
+  index: number;
+  tokenIn: Address;
+  tokenOut: Address;
+  amountIn: bigint;
+  /** Whole tokenOut per whole tokenIn × 1e18, from the feeds at execution. */
+  oraclePrice: bigint;
+  minOut: bigint;
+  amountOut: bigint;
+  decisionHash: Hex;
+};
 
 export type BalanceChange = {
   symbol: string;
@@ -80,8 +178,12 @@ export type BalanceChange = {
 };
 
 export type RebalanceExecution = {
+  /** The hash that executed (at the Safe's nonce then). */
   safeTxHash: Hex;
+  nonce: bigint;
   transactionHash: Hex;
+  /** PolicySwapper's events for each swap (empty for a plain router batch). */
+  policySwaps: PolicySwapEvent[];
   receipt: TransactionReceipt;
   gasUsed: bigint;
   balanceChanges: Record<string, BalanceChange>;
@@ -196,6 +298,182 @@ export async function prepareRebalance(
   return { ...tx, safeState };
 }
 
+/** Whether PolicySwapper already executed `decisionHash` for `safe` (its only state: the replay guard). */
+export async function decisionExecuted(
+  client: PublicClient<Transport, Chain>,
+  swapper: Address,
+  safe: Address,
+  decisionHash: Hex,
+): Promise<boolean> {
+  try {
+    return await client.readContract({
+      address: swapper,
+      abi: policySwapperAbi,
+      functionName: 'executed',
+      args: [safe, decisionHash],
+    });
+  } catch (error) {
+    throw new ChainError(`cannot read PolicySwapper ${swapper}.executed`, {
+      cause: error,
+      hint: 'is the RPC up and execution.policySwapper right?',
+    });
+  }
+}
+
+/**
+ * Checks a voted batch through PolicySwapper before anything is signed, and builds it at the Safe's nonce:
+ * refuses a router, swapper, token or feed off the config, an amount of 0, a floor of 0 (any price), a
+ * slippage of 100%, a sell above what the Safe will hold at that point (buys count only their floor out), a
+ * validity window that has ended, a decision the chain already executed, and calldata other than the voted.
+ */
+export async function preparePolicyBatch(
+  ctx: ExecutorContext,
+  request: PolicyBatchRequest,
+): Promise<PreparedRebalance> {
+  const { decision } = request;
+  const tokens = new Map(ctx.tokens.map((t) => [getAddress(t.address), t]));
+  if (!ctx.swapper) {
+    throw new RefusedError('no PolicySwapper is configured: voted batches need one', {
+      hint: 'set execution.policySwapper',
+    });
+  }
+  const allowedRouter = ctx.allowedRouters.some((r) => getAddress(r) === getAddress(decision.router));
+  if (!allowedRouter || getAddress(decision.router) !== getAddress(ctx.router)) {
+    throw new RefusedError(`router ${decision.router} is not on the allowlist`, {
+      hint: 'check config router',
+    });
+  }
+  if (decision.orders.length === 0) throw new RefusedError('nothing to execute: the rebalance has no swaps');
+  decision.orders.forEach((order, i) => {
+    const where = `swap ${i + 1}`;
+    const tokenIn = tokens.get(getAddress(order.tokenIn));
+    const tokenOut = tokens.get(getAddress(order.tokenOut));
+    if (!tokenIn || !tokenOut) {
+      throw new RefusedError(
+        `${where}: token ${tokenIn ? order.tokenOut : order.tokenIn} is not on the allowlist`,
+        {
+          hint: 'only tokens listed in the config (tokens[]) may be traded',
+        },
+      );
+    }
+    if (tokenIn === tokenOut) throw new RefusedError(`${where}: sells and buys the same token`);
+    const feedOf = (token: typeof tokenIn) => (token.feed ? getAddress(token.feed) : undefined);
+    if (
+      getAddress(order.policy.feedIn) !== feedOf(tokenIn) ||
+      getAddress(order.policy.feedOut) !== feedOf(tokenOut)
+    ) {
+      throw new RefusedError(
+        `${where}: its price policy reads feeds other than ${tokenIn.symbol}'s and ${tokenOut.symbol}'s`,
+        {
+          hint: 'a policy may read only the feeds configured for its tokens (tokens[].feed)',
+        },
+      );
+    }
+    if (order.amountIn <= 0n)
+      throw new RefusedError(`${where}: amount in must be above 0, got ${order.amountIn}`);
+    if (order.policy.floorPrice <= 0n) {
+      throw new RefusedError(`${where}: the floor price is 0: the swap would accept any price`, {
+        hint: 'every swap needs a floor fixed when the proposal is drafted',
+      });
+    }
+    if (order.policy.slippageBps < 0 || order.policy.slippageBps >= MAX_BPS) {
+      throw new RefusedError(`${where}: slippage ${order.policy.slippageBps} bps would accept any price`);
+    }
+    if (order.policy.maxFeedAge <= 0 || order.policy.feedDecimals <= 0) {
+      throw new RefusedError(`${where}: the policy must bound the feeds' age and decimals`);
+    }
+  });
+
+  const [safeState, holdings] = await Promise.all([
+    readSafeState(ctx.client, { safe: ctx.safe }),
+    readHoldings(ctx.client, { safe: ctx.safe, tokens: ctx.tokens }),
+  ]);
+  if (request.nonce !== undefined && request.nonce !== safeState.nonce) {
+    throw new RefusedError(`the Safe is at nonce ${safeState.nonce}, not ${request.nonce}`, {
+      hint: 'execute at the current nonce: the voted calls do not depend on it',
+    });
+  }
+  if (decision.validUntil < BigInt(safeState.blockTimestamp)) {
+    throw new RefusedError(
+      `the voted validity window ended at ${decision.validUntil} (chain time ${safeState.blockTimestamp})`,
+    );
+  }
+  if (await decisionExecuted(ctx.client, ctx.swapper, ctx.safe, decision.decisionHash)) {
+    throw new RefusedError(`decision ${decision.decisionHash} already executed for this Safe`, {
+      hint: 'PolicySwapper runs a voted decision once; nothing was sent',
+    });
+  }
+  // What the Safe holds as the batch runs: each sell must be covered; a buy counts only its floor out.
+  const running = new Map(Object.values(holdings.holdings).map((h) => [getAddress(h.address), h.amount]));
+  decision.orders.forEach((order, i) => {
+    const tokenIn = tokens.get(getAddress(order.tokenIn))!;
+    const tokenOut = tokens.get(getAddress(order.tokenOut))!;
+    const available = running.get(getAddress(tokenIn.address)) ?? 0n;
+    if (order.amountIn > available) {
+      throw new RefusedError(
+        `swap ${i + 1}: sells ${order.amountIn} base units of ${tokenIn.symbol} but the Safe will hold only ${available}`,
+        { hint: 'amounts above the balance are never sent; re-plan from current holdings' },
+      );
+    }
+    running.set(getAddress(tokenIn.address), available - order.amountIn);
+    const floorOut = amountAtPrice(
+      order.amountIn,
+      order.policy.floorPrice,
+      tokenIn.decimals,
+      tokenOut.decimals,
+    );
+    running.set(getAddress(tokenOut.address), (running.get(getAddress(tokenOut.address)) ?? 0n) + floorOut);
+  });
+
+  const tx = buildPolicyBatchTx(
+    {
+      chainId: ctx.chainId,
+      safe: ctx.safe,
+      multiSendCallOnly: ctx.multiSendCallOnly,
+      swapper: ctx.swapper,
+      decision,
+      nonce: safeState.nonce,
+    },
+    symbolsByAddress(ctx.tokens),
+  );
+  if (request.expectedDataHash && request.expectedDataHash.toLowerCase() !== tx.dataHash.toLowerCase()) {
+    throw new RefusedError(
+      `the batch's calls differ from the voted ones (calldata hash ${tx.dataHash}, voted ${request.expectedDataHash})`,
+      { hint: 'the transaction differs from the one voters approved; nothing was signed or sent' },
+    );
+  }
+  return { ...tx, safeState };
+}
+
+/** PolicySwapper's PolicySwap events in a receipt, emitted by `swapper` for `safe`. */
+export function policySwapsIn(
+  logs: readonly Pick<Log, 'address' | 'data' | 'topics'>[],
+  swapper: Address,
+  safe: Address,
+): PolicySwapEvent[] {
+  const events: PolicySwapEvent[] = [];
+  for (const log of logs) {
+    if (getAddress(log.address) !== getAddress(swapper)) continue;
+    try {
+      const event = decodeEventLog({ abi: policySwapperAbi, data: log.data, topics: log.topics });
+      if (event.eventName !== 'PolicySwap' || getAddress(event.args.caller) !== getAddress(safe)) continue;
+      events.push({
+        index: Number(event.args.index),
+        tokenIn: event.args.tokenIn,
+        tokenOut: event.args.tokenOut,
+        amountIn: event.args.amountIn,
+        oraclePrice: event.args.oraclePrice,
+        minOut: event.args.minOut,
+        amountOut: event.args.amountOut,
+        decisionHash: event.args.decisionHash,
+      });
+    } catch {
+      // another event of the swapper
+    }
+  }
+  return events;
+}
+
 function revertReason(error: unknown): string {
   if (!error) return 'reverted';
   const e = error as { shortMessage?: string; message?: string; details?: string; cause?: unknown };
@@ -224,6 +502,17 @@ export async function simulateInnerCalls(ctx: ExecutorContext, tx: RebalanceTx):
   }
   results.forEach((result, i) => {
     if (result.status !== 'success') {
+      const policy =
+        ctx.swapper && getAddress(tx.calls[i]!.to) === getAddress(ctx.swapper)
+          ? decodePolicyRevert(result.data)
+          : undefined;
+      if (policy) {
+        throw new PolicyRefusedError(
+          policy.reason,
+          `the price policy refuses the voted batch now: ${policy.text}`,
+          result.error,
+        );
+      }
       throw new SimulationError(
         i,
         tx.callLabels[i] ?? `call ${i + 1}`,
@@ -248,19 +537,38 @@ function sameSafeTx(
   );
 }
 
-/**
- * Prepares (all refusals above), checks the signers (each an owner; at least the threshold of them), simulates
- * the inner calls, has protocol-kit rebuild the same transaction (same hash, or refused), collects the owners'
- * EIP-712 signatures, executes from the first signer, and reports the balance changes.
- */
+/** A plain router batch (approve + swap with a fixed minimum out): prepared, then executed as below. */
 export async function executeRebalance(
   ctx: ExecutorContext,
   request: RebalanceRequest,
   signerKeys: Hex[],
+  collectedSignatures: OwnerSignature[] = [],
+): Promise<RebalanceExecution> {
+  return executePrepared(ctx, await prepareRebalance(ctx, request), signerKeys, collectedSignatures);
+}
+
+/** A voted batch through PolicySwapper: prepared (every refusal of preparePolicyBatch), then executed. */
+export async function executePolicyBatch(
+  ctx: ExecutorContext,
+  request: PolicyBatchRequest,
+  signerKeys: Hex[],
+  collectedSignatures: OwnerSignature[] = [],
+): Promise<RebalanceExecution> {
+  return executePrepared(ctx, await preparePolicyBatch(ctx, request), signerKeys, collectedSignatures);
+}
+
+/**
+ * Checks the signers (each an owner; at least the threshold of them), simulates the inner calls, has
+ * protocol-kit rebuild the same transaction (same hash, or refused), collects the owners' EIP-712 signatures,
+ * executes from the first signer, and reports the balance changes and PolicySwapper's events.
+ */
+export async function executePrepared(
+  ctx: ExecutorContext,
+  prepared: PreparedRebalance,
+  signerKeys: Hex[],
   /** Owners' signatures collected elsewhere (the Safe Transaction Service); each must recover to its owner. */
   collectedSignatures: OwnerSignature[] = [],
 ): Promise<RebalanceExecution> {
-  const prepared = await prepareRebalance(ctx, request);
   const owners = new Set(prepared.safeState.owners.map((o) => getAddress(o)));
   const signers = signerKeys.map((key) => privateKeyToAccount(key).address);
   if (new Set(signers).size !== signers.length)
@@ -366,7 +674,9 @@ export async function executeRebalance(
   }
   return {
     safeTxHash: prepared.safeTxHash,
+    nonce: prepared.safeTx.nonce,
     transactionHash,
+    policySwaps: ctx.swapper ? policySwapsIn(receipt.logs, ctx.swapper, ctx.safe) : [],
     receipt,
     gasUsed: receipt.gasUsed,
     balanceChanges,

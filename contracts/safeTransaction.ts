@@ -12,7 +12,7 @@ import {
   zeroAddress,
 } from 'viem';
 import { RefusedError } from '../agent/errors.ts';
-import { erc20Abi, uniswapV2RouterAbi } from './abis.ts';
+import { erc20Abi, policySwapperAbi, uniswapV2RouterAbi } from './abis.ts';
 import { safeArtifacts, uniswapArtifacts } from './artifacts.ts';
 
 /**
@@ -221,6 +221,123 @@ export function computeSafeTxHash(chainId: number, safe: Address, tx: SafeTxData
     primaryType: 'SafeTx',
     message: tx,
   });
+}
+
+/** One swap as voters approve it: tokens, amount in, and the price policy the chain checks at execution. */
+export type PolicyOrder = {
+  tokenIn: Address;
+  tokenOut: Address;
+  amountIn: bigint;
+  policy: {
+    feedIn: Address;
+    feedOut: Address;
+    feedDecimals: number;
+    maxFeedAge: number;
+    slippageBps: number;
+    floorPrice: bigint;
+  };
+};
+
+/** The decision PolicySwapper.execute takes: everything voters approve, in the voted calldata. */
+export type PolicyDecision = {
+  decisionHash: Hex;
+  /** The venue: a Uniswap V2 router. */
+  router: Address;
+  validAfter: bigint;
+  validUntil: bigint;
+  orders: PolicyOrder[];
+};
+
+export type PolicyBatchInput = {
+  chainId: number;
+  safe: Address;
+  multiSendCallOnly: Address;
+  swapper: Address;
+  decision: PolicyDecision;
+  /** The Safe's nonce the hash is computed at (the voted batch may run at a later nonce: see safeTxAtNonce). */
+  nonce: bigint;
+};
+
+export type PolicyBatchTx = RebalanceTx & {
+  /** keccak256 of the batch's calldata: what voters approve, whatever the Safe's nonce at execution. */
+  dataHash: Hex;
+};
+
+/**
+ * The voted batch: one exact approval per token sold (the sum of its orders' amounts) to PolicySwapper, then
+ * PolicySwapper.execute(decision), which pulls exactly those amounts, so no approval is left behind.
+ */
+export function buildPolicyBatchCalls(
+  input: Pick<PolicyBatchInput, 'swapper' | 'decision'>,
+  symbols?: Record<string, string>,
+): { calls: MetaCall[]; callLabels: string[] } {
+  const name = (address: Address) => symbols?.[getAddress(address)] ?? shortAddress(address);
+  const approvals = new Map<Address, bigint>();
+  for (const order of input.decision.orders) {
+    const token = getAddress(order.tokenIn);
+    approvals.set(token, (approvals.get(token) ?? 0n) + order.amountIn);
+  }
+  const calls: MetaCall[] = [];
+  const callLabels: string[] = [];
+  for (const [token, amount] of approvals) {
+    calls.push({
+      to: token,
+      value: 0n,
+      data: encodeFunctionData({ abi: erc20Abi, functionName: 'approve', args: [input.swapper, amount] }),
+      operation: 0,
+    });
+    callLabels.push(`${name(token)}.approve(policy swapper, exactly what it sells)`);
+  }
+  calls.push({
+    to: input.swapper,
+    value: 0n,
+    data: encodeFunctionData({
+      abi: policySwapperAbi,
+      functionName: 'execute',
+      args: [
+        {
+          ...input.decision,
+          orders: input.decision.orders.map((o) => ({ ...o, policy: { ...o.policy } })),
+        },
+      ],
+    }),
+    operation: 0,
+  });
+  callLabels.push(
+    `policy swapper.execute: ${input.decision.orders
+      .map((o, i) => `swap ${i + 1} ${name(o.tokenIn)} → ${name(o.tokenOut)}`)
+      .join(', ')}`,
+  );
+  return { calls, callLabels };
+}
+
+/** The voted batch as a Safe transaction at `nonce`, with its hash and the hash of its calldata. */
+export function buildPolicyBatchTx(input: PolicyBatchInput, symbols?: Record<string, string>): PolicyBatchTx {
+  if (input.decision.orders.length === 0) throw new RefusedError('a rebalance needs at least one swap');
+  const { calls, callLabels } = buildPolicyBatchCalls(input, symbols);
+  const safeTx = safeTxForCalls(calls, input.multiSendCallOnly, input.nonce);
+  return {
+    calls,
+    callLabels,
+    safeTx,
+    safeTxHash: computeSafeTxHash(input.chainId, input.safe, safeTx),
+    dataHash: keccak256(safeTx.data),
+  };
+}
+
+/**
+ * The same voted calls at another Safe nonce. Other Safe transactions (payroll, grants) move the nonce during
+ * the vote; what voters approved is the calls, so the transaction that executes is the voted one with the
+ * Safe's nonce at execution: same to, value, data, operation and gas fields, a new safeTxHash.
+ */
+export function safeTxAtNonce(
+  chainId: number,
+  safe: Address,
+  tx: Pick<RebalanceTx, 'safeTx'>,
+  nonce: bigint,
+): { safeTx: SafeTxData; safeTxHash: Hex } {
+  const safeTx = { ...tx.safeTx, nonce };
+  return { safeTx, safeTxHash: computeSafeTxHash(chainId, safe, safeTx) };
 }
 
 /** Builds the whole rebalance transaction and its hash, purely from its inputs. */

@@ -21,12 +21,28 @@ export const SafeTransactionSchema = z.strictObject({
   operation: z.union([z.literal(0), z.literal(1)]),
 });
 
-/** What goes into `plugins` under our own key: the agent compares `safeTxHash` with it before executing. */
+/**
+ * What goes into `plugins` under our own key. Voters approve `transactions` (the batch of calls, whose calldata
+ * hashes to `dataHash`): the Safe transaction is {to: `to`, value 0, data, operation 1, no gas refund}, which at
+ * the Safe's `nonce` when drafted hashes to `safeTxHash`; if other Safe transactions run first it executes at
+ * the nonce of that moment (same fields, a later nonce). `policySwapper` refuses `decisionHash` a second time.
+ */
 export const TreasuryAgentPluginSchema = z.strictObject({
   chainId: z.number().int().positive(),
   safe: Address,
+  /** The Safe's nonce when drafted; the transaction runs at the nonce of the moment it executes (≥ this). */
   nonce: z.number().int().nonnegative(),
+  /** The safeTxHash at `nonce`. */
   safeTxHash: Hash,
+  /** The Safe transaction's `to`: MultiSendCallOnly (operation 1: calls only). */
+  to: Address,
+  /** keccak256 of the Safe transaction's data: the voted calls, whatever the nonce. */
+  dataHash: Hash,
+  /** The decision the calls carry: PolicySwapper emits it when they run and refuses it a second time. */
+  decisionHash: Hash,
+  policySwapper: Address,
+  /** Unix seconds after which the chain refuses the calls. */
+  validUntil: z.number().int().positive(),
   transactions: z.array(SafeTransactionSchema).min(1),
 });
 export type TreasuryAgentPlugin = z.infer<typeof TreasuryAgentPluginSchema>;
@@ -42,6 +58,8 @@ export type ProposalBodyInput = {
   /** Weights in basis points (each column sums to 10,000). */
   allocation: { symbol: string; beforeBps: number; afterBps: number }[];
   trades: {
+    /** The price policy in words, e.g. "sell 55,509 GOV for USDC at no worse than the oracle price −1.5% …". */
+    policy?: string;
     sell: TokenAmount;
     buy: { symbol: string; minOut: bigint; expectedOut?: bigint; decimals: number };
     /** The price used: `value` quote per base, e.g. 3120.55 USD per ETH, with its source and time. */
@@ -57,6 +75,12 @@ export type ProposalBodyInput = {
     nonce: number | bigint;
     chainId: number;
     safeTxHash: string;
+    /** The Safe transaction's `to` (MultiSendCallOnly) and the keccak256 of its data. */
+    to: string;
+    dataHash: string;
+    decisionHash: string;
+    policySwapper: string;
+    validUntil: number;
     transactions: { to: string; value: bigint | string; data: string; operation: 0 | 1 }[];
   };
   auditRecordId: string;
@@ -107,6 +131,11 @@ export function treasuryPlugin(safe: ProposalBodyInput['safe']): TreasuryAgentPl
     safe: safe.address,
     nonce: Number(safe.nonce),
     safeTxHash: safe.safeTxHash,
+    to: safe.to,
+    dataHash: safe.dataHash,
+    decisionHash: safe.decisionHash,
+    policySwapper: safe.policySwapper,
+    validUntil: safe.validUntil,
     transactions: safe.transactions.map((t) => ({ ...t, value: t.value.toString() })),
   });
   if (!parsed.success) {
@@ -148,11 +177,28 @@ export function renderProposalBody(input: ProposalBodyInput): RenderedProposal {
       }),
     ),
   ].join('\n');
+  const policies = input.trades.some((t) => t.policy)
+    ? [
+        '## What you approve',
+        '',
+        ...input.trades.map((t, i) => `${i + 1}. ${cell(t.policy ?? '')}`),
+        '',
+        `The chain checks each price when the trades run (PolicySwapper \`${plugin.policySwapper}\`, no owner): it reads both USD price feeds, refuses stale ones, and reverts the whole transaction if any trade would go below its minimum. Nothing is half-done.`,
+      ].join('\n')
+    : '';
   const trades = [
     '## Trades',
     '',
     table(
-      ['#', 'Sell', 'Buy (minimum out)', 'Expected out', 'Price used', 'Price source', 'Price time'],
+      [
+        '#',
+        'Sell',
+        'Buy (at least, at the floor)',
+        'Expected out',
+        'Price used',
+        'Price source',
+        'Price time',
+      ],
       input.trades.map((t, i) => [
         String(i + 1),
         `${amount(t.sell.amount, t.sell.decimals)} ${cell(t.sell.symbol)}`,
@@ -195,20 +241,28 @@ export function renderProposalBody(input: ProposalBodyInput): RenderedProposal {
   const transaction = [
     '## Transaction to execute',
     '',
-    'Only this exact Safe transaction may be executed if the vote passes.',
+    "Only these calls may be executed if the vote passes, as one Safe transaction. It runs at the Safe's nonce of that moment: if other Safe transactions (payroll, grants) run first, the nonce is higher and the safeTxHash is the same fields with that nonce. The calls never change, and PolicySwapper refuses this decision a second time.",
     '',
     table(
       ['Field', 'Value'],
       [
         ['Safe', `\`${plugin.safe}\``],
         ['Chain id', String(plugin.chainId)],
-        ['Safe nonce', String(plugin.nonce)],
-        ['safeTxHash', `\`${plugin.safeTxHash}\``],
+        ['to', `\`${plugin.to}\` (MultiSendCallOnly)`],
+        ['value', '0'],
+        ['data', `the calls below; keccak256 \`${plugin.dataHash}\``],
+        ['operation', '1 (delegatecall into MultiSendCallOnly: calls only)'],
+        ['safeTxGas, baseGas, gasPrice', '0, 0, 0'],
+        ['gasToken, refundReceiver', '`0x0000000000000000000000000000000000000000`'],
+        ['nonce when drafted', String(plugin.nonce)],
+        ['safeTxHash at that nonce', `\`${plugin.safeTxHash}\``],
+        ['decision hash', `\`${plugin.decisionHash}\``],
+        ['valid until', utc(plugin.validUntil)],
       ],
     ),
     '',
     ...plugin.transactions.flatMap((t, i) => [
-      `Transaction ${i + 1}: to \`${t.to}\`, value ${t.value} wei, operation ${t.operation === 0 ? '0 (call)' : '1 (delegatecall)'}`,
+      `Call ${i + 1}: to \`${t.to}\`, value ${t.value} wei, operation ${t.operation === 0 ? '0 (call)' : '1 (delegatecall)'}`,
       '',
       '```',
       t.data,
@@ -220,7 +274,18 @@ export function renderProposalBody(input: ProposalBodyInput): RenderedProposal {
   const audit = ['## Audit', '', `Audit record: \`${cell(input.auditRecordId)}\``].join('\n');
 
   const assemble = (rationale: string) =>
-    [head, rationaleSection(rationale), risks, allocation, trades, guardrails, sources, transaction, audit]
+    [
+      head,
+      rationaleSection(rationale),
+      risks,
+      allocation,
+      policies,
+      trades,
+      guardrails,
+      sources,
+      transaction,
+      audit,
+    ]
       .filter(Boolean)
       .join('\n\n');
 

@@ -4,8 +4,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readSafeState } from '../agent/../contracts/treasuryReads.ts';
 import { parseAuditLog, verifyAuditChain } from '../agent/auditLog.ts';
-import { CRASH_POINTS, type CrashPoint, findExecution } from '../agent/cycle.ts';
+import { CRASH_POINTS, type CrashPoint } from '../agent/cycle.ts';
 import { Ledger } from '../agent/ledger.ts';
+import { findSafeExecution } from '../contracts/executionLogs.ts';
 import { type CycleStack, startCycleStack } from './support/localStack.ts';
 
 const CLI = join(import.meta.dirname, '..', 'bin', 'treasury.js');
@@ -106,7 +107,13 @@ describe('crash safety: the agent killed at every step resumes without posting o
     const [row] = readLedger();
     expect(row!.state).toBe('executed');
     expect((await readSafeState(s.runtime.client, { safe })).nonce).toBe(1n); // executed exactly once
-    expect(await findExecution(s.runtime, safe, row!.safeTxHash as `0x${string}`)).toBe(row!.executionTxHash);
+    expect(
+      await findSafeExecution(s.runtime.client, {
+        safe,
+        safeTxHash: row!.safeTxHash as `0x${string}`,
+        fromBlock: 0n,
+      }),
+    ).toBe(row!.executionTxHash);
     expect(await s.runtime.governance.listProposals(space, { state: 'all' })).toHaveLength(1);
     const records = parseAuditLog(readFileSync(s.stack.config.state.auditLogPath, 'utf8'));
     expect(verifyAuditChain(records).ok).toBe(true);

@@ -152,43 +152,6 @@ describe('the agent cycle on anvil and the local hub', () => {
     expect((await readSafeState(s.runtime.client, { safe: s.runtime.config.safe.address! })).nonce).toBe(0n);
   });
 
-  it('a proposal whose Safe nonce moved is not executed (expired), with the reason logged', async () => {
-    const s = await startCycleStack();
-    current = s;
-    const row = await postedProposal(s);
-    await voteAndClose(s, row.proposalId!, [
-      [0, 1],
-      [1, 1],
-    ]);
-    // Meanwhile the stewards execute something else through the Safe: its nonce moves from 0 to 1.
-    const { executeRebalance } = await import('../contracts/safeExecutor.ts');
-    const { executorContextForDevnet } = await import('../contracts/localDevnet.ts');
-    const ctx = executorContextForDevnet(s.stack.devnet);
-    const gov = s.stack.devnet.deployment.tokens;
-    const deadline = BigInt((await s.runtime.client.getBlock()).timestamp) + 3600n;
-    const keys = s.stack.env.TREASURY_COSIGNER_KEYS!.split(',') as `0x${string}`[];
-    await executeRebalance(
-      ctx,
-      {
-        swaps: [
-          { tokenIn: gov.GOV!.address, tokenOut: gov.USDC!.address, amountIn: 10n ** 18n, minAmountOut: 1n },
-        ],
-        route: 'router',
-        deadline,
-      },
-      keys,
-    );
-    await runCycle(s.runtime);
-    const after = s.runtime.ledger.get(row.key)!;
-    expect(after.state).toBe('expired');
-    expect(after.reason).toMatch(/nonce moved \(0 → 1\)/);
-    expect(
-      auditKinds(s).some(
-        (r) => r.kind === 'execution-refused' && JSON.stringify(r.data).includes('nonce moved'),
-      ),
-    ).toBe(true);
-  });
-
   it('a proposal edited on the hub after posting is refused', async () => {
     const s = await startCycleStack();
     current = s;

@@ -6,12 +6,12 @@ import { privateKeyToAccount } from 'viem/accounts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAuditLog } from '../agent/auditLog.ts';
 import { verifyAudit } from '../agent/auditTools.ts';
-import { findExecution } from '../agent/cycle.ts';
 import { renderDemoReport } from '../agent/demo/report.ts';
 import { type DemoResult, runDemo } from '../agent/demo/runDemo.ts';
 import { loadConfig } from '../config/loadConfig.ts';
 import { makePublicClient } from '../contracts/chainClients.ts';
 import { DEFAULT_DEVNET_CONFIG } from '../contracts/devnetCommand.ts';
+import { findSafeExecution } from '../contracts/executionLogs.ts';
 import { parseTreasuryPlugin } from '../governance/proposalBody.ts';
 import { createSnapshotClient } from '../governance/snapshotClient.ts';
 
@@ -60,11 +60,11 @@ beforeAll(async () => {
         );
         live.votesCounted.push((await reader.getVotes(p.id)).length);
         if (p.executionTxHash) {
-          const tx = await findExecution(
-            { client },
-            r.safeAddress! as `0x${string}`,
-            p.safeTxHash as `0x${string}`,
-          );
+          const tx = await findSafeExecution(client, {
+            safe: r.safeAddress! as `0x${string}`,
+            safeTxHash: p.safeTxHash as `0x${string}`,
+            fromBlock: 0n,
+          });
           if (tx === p.executionTxHash) live.executedOnChain.push(p.safeTxHash);
         }
       }

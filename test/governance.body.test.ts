@@ -9,6 +9,10 @@ import {
 
 const SAFE = '0x5FbDB2315678afecb367f032d93F642f64180aa3';
 const HASH = `0x${'ab'.repeat(32)}`;
+const DATA_HASH = `0x${'cd'.repeat(32)}`;
+const DECISION = `0x${'ef'.repeat(32)}`;
+const MULTISEND = '0x9fE46736679d2D9a65F0992F2272dE9f3c7fa6e0';
+const SWAPPER = '0xCf7Ed3AccA5a467e9e704C703E8D87F634fB0Fc9';
 
 function sampleInput(overrides: Partial<ProposalBodyInput> = {}): ProposalBodyInput {
   return {
@@ -21,6 +25,8 @@ function sampleInput(overrides: Partial<ProposalBodyInput> = {}): ProposalBodyIn
     ],
     trades: [
       {
+        policy:
+          'sell 1,234.5 WETH for USDC at no worse than the oracle price −1.31% when executed, and never below 2,494.97 USDC per WETH; valid until 2026-01-05 00:00 UTC',
         sell: { symbol: 'WETH', amount: 1_234_500_000_000_000_000_000n, decimals: 18 },
         buy: { symbol: 'USDC', minOut: 3_829_000_123_456n, expectedOut: 3_850_000_000_000n, decimals: 6 },
         price: {
@@ -42,6 +48,11 @@ function sampleInput(overrides: Partial<ProposalBodyInput> = {}): ProposalBodyIn
       nonce: 7n,
       chainId: 31337,
       safeTxHash: HASH,
+      to: MULTISEND,
+      dataHash: DATA_HASH,
+      decisionHash: DECISION,
+      policySwapper: SWAPPER,
+      validUntil: 1_767_571_200,
       transactions: [
         {
           to: '0x9fE46736679d2D9a65F0992F2272dE9f3c7fa6e0',
@@ -73,8 +84,16 @@ describe('renderProposalBody', () => {
       '2026-01-01 00:00 UTC',
       '✅ 10.0% ≤ 15%',
       `\`${SAFE}\``,
-      '| Safe nonce | 7 |',
+      '## What you approve',
+      '1. sell 1,234.5 WETH for USDC at no worse than the oracle price −1.31% when executed, and never below 2,494.97 USDC per WETH; valid until 2026-01-05 00:00 UTC',
+      `PolicySwapper \`${SWAPPER}\``,
+      '| nonce when drafted | 7 |',
       '| Chain id | 31337 |',
+      `| to | \`${MULTISEND}\` (MultiSendCallOnly) |`,
+      `keccak256 \`${DATA_HASH}\``,
+      `| decision hash | \`${DECISION}\` |`,
+      '| valid until | 2026-01-05 00:00 UTC |',
+      'the safeTxHash is the same fields with that nonce',
       `\`${HASH}\``,
       `0x8d80ff0a${'00'.repeat(64)}`,
       'audit-2026-11-22-0001',
@@ -88,6 +107,11 @@ describe('renderProposalBody', () => {
         safe: SAFE,
         nonce: 7,
         safeTxHash: HASH,
+        to: MULTISEND,
+        dataHash: DATA_HASH,
+        decisionHash: DECISION,
+        policySwapper: SWAPPER,
+        validUntil: 1_767_571_200,
         transactions: [
           {
             to: '0x9fE46736679d2D9a65F0992F2272dE9f3c7fa6e0',

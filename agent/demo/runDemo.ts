@@ -50,6 +50,8 @@ export type DemoProposal = {
   reason: string | null;
   safeTxHash: string;
   executionTxHash: string | null;
+  /** USD the proposal moves (one-way, as planned). */
+  movedUsd: number;
   rationale: string;
   summary: string;
   writer: string;
@@ -266,7 +268,7 @@ function collectProposals(
   return rows.map((row) => {
     const record = row.record as { propose: { title: string }; decisionRecordId: string };
     const decision = records.find((r) => r.id === record.decisionRecordId)?.data as
-      | { draft?: { summary: string; rationale: string }; writer?: string }
+      | { draft?: { summary: string; rationale: string }; writer?: string; plan?: { movedUsd?: number } }
       | undefined;
     const vote = records.find(
       (r) => r.kind === 'vote-result' && (r.data as { proposalId?: string }).proposalId === row.proposalId,
@@ -279,6 +281,7 @@ function collectProposals(
       reason: row.reason,
       safeTxHash: row.safeTxHash,
       executionTxHash: row.executionTxHash,
+      movedUsd: decision?.plan?.movedUsd ?? 0,
       summary: decision?.draft?.summary ?? '',
       rationale: decision?.draft?.rationale ?? '',
       writer: decision?.writer ?? '',

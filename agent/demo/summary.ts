@@ -14,12 +14,32 @@ export function maxDrawdown(values: number[]): number {
 const usd = (v: number) => `$${Math.round(v).toLocaleString('en-US')}`;
 const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
 
+/** Of the proposals that passed: how many executed, the share of their voted USD, and why the rest did not. */
+export function executionLines(result: Pick<DemoResult, 'proposals'>): string[] {
+  const passed = result.proposals.filter((p) => p.voteOutcome === 'passed');
+  if (passed.length === 0) return [];
+  const executed = passed.filter((p) => p.state === 'executed');
+  const voted = passed.reduce((a, p) => a + p.movedUsd, 0);
+  const done = executed.reduce((a, p) => a + p.movedUsd, 0);
+  const reasons = new Map<string, number>();
+  for (const p of passed) {
+    if (p.state === 'executed') continue;
+    const why = `${p.state}: ${p.reason ?? (p.state === 'passed' ? 'waiting to execute' : 'no reason recorded')}`;
+    reasons.set(why, (reasons.get(why) ?? 0) + 1);
+  }
+  return [
+    `passed proposals executed: ${executed.length} of ${passed.length} (${pct(executed.length / passed.length)}); voted USD executed: ${usd(done)} of ${usd(voted)} (${voted > 0 ? pct(done / voted) : 'n/a'})`,
+    ...[...reasons].map(([why, n]) => `  not executed (${n}): ${why}`),
+  ];
+}
+
 /** The demo's closing lines: proposals, value and drawdown against holding still, runway. */
 export function summaryLines(result: DemoResult): string[] {
   const count = (state: string) => result.proposals.filter((p) => p.state === state).length;
   const passed = result.proposals.filter((p) => p.voteOutcome === 'passed').length;
   const lines = [
-    `proposals: ${result.proposals.length} made, ${passed} passed the vote, ${count('executed')} executed, ${count('rejected')} rejected, ${count('expired')} expired (prices or nonce moved), ${count('failed')} failed`,
+    `proposals: ${result.proposals.length} made, ${passed} passed the vote, ${count('executed')} executed, ${count('rejected')} rejected, ${count('expired')} expired, ${count('failed')} failed`,
+    ...executionLines(result),
   ];
   const first = result.weeks[0];
   const last = result.weeks.at(-1);

@@ -1,0 +1,311 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'libsql';
+import { concat, encodeFunctionData, getAddress, type Hex } from 'viem';
+import { privateKeyToAccount } from 'viem/accounts';
+import { afterEach, describe, expect, it } from 'vitest';
+import { parseAuditLog } from '../agent/auditLog.ts';
+import { verifyAudit } from '../agent/auditTools.ts';
+import type { ProposalRecord } from '../agent/cycle.ts';
+import { runCycle } from '../agent/cycle.ts';
+import { decide } from '../agent/decide.ts';
+import { applyMarketDay } from '../agent/demo/market.ts';
+import type { ProposalRow } from '../agent/ledger.ts';
+import { postFeedPrices } from '../agent/localStack.ts';
+import { safeArtifacts } from '../contracts/artifacts.ts';
+import { makeWalletClient } from '../contracts/chainClients.ts';
+import { advanceChainTime } from '../contracts/chainTime.ts';
+import { devAccount } from '../contracts/devAccounts.ts';
+import { executorContextForDevnet } from '../contracts/localDevnet.ts';
+import { executeRebalance, PolicyRefusedError, simulateInnerCalls } from '../contracts/safeExecutor.ts';
+import { SAFE_TX_TYPES, safeTxAtNonce } from '../contracts/safeTransaction.ts';
+import { readHoldings, readSafeState } from '../contracts/treasuryReads.ts';
+import { parseTreasuryPlugin } from '../governance/proposalBody.ts';
+import { type CycleStack, startCycleStack } from './support/localStack.ts';
+
+/**
+ * Voted trades that execute (issue 10): the price policy checked on chain when the batch runs, and passed
+ * proposals that survive unrelated Safe transactions. Real anvil, Safe 1.4.1, Uniswap V2, PolicySwapper and the
+ * project's hub; the market moves with real swaps and feed updates.
+ */
+
+let current: CycleStack | undefined;
+afterEach(async () => {
+  await current?.stop();
+  current = undefined;
+});
+
+async function start(edit?: Parameters<typeof startCycleStack>[0]) {
+  current = await startCycleStack(edit);
+  return current;
+}
+
+async function passedProposal(s: CycleStack): Promise<ProposalRow> {
+  const report = await runCycle(s.runtime);
+  const [row] = s.runtime.ledger.all();
+  expect(row?.state, report.events.join('\n')).toBe('posted');
+  await s.advance(60);
+  await s.vote(0, row!.proposalId!, 1);
+  await s.vote(1, row!.proposalId!, 1);
+  const g = s.runtime.config.governance;
+  await s.advance(g.votingPeriodSeconds + g.executionDelaySeconds + 120);
+  return row!;
+}
+
+/** The devnet's starting prices by symbol (the feeds' answers until a test moves them). */
+function startPrices(s: CycleStack): Record<string, number> {
+  return Object.fromEntries(
+    Object.values(s.stack.devnet.deployment.tokens).map((t) => [t.symbol, t.startPriceUsd]),
+  );
+}
+
+function holdingsOf(s: CycleStack) {
+  const tokens = s.runtime.config.tokens.map((t) => ({
+    symbol: t.symbol,
+    address: t.address!,
+    decimals: t.decimals,
+  }));
+  return readHoldings(s.runtime.client, { safe: s.runtime.config.safe.address!, tokens });
+}
+
+function audit(s: CycleStack) {
+  return parseAuditLog(readFileSync(s.runtime.config.state.auditLogPath, 'utf8'));
+}
+
+/**
+ * The voted batch sent straight to the Safe with two owners' signatures at the Safe's current nonce, bypassing
+ * every check of the agent: what the chain itself does with it. Gas is given, so a reverting transaction is
+ * mined rather than refused by estimation.
+ */
+async function executeDirectly(s: CycleStack, row: ProposalRow) {
+  const record = row.record as ProposalRecord;
+  const tx = decide(record.inputs).tx!;
+  const safe = s.runtime.config.safe.address!;
+  const { nonce } = await readSafeState(s.runtime.client, { safe });
+  const { safeTx } = safeTxAtNonce(s.runtime.config.chain.id, safe, tx, nonce);
+  const keys = [s.stack.env.TREASURY_AGENT_KEY!, s.stack.env.TREASURY_COSIGNER_KEYS!.split(',')[0]!] as Hex[];
+  const signed = await Promise.all(
+    keys.map(async (key) => {
+      const account = privateKeyToAccount(key);
+      const signature = await account.signTypedData({
+        domain: { chainId: s.runtime.config.chain.id, verifyingContract: safe },
+        types: SAFE_TX_TYPES,
+        primaryType: 'SafeTx',
+        message: safeTx,
+      });
+      return { owner: account.address, signature };
+    }),
+  );
+  signed.sort((a, b) => (BigInt(a.owner) < BigInt(b.owner) ? -1 : 1));
+  const wallet = makeWalletClient(s.runtime.config.chain.id, s.runtime.config.chain.rpcUrl, devAccount(9));
+  const hash = await wallet.sendTransaction({
+    to: safe,
+    gas: 3_000_000n,
+    data: encodeFunctionData({
+      abi: safeArtifacts.safeL2.abi,
+      functionName: 'execTransaction',
+      args: [
+        safeTx.to,
+        safeTx.value,
+        safeTx.data,
+        safeTx.operation,
+        safeTx.safeTxGas,
+        safeTx.baseGas,
+        safeTx.gasPrice,
+        safeTx.gasToken,
+        safeTx.refundReceiver,
+        concat(signed.map((x) => x.signature)),
+      ],
+    }),
+  });
+  return s.runtime.client.waitForTransactionReceipt({ hash });
+}
+
+/** The chain refuses the voted batch as it stands, and nothing moves: same balances, same Safe nonce. */
+async function expectChainRefuses(s: CycleStack, row: ProposalRow) {
+  const safe = s.runtime.config.safe.address!;
+  const before = await holdingsOf(s);
+  const { nonce } = await readSafeState(s.runtime.client, { safe });
+  const receipt = await executeDirectly(s, row);
+  expect(receipt.status).toBe('reverted');
+  const after = await holdingsOf(s);
+  for (const symbol of Object.keys(before.holdings)) {
+    expect(after.holdings[symbol]!.amount, symbol).toBe(before.holdings[symbol]!.amount);
+  }
+  expect((await readSafeState(s.runtime.client, { safe })).nonce).toBe(nonce);
+}
+
+/** Why the policy refuses the voted batch now, read from a simulation of its calls from the Safe. */
+async function policyRefusal(s: CycleStack, row: ProposalRow) {
+  const record = row.record as ProposalRecord;
+  const tx = decide(record.inputs).tx!;
+  const ctx = executorContextForDevnet(s.stack.devnet);
+  const error = await simulateInnerCalls(ctx, tx).catch((e: unknown) => e);
+  expect(error).toBeInstanceOf(PolicyRefusedError);
+  return error as PolicyRefusedError;
+}
+
+describe('voted trades under a price policy, checked on chain', () => {
+  it('executes after prices moved within the policy during the vote; the chain anchors the decision', async () => {
+    const s = await start();
+    const row = await passedProposal(s);
+    const prices = startPrices(s);
+    // GOV −12% and ETH +8% between the vote and the execution: a fixed minimum out would have reverted.
+    await applyMarketDay(s.stack, { ...prices, GOV: prices.GOV! * 0.88, WETH: prices.WETH! * 1.08 });
+    const report = await runCycle(s.runtime);
+    const done = s.runtime.ledger.get(row.key)!;
+    expect(done.state, report.events.join('\n')).toBe('executed');
+
+    const executed = audit(s).find((r) => r.kind === 'executed')!.data as {
+      decisionHash: string;
+      policySwaps: { index: number; oraclePrice: string; minOut: string; amountOut: string }[];
+    };
+    const record = row.record as ProposalRecord;
+    const decision = decide(record.inputs);
+    expect(executed.decisionHash).toBe(decision.decisionHash);
+    expect(executed.policySwaps).toHaveLength(decision.plan.swaps.length);
+    const sell = decision.plan.swaps.findIndex((x) => x.sell === 'GOV');
+    const event = executed.policySwaps[sell]!;
+    // the oracle price the chain used is the moved one, the minimum out followed it, and the swap met it
+    expect(BigInt(event.oraclePrice)).toBeLessThan(decision.plan.swaps[sell]!.oraclePrice);
+    expect(BigInt(event.amountOut)).toBeGreaterThanOrEqual(BigInt(event.minOut));
+    expect(BigInt(event.minOut)).toBeGreaterThanOrEqual(decision.plan.swaps[sell]!.minAmountOut);
+    const verified = await verifyAudit(audit(s), s.runtime.client);
+    expect(verified.ok, JSON.stringify(verified.executed)).toBe(true);
+  });
+
+  it('below the floor: the agent waits, the chain refuses the batch with nothing half-done, and it expires with the reason', async () => {
+    const s = await start();
+    const row = await passedProposal(s);
+    const prices = startPrices(s);
+    await applyMarketDay(s.stack, { ...prices, GOV: prices.GOV! * 0.7 }); // the floor is −25%
+    const report = await runCycle(s.runtime);
+    expect(s.runtime.ledger.get(row.key)!.state).toBe('passed');
+    expect(report.events.join('\n')).toMatch(/waits: the price policy refuses .* below the floor/);
+    expect((await policyRefusal(s, row)).reason).toBe('below-floor');
+    await expectChainRefuses(s, row);
+
+    // Past the voted window the proposal ends expired, with the last refusal as its reason.
+    const record = row.record as ProposalRecord;
+    const now = Number((await s.runtime.client.getBlock()).timestamp);
+    await s.advance(Number(record.inputs.deadline) - now + 60);
+    await runCycle(s.runtime);
+    const after = s.runtime.ledger.get(row.key)!;
+    expect(after.state).toBe('expired');
+    expect(after.reason).toMatch(/validity window ended .*last refusal: .*below the floor/);
+    expect((await readSafeState(s.runtime.client, { safe: s.runtime.config.safe.address! })).nonce).toBe(0n);
+  });
+
+  it('a stale feed: the agent waits and the chain refuses the batch; after the window it expires', async () => {
+    const s = await start((c) => ({ ...c, observe: { ...c.observe, maxFeedAgeSeconds: 3600 } }));
+    const row = await passedProposal(s);
+    await advanceChainTime(s.runtime.client, 2 * 3600); // no feed update for two hours
+    const report = await runCycle(s.runtime);
+    expect(s.runtime.ledger.get(row.key)!.state).toBe('passed');
+    expect(report.events.join('\n')).toMatch(/waits: market data refused/);
+    const waiting = audit(s).find((r) => r.kind === 'execution-waiting')!.data as { reason: string };
+    expect(waiting.reason).toMatch(/GOV.*(stale|old)/i);
+    expect((await policyRefusal(s, row)).reason).toBe('stale-feed');
+    await expectChainRefuses(s, row);
+    const record = row.record as ProposalRecord;
+    const now = Number((await s.runtime.client.getBlock()).timestamp);
+    await s.advance(Number(record.inputs.deadline) - now + 60);
+    await runCycle(s.runtime);
+    expect(s.runtime.ledger.get(row.key)!.state).toBe('expired');
+    expect(s.runtime.ledger.get(row.key)!.reason).toMatch(/validity window ended/);
+  });
+
+  it('a pool pushed from the oracle (a sandwich) is refused; once arbitraged back, the same voted batch executes', async () => {
+    const s = await start();
+    const row = await passedProposal(s);
+    const prices = startPrices(s);
+    // An attacker dumps GOV into the pool just before the batch (−2.5%), the feeds do not move.
+    await applyMarketDay(s.stack, { ...prices, GOV: prices.GOV! * 0.975 });
+    await postFeedPrices(s.stack, prices);
+    expect((await policyRefusal(s, row)).reason).toBe('insufficient-output');
+    await expectChainRefuses(s, row);
+    const report = await runCycle(s.runtime);
+    expect(s.runtime.ledger.get(row.key)!.state).toBe('passed');
+    expect(report.events.join('\n')).toMatch(/waits: .*pool returns less than the oracle price allows/);
+    // Arbitrage brings the pool back to the oracle price; the next cycle executes the voted calls.
+    await applyMarketDay(s.stack, prices);
+    await runCycle(s.runtime);
+    expect(s.runtime.ledger.get(row.key)!.state).toBe('executed');
+  });
+});
+
+describe('a passed proposal survives unrelated Safe transactions', () => {
+  it('executes the voted calls at the moved nonce, once: a second run is refused on chain', async () => {
+    const s = await start();
+    const row = await passedProposal(s);
+    const safe = s.runtime.config.safe.address!;
+    // Meanwhile the stewards pay something from the Safe: its nonce moves from 0 to 1.
+    const ctx = executorContextForDevnet(s.stack.devnet);
+    const tokens = s.stack.devnet.deployment.tokens;
+    const deadline = BigInt((await s.runtime.client.getBlock()).timestamp) + 3600n;
+    const keys = s.stack.env.TREASURY_COSIGNER_KEYS!.split(',') as Hex[];
+    await executeRebalance(
+      ctx,
+      {
+        swaps: [
+          {
+            tokenIn: tokens.GOV!.address,
+            tokenOut: tokens.USDC!.address,
+            amountIn: 10n ** 18n,
+            minAmountOut: 1n,
+          },
+        ],
+        route: 'router',
+        deadline,
+      },
+      keys,
+    );
+    expect((await readSafeState(s.runtime.client, { safe })).nonce).toBe(1n);
+
+    const report = await runCycle(s.runtime);
+    const done = s.runtime.ledger.get(row.key)!;
+    expect(done.state, report.events.join('\n')).toBe('executed');
+    expect(report.events.join('\n')).toMatch(/the Safe's nonce had moved: executed as 0x/);
+    expect((await readSafeState(s.runtime.client, { safe })).nonce).toBe(2n);
+    const executed = audit(s).find((r) => r.kind === 'executed')!.data as {
+      safeTxHash: string;
+      votedSafeTxHash: string;
+      nonce: string;
+    };
+    const record = row.record as ProposalRecord;
+    const tx = decide(record.inputs).tx!;
+    // the hash that executed is the voted calls at nonce 1, and the audit log keeps both
+    expect(executed.votedSafeTxHash).toBe(row.safeTxHash);
+    expect(executed.safeTxHash).toBe(safeTxAtNonce(s.runtime.config.chain.id, safe, tx, 1n).safeTxHash);
+    expect(executed.safeTxHash).not.toBe(row.safeTxHash);
+    const verified = await verifyAudit(audit(s), s.runtime.client);
+    expect(verified.ok, JSON.stringify(verified.executed)).toBe(true);
+
+    // The same voted calls again, signed by the owners at nonce 2: PolicySwapper refuses the decision.
+    expect((await policyRefusal(s, row)).reason).toBe('already-executed');
+    await expectChainRefuses(s, row);
+    await runCycle(s.runtime);
+    expect((await readSafeState(s.runtime.client, { safe })).nonce).toBe(2n);
+  });
+
+  it('a call edited on the hub is refused, even with the same safeTxHash in the plugin', async () => {
+    const s = await start();
+    const row = await passedProposal(s);
+    const db = new Database(join(s.dir, 'hub.db'));
+    const stored = db.prepare('SELECT plugins FROM proposals WHERE id = ?').get(row.proposalId) as {
+      plugins: string;
+    };
+    const plugins = JSON.parse(stored.plugins) as { treasuryAgent: { transactions: { to: string }[] } };
+    // the first approval now goes to an attacker's address; body and safeTxHash untouched
+    plugins.treasuryAgent.transactions[0]!.to = getAddress('0x000000000000000000000000000000000000dEaD');
+    db.prepare('UPDATE proposals SET plugins = ? WHERE id = ?').run(JSON.stringify(plugins), row.proposalId);
+    db.close();
+    const hub = await s.runtime.governance.getProposal(row.proposalId!);
+    expect(parseTreasuryPlugin(hub!.plugins).safeTxHash).toBe(row.safeTxHash);
+    await runCycle(s.runtime);
+    const after = s.runtime.ledger.get(row.key)!;
+    expect(after.state).toBe('failed');
+    expect(after.reason).toMatch(/transaction list differs/);
+    expect((await readSafeState(s.runtime.client, { safe: s.runtime.config.safe.address! })).nonce).toBe(0n);
+  });
+});
