@@ -41,7 +41,7 @@ export function writeDeterministicDraft(facts: DraftFacts): Draft {
   );
 
   const risks = [
-    'Prices move during the vote: each swap reverts below its minimum out, and then nothing executes.',
+    'Prices move during the vote: each swap runs only at the oracle price of that moment less its tolerance, never below its floor, and otherwise nothing executes.',
     ...facts.trades
       .filter((t) => t.priceImpactBps >= 50)
       .map((t) => `${t.sell} → ${t.buy} moves its pool's price by ${pct(t.priceImpactBps)}.`),
