@@ -6,7 +6,7 @@ import { makePublicClient } from '../contracts/chainClients.ts';
 import { parseAuditLog } from './auditLog.ts';
 import { replayDecision, showDecision, verifyAudit } from './auditTools.ts';
 import { type Command, stringOption, UsageError } from './command.ts';
-import { runCycle } from './cycle.ts';
+import { clearPause, runCycle } from './cycle.ts';
 import { describeError, TreasuryError } from './errors.ts';
 import { Ledger } from './ledger.ts';
 import { buildRuntime } from './runtime.ts';
@@ -232,7 +232,8 @@ export const auditShowCommand: Command = {
 
 export const resumeCommand: Command = {
   name: ['resume'],
-  summary: 'clear a pause (set when balances diverged from a plan) after investigating it',
+  summary:
+    'clear a pause (balances diverged from a plan, or the circuit breaker tripped) after investigating it',
   options: { config: agentOptions.config },
   async run(args, io) {
     const path = stringOption(args, 'config');
@@ -241,13 +242,12 @@ export const resumeCommand: Command = {
     const config = await loadConfig(path);
     const ledger = Ledger.open(config.state.ledgerPath);
     try {
-      const reason = ledger.getState('paused');
+      const reason = clearPause(ledger);
       if (!reason) {
         io.out('the agent is not paused');
         return 0;
       }
       io.out(`paused because: ${reason}`);
-      ledger.clearState('paused');
       io.out('pause cleared: the next cycle runs normally');
       return 0;
     } finally {

@@ -30,14 +30,22 @@ import {
 import { readPools, readSafeState } from '../contracts/treasuryReads.ts';
 import { parseTreasuryPlugin, renderProposalBody } from '../governance/proposalBody.ts';
 import type { ProposeInput, SnapshotClient } from '../governance/snapshotClient.ts';
-import type { PriceHistory } from '../strategies/priceHistory.ts';
+import { type PriceHistory, priceAsOf } from '../strategies/priceHistory.ts';
 import { getAmountOut } from '../strategies/uniswap.ts';
 import { type AuditLog, sha256Hex } from './auditLog.ts';
-import { type Decision, type DecisionInputs, decide, decisionInputs } from './decide.ts';
+import { DAY_SECONDS, type Decision, type DecisionInputs, decide, decisionInputs } from './decide.ts';
 import type { RationaleWriter } from './draft/types.ts';
 import { ChainError, MarketDataError, RefusedError, TreasuryError } from './errors.ts';
 import type { Ledger, ProposalRow } from './ledger.ts';
-import { type Observation, observe, tokenRefs } from './observe.ts';
+import {
+  circuitBreakerProblems,
+  LAST_OBSERVATION_KEY,
+  type Observation,
+  observe,
+  type PriceReference,
+  REFERENCE_MAX_AGE_SECONDS,
+  tokenRefs,
+} from './observe.ts';
 import { draftFacts, proposalBodyInput, proposalTitle } from './proposalContent.ts';
 
 /**
@@ -130,6 +138,82 @@ export async function runCycle(deps: CycleDeps): Promise<CycleReport> {
   return { at, events };
 }
 
+/** Set when a steward clears a circuit-breaker pause: the next observation is the new normal. */
+const BREAKER_CLEARED_KEY = 'circuitBreakerCleared';
+
+/**
+ * What `treasury resume` does after a steward investigated: clears the pause and returns its reason (undefined
+ * when not paused). A cleared circuit breaker makes the prices that tripped it the next reference.
+ */
+export function clearPause(ledger: Ledger): string | undefined {
+  const reason = ledger.getState('paused');
+  if (!reason) return undefined;
+  ledger.clearState('paused');
+  if (reason.startsWith('circuit breaker')) ledger.setState(BREAKER_CLEARED_KEY, '1');
+  return reason;
+}
+const BREAKER_CLEARED_AT_KEY = 'circuitBreakerClearedAt';
+
+/**
+ * observe, then the circuit breaker: the prices are compared with the previous observation (within 36 h) and
+ * with the history's close of the day before (unless a steward cleared a breaker within 36 h); a move beyond
+ * observe.circuitBreaker pauses the agent, with the reason in the audit log, and stops this cycle.
+ */
+async function observeChecked(
+  deps: CycleDeps,
+  at: number,
+  say: (line: string) => void,
+): Promise<Observation> {
+  const { config, ledger } = deps;
+  const observation = await observe({ client: deps.client, config, factory: deps.contracts.factory });
+  const prices = Object.fromEntries(Object.values(observation.prices).map((p) => [p.symbol, p.usd]));
+  const references: PriceReference[] = [];
+  const last = ledger.getState(LAST_OBSERVATION_KEY);
+  if (last) {
+    const previous = JSON.parse(last) as { at: number; prices: Record<string, number> };
+    if (previous.at <= observation.at && observation.at - previous.at <= REFERENCE_MAX_AGE_SECONDS) {
+      references.push({ what: `the previous observation (${utcTime(previous.at)})`, ...previous });
+    }
+  }
+  if (ledger.getState(BREAKER_CLEARED_KEY)) {
+    ledger.clearState(BREAKER_CLEARED_KEY);
+    ledger.setState(BREAKER_CLEARED_AT_KEY, String(observation.at));
+  }
+  const clearedAt = Number(ledger.getState(BREAKER_CLEARED_AT_KEY) ?? Number.NEGATIVE_INFINITY);
+  if (observation.at - clearedAt > REFERENCE_MAX_AGE_SECONDS) {
+    const yesterday = Math.floor(observation.at / DAY_SECONDS) - 1;
+    const closes: Record<string, number> = {};
+    for (const token of config.tokens) {
+      const close = priceAsOf(deps.history, token.priceAsset, yesterday);
+      if (close !== undefined) closes[token.symbol] = close;
+    }
+    if (Object.keys(closes).length > 0) {
+      references.push({
+        what: `the close of ${day(yesterday * DAY_SECONDS)}`,
+        at: yesterday * DAY_SECONDS,
+        prices: closes,
+      });
+    }
+  }
+  const problems = circuitBreakerProblems(config, observation, references);
+  // This observation is the next one's reference, also when it trips: a steward who clears the pause accepts it.
+  ledger.setState(LAST_OBSERVATION_KEY, JSON.stringify({ at: observation.at, prices }));
+  if (problems.length) {
+    const reason = `circuit breaker: ${problems.join('; ')}`;
+    ledger.setState('paused', reason);
+    deps.audit.append('circuit-breaker', { reason, problems, prices, references }, at);
+    say(`PAUSED: ${reason}`);
+    throw new MarketDataError(
+      `circuit breaker tripped at block ${observation.blockNumber}: the agent is paused`,
+      {
+        details: problems,
+        hint: 'investigate the move; if the prices are right, clear it with `treasury resume --config FILE`',
+      },
+    );
+  }
+  return observation;
+}
+
 function cadenceAllows(deps: CycleDeps, at: number): boolean {
   const last = deps.ledger.all().at(-1);
   const lastShadow = Number(deps.ledger.getState('lastShadowCycle') ?? 0);
@@ -150,7 +234,7 @@ async function decideAndPropose(deps: CycleDeps, at: number, say: (line: string)
   const { config, audit } = deps;
   let observation: Observation;
   try {
-    observation = await observe({ client: deps.client, config, factory: deps.contracts.factory });
+    observation = await observeChecked(deps, at, say);
   } catch (error) {
     if (!(error instanceof MarketDataError)) throw error;
     audit.append('cycle-stopped', { reason: error.message }, at);
@@ -440,7 +524,7 @@ async function checkBeforeExecution(deps: CycleDeps, row: ProposalRow, at: numbe
     throw new Expire(`the voted validity window ended at ${utcTime(Number(record.inputs.deadline))}${last}`);
   }
   // 4. Prices: fresh, sane feeds (else wait), then the batch as the chain would run it now.
-  await observe({ client: deps.client, config: deps.config, factory: deps.contracts.factory });
+  await observeChecked(deps, at, () => {});
   const ctx = executorContext(deps, record);
   try {
     const prepared = await preparePolicyBatch(ctx, {

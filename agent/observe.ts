@@ -13,6 +13,7 @@ import {
   type SafeStateReading,
   type TokenRef,
 } from '../contracts/treasuryReads.ts';
+import { FEED_DECIMALS } from '../strategies/pricePolicy.ts';
 import { ConfigError, MarketDataError } from './errors.ts';
 
 /** A price the cycle may use, with where it came from and how it was checked. */
@@ -58,8 +59,9 @@ export function tokenRefs(config: TreasuryAgentConfig): (TokenRef & { feed: Addr
 
 /**
  * Reads feeds, pools, holdings and the Safe at the latest block and checks every price: a feed answer that is
- * zero or negative, older than observe.maxFeedAgeSeconds (by the chain's clock), or further than
- * observe.maxPoolDeviationBps from the pool's price stops the cycle with every problem named.
+ * zero or negative, of unexpected decimals, dated after the block, older than observe.maxFeedAgeSeconds (by the
+ * chain's clock), or further than observe.maxPoolDeviationBps from the pool's price stops the cycle with every
+ * problem named.
  */
 export async function observe(ctx: ObserveContext): Promise<Observation> {
   const { client, config } = ctx;
@@ -87,6 +89,18 @@ export async function observe(ctx: ObserveContext): Promise<Observation> {
     const source = `feed ${token.feed} round ${feed.roundId}`;
     if (feed.answer <= 0n) {
       problems.push(`${token.symbol}: the feed answered ${feed.answer} (zero or negative) — ${source}`);
+      continue;
+    }
+    if (feed.decimals !== FEED_DECIMALS) {
+      problems.push(
+        `${token.symbol}: the feed reports ${feed.decimals} decimals; USD feeds have ${FEED_DECIMALS} — ${source}`,
+      );
+      continue;
+    }
+    if (feed.updatedAt > at) {
+      problems.push(
+        `${token.symbol}: the feed's answer is dated ${feed.updatedAt - at} s after the block (${at}): a timestamp in the future — ${source}`,
+      );
       continue;
     }
     if (ageSeconds > config.observe.maxFeedAgeSeconds) {
@@ -119,4 +133,43 @@ export async function observe(ctx: ObserveContext): Promise<Observation> {
     });
   }
   return { at, blockNumber, holdings, feeds, pools, safe: safeState, prices };
+}
+
+/** A price the observation is compared with: the previous observation, or the history's last close. */
+export type PriceReference = { what: string; at: number; prices: Readonly<Record<string, number>> };
+
+/** Stored after each sound observation: the next one is compared with it. */
+export const LAST_OBSERVATION_KEY = 'lastObservation';
+/** A previous observation older than this is not a reference (the history's close is). */
+export const REFERENCE_MAX_AGE_SECONDS = 36 * 3600;
+
+/**
+ * The circuit breaker: every move from a recent reference (the previous observation within 36 h, and the price
+ * history's close of the day before) beyond observe.circuitBreaker's bounds, for tokens of role risk/governance
+ * and for stablecoins separately. Feeds and pools can agree on a price that is still wrong (a compromised feed
+ * arbitraged into the pool, a one-day crash): such a move pauses the agent until a steward clears it.
+ */
+export function circuitBreakerProblems(
+  config: TreasuryAgentConfig,
+  observation: Pick<Observation, 'prices'>,
+  references: readonly PriceReference[],
+): string[] {
+  const bounds = config.observe.circuitBreaker;
+  const problems: string[] = [];
+  for (const token of config.tokens) {
+    const now = observation.prices[token.symbol]?.usd;
+    if (now === undefined) continue;
+    const limit = token.role === 'stable' ? bounds.maxStableMoveBps : bounds.maxMoveBps;
+    for (const ref of references) {
+      const before = ref.prices[token.symbol];
+      if (before === undefined || !(before > 0)) continue;
+      const moveBps = Math.round((now / before - 1) * 10_000);
+      if (Math.abs(moveBps) > limit) {
+        problems.push(
+          `${token.symbol}: $${now.toPrecision(6)} is ${moveBps > 0 ? '+' : ''}${(moveBps / 100).toFixed(1)}% from ${ref.what} ($${before.toPrecision(6)}), beyond the ${(limit / 100).toFixed(1)}% the circuit breaker allows`,
+        );
+      }
+    }
+  }
+  return problems;
 }

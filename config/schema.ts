@@ -164,6 +164,18 @@ export const ObserveConfigSchema = z.strictObject({
     .default(2 * 86_400),
   /** A feed price further than this from the DEX pool's price (basis points) stops the cycle. */
   maxPoolDeviationBps: z.number().int().min(1).max(10_000).default(300),
+  /**
+   * Moves against the previous observation (within 36 h) and the price history's last close that pause the
+   * agent, even when feed and pool agree; a steward investigates and clears it with `treasury resume`.
+   */
+  circuitBreaker: z
+    .strictObject({
+      /** Governance and risk tokens: the largest move allowed, in bps (3000 = ±30%). */
+      maxMoveBps: z.number().int().min(1).max(100_000).default(3_000),
+      /** Stablecoins: the largest move allowed, in bps (300 = ±3%). */
+      maxStableMoveBps: z.number().int().min(1).max(10_000).default(300),
+    })
+    .prefault({}),
 });
 
 export const StateConfigSchema = z.strictObject({
