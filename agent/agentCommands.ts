@@ -1,10 +1,13 @@
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { z } from 'zod';
 import { loadConfig, parseConfig } from '../config/loadConfig.ts';
 import { TreasuryAgentConfigSchema } from '../config/schema.ts';
 import { makePublicClient } from '../contracts/chainClients.ts';
+import { createSnapshotClient } from '../governance/snapshotClient.ts';
 import { parseAuditLog } from './auditLog.ts';
-import { replayDecision, showDecision, verifyAudit } from './auditTools.ts';
+import { type AuditSources, replayDecision, showDecision, verifyAudit } from './auditTools.ts';
 import { type Command, stringOption, UsageError } from './command.ts';
 import { clearPause, runCycle } from './cycle.ts';
 import { describeError, TreasuryError } from './errors.ts';
@@ -132,8 +135,8 @@ const logOption = {
   log: { type: 'string' as const, valueName: 'FILE', description: 'audit log (default: out/audit.jsonl)' },
 };
 
-async function readLog(args: Parameters<Command['run']>[0]) {
-  const path = stringOption(args, 'log') ?? 'out/audit.jsonl';
+async function readLog(args: Parameters<Command['run']>[0], fallback?: string) {
+  const path = stringOption(args, 'log') ?? fallback ?? 'out/audit.jsonl';
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -147,7 +150,8 @@ async function readLog(args: Parameters<Command['run']>[0]) {
 
 export const auditVerifyCommand: Command = {
   name: ['audit', 'verify'],
-  summary: "check the log's hash chain and that every executed transaction is on chain with its safeTxHash",
+  summary:
+    "check the log's hash chain, the ledger's mirror, its anchors on the hub and on chain, and every execution",
   options: {
     ...logOption,
     rpc: {
@@ -155,21 +159,91 @@ export const auditVerifyCommand: Command = {
       valueName: 'URL',
       description: 'JSON-RPC to check executed transactions on (default: none, chain check skipped)',
     },
+    ledger: {
+      type: 'string',
+      valueName: 'FILE',
+      description: "the agent's ledger, whose mirror of the log is compared with the file",
+    },
     config: {
       type: 'string',
       valueName: 'FILE',
-      description: "or take the chain's RPC from the agent's config",
+      description:
+        "or everything from the agent's config: the log, the ledger, the RPC, the hub's proposals, PolicySwapper",
     },
   },
+  help: [
+    'With --config, the file is compared with the ledger the agent mirrors it into, with the audit heads the hub',
+    "keeps in the agent's proposals, and with the decisions PolicySwapper executed for the Safe: a truncated or",
+    'replaced log disagrees with at least one of them.',
+  ],
   async run(args, io) {
-    const { path, records } = await readLog(args);
     const configPath = stringOption(args, 'config');
-    const rpc =
-      stringOption(args, 'rpc') ?? (configPath ? (await loadConfig(configPath)).chain.rpcUrl : undefined);
+    const config = configPath ? await loadConfig(configPath) : undefined;
+    const { path, records } = await readLog(args, config?.state.auditLogPath);
+    const rpc = stringOption(args, 'rpc') ?? config?.chain.rpcUrl;
     const client = rpc ? makePublicClient(Number.parseInt(await chainIdOf(rpc), 16), rpc) : undefined;
-    const result = await verifyAudit(records, client);
+    const ledgerPath = stringOption(args, 'ledger') ?? config?.state.ledgerPath;
+    let mirror: { seq: number; hash: string }[] | undefined;
+    if (ledgerPath) {
+      if (!existsSync(ledgerPath)) {
+        throw new TreasuryError(`no ledger at ${ledgerPath}`, {
+          hint: 'pass the ledger the agent used (--ledger FILE, or state.ledgerPath in --config)',
+        });
+      }
+      const ledger = Ledger.open(ledgerPath);
+      try {
+        mirror = ledger.auditRecords();
+      } finally {
+        ledger.close();
+      }
+    }
+    let hub: AuditSources['hub'];
+    let anchors: AuditSources['anchors'];
+    if (config) {
+      const reader = createSnapshotClient({
+        hubUrl: config.governance.hubUrl,
+        account: privateKeyToAccount(generatePrivateKey()),
+      });
+      const proposals = await reader.listProposals(config.governance.space, { first: 1000, state: 'all' });
+      hub = { proposals, agent: config.safe.agent };
+      const own = proposals.filter((p) => p.author.toLowerCase() === config.safe.agent.toLowerCase());
+      const fromBlock = own.reduce((min, p) => Math.min(min, p.snapshot ?? min), Number.POSITIVE_INFINITY);
+      if (config.execution.policySwapper && config.safe.address) {
+        anchors = {
+          swapper: config.execution.policySwapper,
+          safe: config.safe.address,
+          fromBlock: BigInt(Number.isFinite(fromBlock) ? fromBlock : 0),
+        };
+      }
+    }
+    const result = await verifyAudit(records, { client, mirror, hub, anchors });
+    const mark = (problems: string[]) => (problems.length === 0 ? '✔' : '✖');
     io.out(`${path}: ${result.chain.count} records, hash chain ${result.chain.ok ? 'intact' : 'BROKEN'}`);
     for (const problem of result.chain.problems) io.out(`  ✖ ${problem}`);
+    if (result.mirror.checked) {
+      io.out(
+        `  ${mark(result.mirror.problems)} the ledger's mirror ${result.mirror.problems.length ? 'disagrees' : 'agrees'}`,
+      );
+      for (const problem of result.mirror.problems) io.out(`    ✖ ${problem}`);
+    } else {
+      io.out("  · the ledger's mirror not compared (no --ledger or --config)");
+    }
+    io.out(
+      `  ${mark(result.decisions.problems)} ${result.decisions.checked} decisions replay to their decision hash`,
+    );
+    for (const problem of result.decisions.problems) io.out(`    ✖ ${problem}`);
+    if (result.hub) {
+      io.out(
+        `  ${mark(result.hub.problems)} ${result.hub.checked} audit heads anchored in the agent's proposals on the hub`,
+      );
+      for (const problem of result.hub.problems) io.out(`    ✖ ${problem}`);
+    }
+    if (result.onChain) {
+      io.out(
+        `  ${mark(result.onChain.problems)} ${result.onChain.checked} decisions executed on chain, each in the log`,
+      );
+      for (const problem of result.onChain.problems) io.out(`    ✖ ${problem}`);
+    }
     for (const e of result.executed)
       io.out(
         `  ${e.onChain === 'verified' ? '✔' : e.onChain === 'skipped' ? '·' : '✖'} ${e.id} executed ${e.transactionHash}: ${e.onChain === 'skipped' ? 'on-chain check skipped (no --rpc or --config)' : e.onChain}`,

@@ -102,6 +102,38 @@ export function verifyAuditChain(records: AuditRecord[]): ChainVerification {
   return { ok: problems.length === 0, count: records.length, problems, lastHash: prev };
 }
 
+/**
+ * How an audit file disagrees with the ledger's mirror of it (the ledger keeps every record's hash as it was
+ * appended): records the file lost (truncation), records that differ (a replaced or edited file), and records
+ * the ledger never saw.
+ */
+export function mirrorProblems(
+  records: readonly AuditRecord[],
+  mirror: readonly { seq: number; hash: string }[],
+): string[] {
+  const problems: string[] = [];
+  if (mirror.length > records.length) {
+    problems.push(
+      `the file has ${records.length} records but the ledger mirrors ${mirror.length}: records ${records.length + 1}–${mirror.length} are missing (truncated?)`,
+    );
+  }
+  const differing = mirror.filter((m) => {
+    const r = records[m.seq - 1];
+    return r !== undefined && (r.seq !== m.seq || r.hash !== m.hash);
+  });
+  if (differing.length > 0) {
+    problems.push(
+      `${differing.length} record(s) differ from the ledger's copy, first ${auditRecordId(differing[0]!.seq)} (replaced or edited)`,
+    );
+  }
+  if (records.length > mirror.length) {
+    problems.push(
+      `the ledger does not mirror records ${mirror.length + 1}–${records.length} of the file (written by something other than this agent, or the ledger was replaced)`,
+    );
+  }
+  return problems;
+}
+
 export class AuditLog {
   private seq: number;
   private lastHash: string;
@@ -126,8 +158,27 @@ export class AuditLog {
         details: check.problems.slice(1, 5),
       });
     }
-    if (ledger) for (const r of existing) ledger.mirrorAudit(r, canonicalJson(r));
+    if (ledger) {
+      const mirror = ledger.auditRecords();
+      const problems = mirrorProblems(existing, mirror);
+      // A crash between writing the file and mirroring leaves the file one record ahead: that one is mirrored.
+      const behind = existing.length - mirror.length;
+      const onlyTail =
+        problems.length === 1 && behind === 1 && problems[0]!.startsWith('the ledger does not mirror');
+      if (problems.length > 0 && !onlyTail) {
+        throw new AuditError(`the audit log ${path} disagrees with the ledger's mirror: ${problems[0]}`, {
+          hint: 'the file was truncated, replaced or edited: investigate (treasury audit verify --config FILE) before running the agent again',
+          details: problems.slice(1, 5),
+        });
+      }
+      for (const r of existing.slice(mirror.length)) ledger.mirrorAudit(r, canonicalJson(r));
+    }
     return new AuditLog(path, ledger, existing);
+  }
+
+  /** The chain's head: the last record's seq and hash (seq 0 and the genesis hash when empty). */
+  head(): { seq: number; hash: string } {
+    return { seq: this.seq, hash: this.lastHash };
   }
 
   /** The id the next record will get (so a proposal body can cite the record that explains it). */

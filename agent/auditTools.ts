@@ -7,9 +7,11 @@ import {
   type PublicClient,
   type Transport,
 } from 'viem';
+import { listDecisionExecutions } from '../contracts/executionLogs.ts';
 import { executedSafeTx } from '../contracts/safeEvents.ts';
 import { policySwapsIn } from '../contracts/safeExecutor.ts';
-import { AuditError, type AuditRecord, verifyAuditChain } from './auditLog.ts';
+import { parseTreasuryPlugin } from '../governance/proposalBody.ts';
+import { AuditError, type AuditRecord, mirrorProblems, verifyAuditChain } from './auditLog.ts';
 import { type DecisionInputs, decide } from './decide.ts';
 
 /**
@@ -29,16 +31,105 @@ type ExecutedData = {
 
 export type AuditVerification = {
   chain: ReturnType<typeof verifyAuditChain>;
+  /** The ledger's mirror against the file (truncation, replacement); checked: false without a ledger. */
+  mirror: { checked: boolean; problems: string[] };
+  /** Each decision record's inputs replay to its logged decision hash. */
+  decisions: { checked: number; problems: string[] };
+  /** The audit heads the hub keeps in the agent's proposals (the log's anchors outside this machine). */
+  hub: { checked: number; problems: string[] } | undefined;
+  /** The decisions PolicySwapper executed for the Safe, each of which the log must hold. */
+  onChain: { checked: number; problems: string[] } | undefined;
   executed: { id: string; transactionHash: string; onChain: 'verified' | 'skipped' | string }[];
   ok: boolean;
 };
 
-/** Checks the chain of hashes and, when a client is given, that each executed transaction is on chain with its safeTxHash. */
+/** Where `audit verify` looks besides the file: the chain, the ledger, the hub. Each is optional. */
+export type AuditSources = {
+  client?: PublicClient<Transport, Chain>;
+  /** The ledger's mirror of the log (seq and hash of each record as appended). */
+  mirror?: readonly { seq: number; hash: string }[];
+  /** The agent's proposals as the hub has them. */
+  hub?: { proposals: readonly { id: string; author: string; plugins: unknown }[]; agent: Address };
+  /** PolicySwapper's executions for the Safe since a block (needs `client`). */
+  anchors?: { swapper: Address; safe: Address; fromBlock: bigint };
+};
+
+/**
+ * Checks the chain of hashes, the ledger's mirror, each decision's hash against its inputs, the anchors the hub
+ * and the chain keep (a truncated or forged log disagrees with them), and that each executed transaction is on
+ * chain with its safeTxHash and its decision.
+ */
 export async function verifyAudit(
   records: AuditRecord[],
-  client?: PublicClient<Transport, Chain>,
+  sources: AuditSources = {},
 ): Promise<AuditVerification> {
+  const { client } = sources;
   const chain = verifyAuditChain(records);
+  const mirror = {
+    checked: sources.mirror !== undefined,
+    problems: sources.mirror ? mirrorProblems(records, sources.mirror) : [],
+  };
+  const decisions = { checked: 0, problems: [] as string[] };
+  for (const record of records.filter((r) => r.kind === 'decision')) {
+    const data = record.data as { inputs?: DecisionInputs; decisionHash?: string };
+    if (!data.inputs || !data.decisionHash) continue;
+    decisions.checked++;
+    try {
+      const again = decide(data.inputs).decisionHash;
+      if (again !== data.decisionHash)
+        decisions.problems.push(`${record.id}: its inputs give decision hash ${again}, not the logged one`);
+    } catch (error) {
+      decisions.problems.push(`${record.id}: its inputs do not replay (${(error as Error).message})`);
+    }
+  }
+  let hub: AuditVerification['hub'];
+  if (sources.hub) {
+    hub = { checked: 0, problems: [] };
+    const posted = new Set(
+      records
+        .filter((r) => r.kind === 'proposal-posted')
+        .map((r) => String((r.data as { proposalId?: string }).proposalId).toLowerCase()),
+    );
+    for (const proposal of sources.hub.proposals) {
+      if (getAddress(proposal.author) !== getAddress(sources.hub.agent)) continue;
+      let head: { seq: number; hash: string };
+      try {
+        head = parseTreasuryPlugin(proposal.plugins).auditHead;
+      } catch {
+        continue; // not one of the agent's treasury proposals
+      }
+      hub.checked++;
+      const at = records[head.seq - 1];
+      if (head.seq > records.length) {
+        hub.problems.push(
+          `proposal ${proposal.id} was drafted when the log had ${head.seq} records; the file has ${records.length} (truncated?)`,
+        );
+      } else if (head.seq > 0 && at?.hash !== head.hash) {
+        hub.problems.push(
+          `proposal ${proposal.id} anchors record ${head.seq} as ${head.hash}; the file's record differs (replaced?)`,
+        );
+      } else if (!posted.has(proposal.id.toLowerCase())) {
+        hub.problems.push(`proposal ${proposal.id} by the agent is on the hub but not in the log`);
+      }
+    }
+  }
+  let onChain: AuditVerification['onChain'];
+  if (client && sources.anchors) {
+    onChain = { checked: 0, problems: [] };
+    const logged = new Set(
+      records
+        .filter((r) => r.kind === 'executed')
+        .map((r) => String((r.data as ExecutedData).decisionHash ?? '').toLowerCase()),
+    );
+    for (const execution of await listDecisionExecutions(client, sources.anchors)) {
+      onChain.checked++;
+      if (!logged.has(execution.decisionHash.toLowerCase())) {
+        onChain.problems.push(
+          `PolicySwapper executed decision ${execution.decisionHash} for the Safe in ${execution.transactionHash}; the log has no executed record of it`,
+        );
+      }
+    }
+  }
   const executed: AuditVerification['executed'] = [];
   for (const record of records.filter((r) => r.kind === 'executed')) {
     const data = record.data as ExecutedData;
@@ -70,8 +161,14 @@ export async function verifyAudit(
     }
     executed.push({ id: record.id, transactionHash: data.transactionHash, onChain: status });
   }
-  const ok = chain.ok && executed.every((e) => e.onChain === 'verified' || e.onChain === 'skipped');
-  return { chain, executed, ok };
+  const ok =
+    chain.ok &&
+    mirror.problems.length === 0 &&
+    decisions.problems.length === 0 &&
+    (hub?.problems.length ?? 0) === 0 &&
+    (onChain?.problems.length ?? 0) === 0 &&
+    executed.every((e) => e.onChain === 'verified' || e.onChain === 'skipped');
+  return { chain, mirror, decisions, hub, onChain, executed, ok };
 }
 
 function findRecord(records: AuditRecord[], id: string): AuditRecord {

@@ -46,7 +46,7 @@ export const commands: CommandEntry[] = [
       [
         'audit verify',
         'auditVerifyCommand',
-        "check the log's hash chain and that every executed transaction is on chain with its safeTxHash",
+        "check the log's hash chain, the ledger's mirror, its anchors on the hub and on chain, and every execution",
       ],
       [
         'audit replay',
@@ -61,7 +61,7 @@ export const commands: CommandEntry[] = [
       [
         'resume',
         'resumeCommand',
-        'clear a pause (set when balances diverged from a plan) after investigating it',
+        'clear a pause (balances diverged from a plan, or the circuit breaker tripped) after investigating it',
       ],
     ] as const
   ).map(([name, exported, summary]) => ({

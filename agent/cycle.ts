@@ -269,6 +269,7 @@ async function decideAndPropose(deps: CycleDeps, at: number, say: (line: string)
     observation,
     draft: draft.draft,
     auditRecordId: decisionRecordId,
+    auditHead: audit.head(),
   });
   const rendered = renderProposalBody(bodyInput);
   const propose: ProposeInput = {

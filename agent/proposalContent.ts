@@ -161,6 +161,7 @@ export function proposalBodyInput(params: {
   observation: Observation;
   draft: { summary: string; rationale: string; risks: string[] };
   auditRecordId: string;
+  auditHead: { seq: number; hash: string };
 }): ProposalBodyInput {
   const { decision, observation, draft } = params;
   const tx = decision.tx!;
@@ -214,5 +215,6 @@ export function proposalBodyInput(params: {
       transactions: tx.calls.map((c) => ({ to: c.to, value: c.value, data: c.data, operation: c.operation })),
     },
     auditRecordId: params.auditRecordId,
+    auditHead: params.auditHead,
   };
 }

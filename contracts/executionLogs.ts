@@ -105,3 +105,33 @@ export async function findSafeExecution(
   }
   return undefined;
 }
+
+/** Every decision PolicySwapper executed for `safe` since `fromBlock` (its DecisionExecuted events), in chunks. */
+export async function listDecisionExecutions(
+  client: PublicClient<Transport, Chain>,
+  params: { swapper: Address; safe: Address; fromBlock: bigint },
+): Promise<{ decisionHash: Hex; transactionHash: Hex; blockNumber: bigint }[]> {
+  const event = getAbiItem({ abi: policySwapperAbi, name: 'DecisionExecuted' });
+  const latest = await client.getBlockNumber();
+  const found: { decisionHash: Hex; transactionHash: Hex; blockNumber: bigint }[] = [];
+  for (let from = params.fromBlock; from <= latest; from += LOG_CHUNK_BLOCKS) {
+    const to = from + LOG_CHUNK_BLOCKS - 1n < latest ? from + LOG_CHUNK_BLOCKS - 1n : latest;
+    const logs = await client.getLogs({
+      address: params.swapper,
+      event,
+      args: { caller: params.safe },
+      fromBlock: from,
+      toBlock: to,
+    });
+    for (const log of logs) {
+      if (log.args.decisionHash && log.transactionHash && log.blockNumber !== null) {
+        found.push({
+          decisionHash: log.args.decisionHash,
+          transactionHash: log.transactionHash,
+          blockNumber: log.blockNumber,
+        });
+      }
+    }
+  }
+  return found;
+}

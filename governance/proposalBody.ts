@@ -43,6 +43,14 @@ export const TreasuryAgentPluginSchema = z.strictObject({
   policySwapper: Address,
   /** Unix seconds after which the chain refuses the calls. */
   validUntil: z.number().int().positive(),
+  /**
+   * The agent's audit log when it drafted this: its last record's seq and hash. The hub keeps it, so an auditor
+   * can tell a truncated or replaced log from the one the agent wrote.
+   */
+  auditHead: z.strictObject({
+    seq: z.number().int().nonnegative(),
+    hash: z.string().regex(/^0x[0-9a-f]{64}$/, 'sha-256 hex'),
+  }),
   transactions: z.array(SafeTransactionSchema).min(1),
 });
 export type TreasuryAgentPlugin = z.infer<typeof TreasuryAgentPluginSchema>;
@@ -83,6 +91,8 @@ export type ProposalBodyInput = {
     validUntil: number;
     transactions: { to: string; value: bigint | string; data: string; operation: 0 | 1 }[];
   };
+  /** The audit log's head before the decision record (see TreasuryAgentPluginSchema.auditHead). */
+  auditHead: { seq: number; hash: string };
   auditRecordId: string;
 };
 
@@ -125,7 +135,10 @@ function table(header: string[], rows: string[][]): string {
 }
 
 /** Builds the plugin value, validated: invalid JSON in plugins silently becomes {} on the real hub. */
-export function treasuryPlugin(safe: ProposalBodyInput['safe']): TreasuryAgentPlugin {
+export function treasuryPlugin(
+  safe: ProposalBodyInput['safe'],
+  auditHead: ProposalBodyInput['auditHead'],
+): TreasuryAgentPlugin {
   const parsed = TreasuryAgentPluginSchema.safeParse({
     chainId: safe.chainId,
     safe: safe.address,
@@ -136,6 +149,7 @@ export function treasuryPlugin(safe: ProposalBodyInput['safe']): TreasuryAgentPl
     decisionHash: safe.decisionHash,
     policySwapper: safe.policySwapper,
     validUntil: safe.validUntil,
+    auditHead,
     transactions: safe.transactions.map((t) => ({ ...t, value: t.value.toString() })),
   });
   if (!parsed.success) {
@@ -152,7 +166,7 @@ export function treasuryPlugin(safe: ProposalBodyInput['safe']): TreasuryAgentPl
  * transaction section; if the transaction alone does not fit, this throws.
  */
 export function renderProposalBody(input: ProposalBodyInput): RenderedProposal {
-  const plugin = treasuryPlugin(input.safe);
+  const plugin = treasuryPlugin(input.safe, input.auditHead);
   const sumBefore = input.allocation.reduce((a, r) => a + r.beforeBps, 0);
   const sumAfter = input.allocation.reduce((a, r) => a + r.afterBps, 0);
   if (input.allocation.length && (sumBefore !== 10_000 || sumAfter !== 10_000)) {
@@ -271,7 +285,13 @@ export function renderProposalBody(input: ProposalBodyInput): RenderedProposal {
     ]),
     `The same data is in this proposal's \`plugins.${PLUGIN_KEY}\`.`,
   ].join('\n');
-  const audit = ['## Audit', '', `Audit record: \`${cell(input.auditRecordId)}\``].join('\n');
+  const audit = [
+    '## Audit',
+    '',
+    `The agent's audit log stood at record ${plugin.auditHead.seq}, hash \`${plugin.auditHead.hash}\`, when it drafted this; auditors check it with \`treasury audit verify\`.`,
+    '',
+    `Audit record: \`${cell(input.auditRecordId)}\``,
+  ].join('\n');
 
   const assemble = (rationale: string) =>
     [

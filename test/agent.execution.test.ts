@@ -170,7 +170,7 @@ describe('voted trades under a price policy, checked on chain', () => {
     expect(BigInt(event.oraclePrice)).toBeLessThan(decision.plan.swaps[sell]!.oraclePrice);
     expect(BigInt(event.amountOut)).toBeGreaterThanOrEqual(BigInt(event.minOut));
     expect(BigInt(event.minOut)).toBeGreaterThanOrEqual(decision.plan.swaps[sell]!.minAmountOut);
-    const verified = await verifyAudit(audit(s), s.runtime.client);
+    const verified = await verifyAudit(audit(s), { client: s.runtime.client });
     expect(verified.ok, JSON.stringify(verified.executed)).toBe(true);
   });
 
@@ -278,7 +278,7 @@ describe('a passed proposal survives unrelated Safe transactions', () => {
     expect(executed.votedSafeTxHash).toBe(row.safeTxHash);
     expect(executed.safeTxHash).toBe(safeTxAtNonce(s.runtime.config.chain.id, safe, tx, 1n).safeTxHash);
     expect(executed.safeTxHash).not.toBe(row.safeTxHash);
-    const verified = await verifyAudit(audit(s), s.runtime.client);
+    const verified = await verifyAudit(audit(s), { client: s.runtime.client });
     expect(verified.ok, JSON.stringify(verified.executed)).toBe(true);
 
     // The same voted calls again, signed by the owners at nonce 2: PolicySwapper refuses the decision.

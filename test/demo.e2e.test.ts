@@ -68,7 +68,7 @@ beforeAll(async () => {
           if (tx === p.executionTxHash) live.executedOnChain.push(p.safeTxHash);
         }
       }
-      live.chainVerify = (await verifyAudit(parseAuditLog(readFileSync(r.auditPath, 'utf8')), client)).ok;
+      live.chainVerify = (await verifyAudit(parseAuditLog(readFileSync(r.auditPath, 'utf8')), { client })).ok;
     },
   );
   writeFileSync(join(dir, 'report.html'), renderDemoReport(result));

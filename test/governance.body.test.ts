@@ -63,6 +63,7 @@ function sampleInput(overrides: Partial<ProposalBodyInput> = {}): ProposalBodyIn
       ],
     },
     auditRecordId: 'audit-2026-11-22-0001',
+    auditHead: { seq: 11, hash: `0x${'7a'.repeat(32)}` },
     ...overrides,
   };
 }
@@ -94,6 +95,7 @@ describe('renderProposalBody', () => {
       `| decision hash | \`${DECISION}\` |`,
       '| valid until | 2026-01-05 00:00 UTC |',
       'the safeTxHash is the same fields with that nonce',
+      `The agent's audit log stood at record 11, hash \`0x${'7a'.repeat(32)}\``,
       `\`${HASH}\``,
       `0x8d80ff0a${'00'.repeat(64)}`,
       'audit-2026-11-22-0001',
@@ -112,6 +114,7 @@ describe('renderProposalBody', () => {
         decisionHash: DECISION,
         policySwapper: SWAPPER,
         validUntil: 1_767_571_200,
+        auditHead: { seq: 11, hash: `0x${'7a'.repeat(32)}` },
         transactions: [
           {
             to: '0x9fE46736679d2D9a65F0992F2272dE9f3c7fa6e0',
@@ -134,6 +137,7 @@ describe('renderProposalBody', () => {
     expect(body).toContain(plugin.safeTxHash);
     expect(body).toContain(plugin.transactions[0]!.data);
     expect(body.endsWith('Audit record: `audit-2026-11-22-0001`')).toBe(true);
+    expect(body).toContain(plugin.auditHead.hash);
   });
 
   it('refuses when the transaction alone does not fit, or is malformed', () => {

@@ -80,6 +80,7 @@ describe('local hub: propose, vote, score, restart', () => {
         transactions: [{ to: chain.token, value: 0n, data: '0x', operation: 0 }],
       },
       auditRecordId: 'audit-1',
+      auditHead: { seq: 0, hash: `0x${'0'.repeat(64)}` },
     });
     const receipt = await proposer.propose({
       space: 'treasury.eth',
