@@ -29,7 +29,7 @@ import {
 } from '../contracts/transactionService.ts';
 import { readPools, readSafeState } from '../contracts/treasuryReads.ts';
 import { parseTreasuryPlugin, renderProposalBody } from '../governance/proposalBody.ts';
-import type { ProposeInput, SnapshotClient } from '../governance/snapshotClient.ts';
+import type { PreparedMessage, ProposeInput, SnapshotClient } from '../governance/snapshotClient.ts';
 import { type PriceHistory, priceAsOf } from '../strategies/priceHistory.ts';
 import { getAmountOut } from '../strategies/uniswap.ts';
 import { type AuditLog, sha256Hex } from './auditLog.ts';
@@ -361,7 +361,12 @@ async function sendProposal(
   const existing = row.proposalId ?? (await findOwnProposal(deps, row));
   let proposalId = existing;
   if (!existing) {
-    const receipt = await deps.governance.propose(record.propose);
+    // The signed message is kept first: a crash after this re-sends the same message (same id), and the watch
+    // step later compares the hub's copy with exactly what was signed.
+    const prepared =
+      (row.envelope as PreparedMessage | null) ?? (await deps.governance.prepareProposal(record.propose));
+    if (!row.envelope) deps.ledger.annotate(row.key, { envelope: prepared }, at);
+    const receipt = await deps.governance.send(prepared);
     proposalId = receipt.id;
     deps.crashPoint?.('after-proposal-sent');
   }

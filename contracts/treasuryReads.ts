@@ -230,3 +230,35 @@ export function poolSpotPrice(pool: PoolReading): number {
   const quote = Number(pool.reserveQuote) / 10 ** pool.quoteDecimals;
   return quote / token;
 }
+
+/**
+ * Each holder's balance of `token` at `blockNumber` (multicall, in batches): the voting power Snapshot's
+ * erc20-balance-of strategy gives at a proposal's snapshot block, read from the chain rather than the hub.
+ */
+export async function readBalancesAt(
+  client: Client,
+  params: { token: Address; holders: readonly Address[]; blockNumber: bigint },
+): Promise<Map<Address, bigint>> {
+  const balances = new Map<Address, bigint>();
+  const batch = 500;
+  for (let i = 0; i < params.holders.length; i += batch) {
+    const holders = params.holders.slice(i, i + batch);
+    let amounts: bigint[];
+    try {
+      amounts = (await client.multicall({
+        ...multicallOptions(client),
+        blockNumber: params.blockNumber,
+        contracts: holders.map((holder) => ({
+          address: params.token,
+          abi: erc20Abi,
+          functionName: 'balanceOf' as const,
+          args: [holder],
+        })),
+      })) as bigint[];
+    } catch (error) {
+      throw rpcFailure(`reading voting power at block ${params.blockNumber}`, error);
+    }
+    holders.forEach((holder, k) => balances.set(holder, amounts[k]!));
+  }
+  return balances;
+}
