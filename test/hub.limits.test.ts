@@ -56,6 +56,11 @@ describe('local hub: limits', () => {
     const raw = await fetch(hub.url, { method: 'POST', body: '{}' });
     expect(raw.status).toBe(429);
     expect(await raw.json()).toEqual({ error: 'client_error', error_description: 'too many requests' });
+    // The scores endpoint counts too (the real sequencer limits every route); GraphQL reads are not limited here.
+    expect((await fetch(`${hub.url}/api/scores/0x1`, { redirect: 'manual' })).status).toBe(429);
+    expect(
+      (await fetch(hub.graphqlUrl, { method: 'POST', body: '{"query":"{ spaces { id } }"}' })).status,
+    ).toBe(200);
   });
 
   it('answers 425 to a copy of a request still being processed, and stores invalid plugins as {}', async () => {

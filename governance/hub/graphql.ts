@@ -8,7 +8,6 @@ import {
   validate,
 } from 'graphql';
 import type { Clock } from '../clock.ts';
-import { snapshotJs } from '../snapshotProtocol.ts';
 import { leanExecute } from './leanExecute.ts';
 import type { Space } from './spaces.ts';
 import type { Condition, HubStore, ProposalRow, VoteRow } from './store.ts';
@@ -174,30 +173,11 @@ export function createHubGraphql(options: {
     };
   }
 
-  /** Final scores once the proposal has ended, computed with snapshot.js' voting class like the real hub. */
-  function finalize(row: ProposalRow, now: number): ProposalRow {
-    if (row.scores_state === 'final' || now <= row.end) return row;
-    const votes = store.allVotes(row.id).map((v) => ({
-      choice: JSON.parse(v.choice),
-      balance: v.vp,
-      scores: JSON.parse(v.vp_by_strategy) as number[],
-    }));
-    const strategies = JSON.parse(row.strategies);
-    const choices = JSON.parse(row.choices) as string[];
-    const Voting = snapshotJs.utils.voting[row.type as keyof typeof snapshotJs.utils.voting];
-    const voting = new Voting({ choices } as never, votes as never, strategies, 0 as never);
-    const final = {
-      scores: voting.getScores() as number[],
-      scoresByStrategy: voting.getScoresByStrategy() as number[][],
-      scoresTotal: voting.getScoresTotal() as number,
-      updated: now,
-    };
-    store.finalizeScores(row.id, final);
-    return store.getProposal(row.id) ?? row;
-  }
-
-  function proposalObject(stored: ProposalRow, now: number) {
-    const row = finalize(stored, now);
+  /**
+   * A proposal as stored. Reading never changes scores: they stay `pending` after the end until
+   * `GET /scores/{id}` is requested (governance/hub/scores.ts).
+   */
+  function proposalObject(row: ProposalRow, now: number) {
     const choices = JSON.parse(row.choices) as string[];
     const scores = JSON.parse(row.scores) as number[];
     return {

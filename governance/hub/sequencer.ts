@@ -405,13 +405,12 @@ export function createSequencer(options: SequencerOptions) {
     };
   }
 
-  async function process(raw: string): Promise<IngestReply> {
-    const body = jsonParse<unknown>(raw, undefined);
+  async function process(body: unknown, json: string): Promise<IngestReply> {
     if (snapshotJs.utils.validateSchema(ENVELOPE_SCHEMA, body) !== true) refuse('wrong envelope format');
     const envelope = body as Envelope;
     const now = await clock();
     const { domain, message } = envelope.data;
-    if (raw.length > 1e5) refuse('too large message');
+    if (json.length > 1e5) refuse('too large message');
     if (message.timestamp > now + MAX_AHEAD || message.timestamp < now - SIX_DAYS) refuse('wrong timestamp');
     if (domain.name !== SNAPSHOT_DOMAIN.name || domain.version !== SNAPSHOT_DOMAIN.version)
       refuse('wrong domain');
@@ -455,9 +454,14 @@ export function createSequencer(options: SequencerOptions) {
   }
 
   return {
-    /** Checks and applies one POSTed message; never throws for bad input (it becomes a 400 reply). */
-    async ingest(raw: string): Promise<IngestReply> {
-      const key = createHash('sha256').update(raw).digest('hex');
+    /**
+     * Checks and applies one POSTed message (the parsed JSON body); never throws for bad input (it becomes a
+     * 400 reply). A copy of a body still being processed is answered HTTP 425, as the sequencer's
+     * `duplicateRequestPreventor` does (keyed by the body's JSON).
+     */
+    async ingest(body: unknown): Promise<IngestReply> {
+      const json = JSON.stringify(body ?? {});
+      const key = createHash('sha256').update(json).digest('hex');
       if (inFlight.has(key)) {
         return {
           status: 425,
@@ -466,7 +470,7 @@ export function createSequencer(options: SequencerOptions) {
       }
       inFlight.add(key);
       try {
-        return await process(raw);
+        return await process(body, json);
       } catch (error) {
         if (error instanceof Refusal) {
           return {
