@@ -22,6 +22,40 @@ const json = (status: number, body: unknown): HubReply => ({
   body: JSON.stringify(body),
 });
 
+/**
+ * What Express answers (NODE_ENV=production) when its JSON body parser fails: the sequencer runs
+ * `express.json()` before any of its own code, so a body that is not JSON never gets a JSON refusal.
+ */
+const BAD_REQUEST_PAGE =
+  '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>Error</title>\n</head>\n<body>\n<pre>Bad Request</pre>\n</body>\n</html>\n';
+
+const badRequestPage = (): HubReply => ({
+  status: 400,
+  headers: {
+    'content-type': 'text/html; charset=utf-8',
+    'content-security-policy': "default-src 'none'",
+    'x-content-type-options': 'nosniff',
+    ...CORS,
+  },
+  body: BAD_REQUEST_PAGE,
+});
+
+/**
+ * The body as the sequencer's `express.json()` leaves it: parsed when the type is application/json (strict: an
+ * object or array), `{}` when the body is empty or of another type, or 'invalid' (→ 400 page).
+ */
+function parseMessageBody(contentType: string | null, text: string): unknown | 'invalid' {
+  const type = (contentType ?? '').split(';')[0]?.trim().toLowerCase();
+  if (type !== 'application/json' || text.trim() === '') return {};
+  const first = text.trimStart()[0];
+  if (first !== '{' && first !== '[') return 'invalid';
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return 'invalid';
+  }
+}
+
 /** The id in `/scores/{id}` (Express decodes the parameter); undefined when it cannot be decoded. */
 function scoresId(segment: string): string | undefined {
   try {
@@ -91,12 +125,8 @@ export function createHubRoutes(options: {
       if (request.body === undefined) {
         return json(400, { error: 'client_error', error_description: 'too large message' });
       }
-      let body: unknown;
-      try {
-        body = JSON.parse(request.body);
-      } catch {
-        body = undefined; // refused as 'wrong envelope format'
-      }
+      const body = parseMessageBody(request.contentType, request.body);
+      if (body === 'invalid') return badRequestPage();
       const reply = await sequencer.ingest(body);
       return json(reply.status, reply.body);
     }

@@ -311,7 +311,16 @@ export class HubStore {
     id: string,
     changes: Pick<
       ProposalRow,
-      'ipfs' | 'updated' | 'type' | 'plugins' | 'title' | 'body' | 'discussion' | 'choices' | 'labels'
+      | 'ipfs'
+      | 'updated'
+      | 'type'
+      | 'plugins'
+      | 'title'
+      | 'body'
+      | 'discussion'
+      | 'choices'
+      | 'labels'
+      | 'privacy'
     >,
     message: MessageRow,
   ): void {
@@ -320,7 +329,7 @@ export class HubStore {
       this.#prepare(insertSql('messages', MESSAGE_COLUMNS)).run(message);
       this.#prepare(
         `UPDATE proposals SET ipfs = @ipfs, updated = @updated, type = @type, plugins = @plugins, title = @title,
-         body = @body, discussion = @discussion, choices = @choices, labels = @labels, scores = '[]',
+         body = @body, discussion = @discussion, choices = @choices, labels = @labels, privacy = @privacy, scores = '[]',
          scores_by_strategy = '[]' WHERE id = @id`,
       ).run({ ...changes, id });
     })();
