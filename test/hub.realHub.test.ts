@@ -164,6 +164,13 @@ describe('local hub: the differences from the real sequencer and hub, fixed', ()
     expect((await post(await capture({ space: 'bad..eth' }))).json).toEqual(refusal('Invalid space id'));
     const upper = await post(await capture({ space: 'DIFFB.ETH' }));
     expect(upper.status).toBe(200);
+    const id = (upper.json as { id: string }).id;
+    const found = await graphql<{ proposal: { space: { id: string } }; proposals: { id: string }[] }>(
+      `{ proposal(id: "${id}") { space { id } } proposals(first: 1000, where: { space: "DIFFB.ETH" }) { id } }`,
+    );
+    expect(found.data?.proposal.space.id).toBe('diffb.eth');
+    expect(found.data?.proposals.map((p) => p.id)).toContain(id);
+    expect((await graphql('{ space(id: "DiffB.eth") { id } }')).data).toEqual({ space: { id: 'diffb.eth' } });
   });
 
   it('a typed field removed or of the wrong shape after signing: signature validation failed, never a 500', async () => {
@@ -233,7 +240,85 @@ describe('local hub: the differences from the real sequencer and hub, fixed', ()
     expect(reply).toEqual(refusal('proposal cannot contain whitespace'));
   });
 
-  it("the space's privacy setting: a proposal must use it unless it is 'any'", async () => {
+  it('GraphQL: quorumType, scores before votes, author in any case, space voting defaults, types', async () => {
+    const created = (await post(await capture({ ...(await noDelay()) }))).json as {
+      id: string;
+    };
+    const read = await graphql<{
+      proposal: {
+        quorumType: string;
+        scores: number[];
+        scores_total: number;
+        labels: string[];
+        privacy: string;
+      };
+    }>(`{ proposal(id: "${created.id}") { quorumType scores scores_total labels privacy } }`);
+    expect(read.data?.proposal).toEqual({
+      quorumType: 'default',
+      scores: [],
+      scores_total: 0,
+      labels: [],
+      privacy: '',
+    });
+
+    const byAuthor = await graphql<{ proposals: { id: string }[] }>(
+      `{ proposals(first: 1000, where: { author: "${address(0).toLowerCase()}" }) { id } }`,
+    );
+    expect(byAuthor.data?.proposals.map((p) => p.id)).toContain(created.id);
+    const byAuthorIn = await graphql<{ proposals: { id: string }[] }>(
+      `{ proposals(first: 1000, where: { author_in: ["${address(0).toUpperCase().replace('0X', '0x')}"] }) { id } }`,
+    );
+    expect(byAuthorIn.data?.proposals.map((p) => p.id)).toContain(created.id);
+    expect((await graphql('{ proposals(where: { author: "0x12" }) { id } }')).errors?.[0]?.message).toBe(
+      'Invalid addresses in author',
+    );
+
+    const spaces = await graphql<{ a: { voting: unknown }; b: { voting: unknown } }>(
+      `{ a: space(id: "nodelay.eth") { voting { delay period quorum quorumType privacy } }
+         b: space(id: "diffb.eth") { voting { delay period quorum quorumType privacy } } }`,
+    );
+    expect(spaces.data).toEqual({
+      a: { voting: { delay: null, period: 3600, quorum: null, quorumType: 'default', privacy: 'any' } },
+      b: { voting: { delay: 60, period: 3600, quorum: 100, quorumType: 'default', privacy: '' } },
+    });
+
+    const types = await graphql<{
+      query: { fields: { name: string; args: { name: string; type: unknown }[] }[] };
+      proposal: { fields: { name: string; type: unknown }[] };
+      voting: { fields: { name: string; type: unknown }[] };
+    }>(`{
+      query: __type(name: "Query") { fields { name args { name type { kind ofType { name } } } } }
+      proposal: __type(name: "Proposal") { fields { name type { kind ofType { kind ofType { name } } } } }
+      voting: __type(name: "SpaceVoting") { fields { name type { kind ofType { name } } } }
+    }`);
+    const field = (list: { name: string }[] | undefined, name: string) => list?.find((f) => f.name === name);
+    expect((field(types.data?.query.fields, 'proposal') as { args: unknown[] } | undefined)?.args).toEqual([
+      { name: 'id', type: { kind: 'NON_NULL', ofType: { name: 'String' } } },
+    ]);
+    expect(field(types.data?.proposal.fields, 'labels')).toEqual({
+      name: 'labels',
+      type: { kind: 'NON_NULL', ofType: { kind: 'LIST', ofType: { name: 'String' } } },
+    });
+    expect(field(types.data?.proposal.fields, 'quorumType')).toEqual({
+      name: 'quorumType',
+      type: { kind: 'NON_NULL', ofType: { kind: 'SCALAR', ofType: null } },
+    });
+    expect(field(types.data?.voting.fields, 'quorumType')).toEqual({
+      name: 'quorumType',
+      type: { kind: 'NON_NULL', ofType: { name: 'String' } },
+    });
+  });
+
+  it("the space's privacy setting: read back as set, and a proposal must use it unless it is 'any'", async () => {
+    const voting = await graphql<Record<string, { voting: { privacy: string } }>>(
+      `{ a: space(id: "nodelay.eth") { voting { privacy } } b: space(id: "private.eth") { voting { privacy } }
+         c: space(id: "diffb.eth") { voting { privacy } } }`,
+    );
+    expect(voting.data).toEqual({
+      a: { voting: { privacy: 'any' } },
+      b: { voting: { privacy: '' } },
+      c: { voting: { privacy: '' } },
+    });
     expect((await post(await capture({ space: 'private.eth', privacy: 'shutter' }))).json).toEqual(
       refusal('not allowed to set privacy'),
     );
@@ -244,5 +329,28 @@ describe('local hub: the differences from the real sequencer and hub, fixed', ()
       `{ proposal(id: "${created.id}") { privacy } }`,
     );
     expect(read.data?.proposal.privacy).toBe('shutter');
+  });
+
+  it('proposal state as hub.snapshot.org computes it: pending at the start second, active at the end second', async () => {
+    const created = (await post(await capture())).json as { id: string };
+    const state = async () =>
+      (
+        await graphql<{ proposal: { state: string; start: number; end: number } }>(
+          `{ proposal(id: "${created.id}") { state start end } }`,
+        )
+      ).data!.proposal;
+    const { start, end } = await state();
+    const now = await clock();
+    const at = async (t: number) => {
+      clock.set(t);
+      return (await state()).state;
+    };
+    expect([await at(start), await at(start + 1), await at(end), await at(end + 1)]).toEqual([
+      'pending',
+      'active',
+      'active',
+      'closed',
+    ]);
+    clock.set(now);
   });
 });
