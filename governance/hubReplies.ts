@@ -87,3 +87,14 @@ export const IngestReceiptSchema = z.object({
 });
 
 export const HubErrorReplySchema = z.object({ error: z.string(), error_description: z.string() });
+
+/**
+ * What `GET {hub}/api/scores/{id}` answers (HTTP 200, after hub.snapshot.org's redirect to the sequencer):
+ * `{result: true}` once the scores are (re)computed or final; `{result: false}` for an unknown id, a proposal
+ * not yet started, or one too busy to recompute; `{error: 'failed', message}` when computing failed.
+ */
+export const ScoresRequestReplySchema = z.union([
+  z.object({ result: z.boolean() }),
+  z.object({ error: z.string(), message: z.unknown().optional() }),
+]);
+export type ScoresRequestReply = z.infer<typeof ScoresRequestReplySchema>;

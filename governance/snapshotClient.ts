@@ -12,6 +12,7 @@ import {
   HubVoteSchema,
   IngestReceiptSchema,
   PROPOSAL_FIELDS,
+  ScoresRequestReplySchema,
   SPACE_FIELDS,
   VOTE_FIELDS,
 } from './hubReplies.ts';
@@ -34,7 +35,9 @@ export type SnapshotClientOptions = {
   /** Message timestamps come from here: the chain clock locally, the wall clock in production. */
   clock?: Clock;
   fetch?: typeof globalThis.fetch;
+  /** Attempts per message or scores request, and the backoff between them (doubling from base, capped). */
   retry?: { attempts?: number; baseDelayMs?: number; maxDelayMs?: number };
+  /** Waits between attempts (tests pass one that records instead). */
   sleep?: (ms: number) => Promise<void>;
   /** `app` field of messages (≤ 24 chars). */
   app?: string;
@@ -110,7 +113,20 @@ export type SnapshotClient = {
   /** All votes of a proposal (pages of 1000), newest first. */
   getVotes: (proposal: string) => Promise<HubVote[]>;
   getVote: (id: string) => Promise<HubVote | null>;
+  /**
+   * The proposal's scores. Once it is closed with `scores_state: pending`, first asks the hub for final scores
+   * (`requestFinalScores`) and reads again; `final` is true only when the hub's copy says final. Never throws
+   * because final scores are not ready yet: `final: false`, and the next call tries again.
+   */
   getScores: (proposal: string) => Promise<ProposalScores | null>;
+  /**
+   * Asks the hub to compute final scores, as snapshot.org's proposal page does: `GET {hubUrl}/api/scores/{id}`
+   * (hub.snapshot.org redirects to the sequencer). The hub holds the request until 60 s after the end. Retries
+   * 429, 425, 5xx, network failures and "not yet" (`{result: false}`, `{error}`) with backoff, honouring
+   * Retry-After, up to `retry.attempts`. True when the hub answered `{result: true}`; false otherwise (never
+   * throws).
+   */
+  requestFinalScores: (proposal: string) => Promise<boolean>;
   getSpace: (id: string) => Promise<HubSpace | null>;
 };
 
@@ -159,6 +175,20 @@ export function viemTypedDataSigner(account: LocalAccount) {
 
 function graphqlUrl(hubUrl: string): string {
   return `${hubUrl.replace(/\/+$/, '')}/graphql`;
+}
+
+/** Where snapshot.org's page asks for final scores: the hub itself (`/api`), not the sequencer. */
+function scoresUrl(hubUrl: string, proposal: string): string {
+  return `${hubUrl.replace(/\/+$/, '')}/api/scores/${encodeURIComponent(proposal)}`;
+}
+
+/** A Retry-After header (seconds or an HTTP date) in milliseconds from now, or undefined. */
+function retryAfterMs(header: string | null, nowMs: number): number | undefined {
+  if (!header) return undefined;
+  const seconds = Number(header);
+  if (header.trim() !== '' && Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const date = Date.parse(header);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - nowMs);
 }
 
 /**
@@ -248,9 +278,46 @@ export function createSnapshotClient(options: SnapshotClientOptions): SnapshotCl
   }
 
   function delay(attempt: number, retryAfter: string | null): number {
-    const seconds = retryAfter ? Number(retryAfter) : Number.NaN;
-    if (Number.isFinite(seconds) && seconds >= 0) return Math.min(seconds * 1000, maxDelay);
+    const asked = retryAfterMs(retryAfter, Date.now());
+    if (asked !== undefined) return Math.min(asked, maxDelay);
     return Math.min(baseDelay * 2 ** (attempt - 1), maxDelay);
+  }
+
+  /** One scores request: done (the hub's answer), or retry after `retryAfter` ms (undefined = backoff). */
+  async function scoresAttempt(
+    proposal: string,
+  ): Promise<{ done: boolean } | { retry: true; retryAfter?: number }> {
+    let response: Response;
+    try {
+      response = await fetchFn(scoresUrl(options.hubUrl, proposal), {
+        method: 'GET',
+        headers: { accept: 'application/json' },
+      });
+    } catch {
+      return { retry: true };
+    }
+    if (response.status === 429 || response.status === 425 || response.status >= 500) {
+      await response.body?.cancel().catch(() => {});
+      return { retry: true, retryAfter: retryAfterMs(response.headers.get('retry-after'), Date.now()) };
+    }
+    const json: unknown = await response.json().catch(() => undefined);
+    const reply = ScoresRequestReplySchema.safeParse(json);
+    // Any other status, or a reply of another shape (a hub without the endpoint, a proxy page): not ours to retry.
+    if (!response.ok || !reply.success) return { done: false };
+    if ('result' in reply.data) return reply.data.result ? { done: true } : { retry: true };
+    return { retry: true }; // {error: 'failed'}: computing failed on the hub (e.g. its score API); try again
+  }
+
+  async function requestFinalScores(proposal: string): Promise<boolean> {
+    for (let attempt = 1; ; attempt++) {
+      const outcome = await scoresAttempt(proposal);
+      if ('done' in outcome) return outcome.done;
+      if (attempt >= attempts) return false;
+      const wait = outcome.retryAfter ?? Math.min(baseDelay * 2 ** (attempt - 1), maxDelay);
+      // Honour Retry-After: if the hub asks for longer than we wait, stop here; the next call tries again.
+      if (wait > maxDelay) return false;
+      await sleep(wait);
+    }
   }
 
   /** Sends one signed envelope; the id is computed before sending and must match the reply. */
@@ -495,8 +562,13 @@ export function createSnapshotClient(options: SnapshotClientOptions): SnapshotCl
       return all;
     },
 
+    requestFinalScores,
+
     async getScores(proposal) {
-      const p = await getProposal(proposal);
+      let p = await getProposal(proposal);
+      if (p?.state === 'closed' && p.scores_state === 'pending' && (await requestFinalScores(proposal))) {
+        p = await getProposal(proposal);
+      }
       if (!p) return null;
       return {
         id: p.id,

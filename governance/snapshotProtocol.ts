@@ -25,6 +25,16 @@ export const hashedTypes = require('@snapshot-labs/snapshot.js/src/sign/hashedTy
 
 export const SNAPSHOT_DOMAIN = { name: 'snapshot', version: '0.1.4' } as const;
 
+/**
+ * ENS normalisation with the ethers module snapshot.js loads (`@ethersproject/hash` `ensNormalize`, what the
+ * sequencer checks space ids with). Throws for names that are not valid ENS names (`bad..eth`).
+ */
+export const ensNormalize = (
+  createRequire(require.resolve('@snapshot-labs/snapshot.js'))('@ethersproject/hash') as {
+    ensNormalize: (name: string) => string;
+  }
+).ensNormalize;
+
 type Field = { name: string; type: string };
 
 export const proposalTypes: { Proposal: Field[] } = {

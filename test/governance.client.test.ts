@@ -10,7 +10,14 @@ type Mode = 'pass' | 'fail-503' | 'lose-reply' | 'rate-limit' | 'wrong-id' | 'ga
 
 /** A real HTTP proxy in front of the real hub that misbehaves on purpose. */
 async function startFlakyProxy(target: string) {
-  const state = { mode: 'pass' as Mode, failuresLeft: 0, forwardedMessages: 0 };
+  const state = {
+    mode: 'pass' as Mode,
+    failuresLeft: 0,
+    forwardedMessages: 0,
+    /** Requests for final scores (`GET /api/scores/…`) seen, and replies to give them instead of the hub's. */
+    scoresRequests: 0,
+    scoresReplies: [] as { status: number; body: string; headers?: Record<string, string> }[],
+  };
   const server: Server = createServer(async (request, response) => {
     const chunks: Buffer[] = [];
     for await (const chunk of request) chunks.push(chunk as Buffer);
@@ -20,6 +27,11 @@ async function startFlakyProxy(target: string) {
       response.writeHead(status, { 'content-type': 'application/json', ...headers });
       response.end(text);
     };
+    if (request.method === 'GET' && request.url?.startsWith('/api/scores/')) {
+      state.scoresRequests++;
+      const injected = state.scoresReplies.shift();
+      if (injected) return reply(injected.status, injected.body, injected.headers);
+    }
     if (!isMessage && state.mode === 'garbage-graphql')
       return reply(200, JSON.stringify({ data: { proposal: { id: 42 } } }));
     if (isMessage && state.failuresLeft > 0 && state.mode === 'fail-503') {
@@ -36,6 +48,7 @@ async function startFlakyProxy(target: string) {
       method: request.method,
       headers: { 'content-type': 'application/json' },
       body: request.method === 'POST' ? body : undefined,
+      redirect: 'manual', // the client follows the hub's redirects, through this proxy
     });
     const text = await forwarded.text();
     if (isMessage) state.forwardedMessages++;
@@ -47,7 +60,8 @@ async function startFlakyProxy(target: string) {
       const json = JSON.parse(text);
       return reply(200, JSON.stringify({ ...json, id: `0x${'9'.repeat(64)}` }));
     }
-    reply(forwarded.status, text);
+    const location = forwarded.headers.get('location');
+    reply(forwarded.status, text, location ? { location } : {});
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
@@ -61,6 +75,8 @@ describe('snapshot client: retries without double-sending, untrusted replies', (
   let proxy: Awaited<ReturnType<typeof startFlakyProxy>>;
   let snapshot: number;
   const clock = manualClock(Math.floor(Date.now() / 1000));
+  /** The hub's holds of scores requests (ms); its sleep moves the clock instead of waiting. */
+  const holds: number[] = [];
 
   beforeAll(async () => {
     chain = await startGovernanceChain({ accounts: 3 });
@@ -71,6 +87,10 @@ describe('snapshot client: retries without double-sending, untrusted replies', (
       rpcUrl: chain.anvil.rpcUrl,
       dbPath: ':memory:',
       clock,
+      sleep: async (ms) => {
+        holds.push(ms);
+        clock.advance(ms / 1000);
+      },
       onError: () => {},
     });
     proxy = await startFlakyProxy(hub.url);
@@ -200,5 +220,119 @@ describe('snapshot client: retries without double-sending, untrusted replies', (
     const altered = { ...stored, message: { ...stored.message, body: 'changed' } };
     await expect(proposer.send(altered)).rejects.toThrow(/does not hash to its id/);
     await expect(client(1).send(stored)).rejects.toThrow(/is from 0x/);
+  });
+
+  describe('final scores, requested the way snapshot.org does', () => {
+    /** What the client slept between scores attempts (a recording sleep: no real waiting). */
+    let slept: number[] = [];
+    const reader = () =>
+      createSnapshotClient({
+        hubUrl: proxy.url,
+        account: chain.accounts[0]!,
+        clock,
+        retry: { attempts: 4, baseDelayMs: 1, maxDelayMs: 15_000 },
+        sleep: async (ms) => {
+          slept.push(ms);
+        },
+      });
+    const hubError = (status: number) => ({
+      status,
+      body: JSON.stringify({ error: status < 500 ? 'client_error' : 'server_error', error_description: 'x' }),
+    });
+
+    /** A proposal with one vote (7 For), closed one second ago by the hub's clock. */
+    async function closedProposal() {
+      proxy.state.mode = 'pass';
+      clock.advance(86_400); // a new day: the space's proposals-per-day limit does not bite
+      const { id } = await propose();
+      clock.advance(61);
+      await client(1).vote({ space: 'treasury.eth', proposal: id, choice: 1 });
+      const active = await reader().getScores(id);
+      expect(active).toMatchObject({ state: 'active', final: false });
+      const end = (await reader().getProposal(id))!.end;
+      clock.set(end + 1);
+      return id;
+    }
+
+    it('concludes pending → requested → final, through a 429 with Retry-After and a 503', async () => {
+      const id = await closedProposal();
+      expect(proxy.state.scoresRequests).toBe(0); // before the end, getScores did not ask
+      slept = [];
+      holds.length = 0;
+      proxy.state.scoresRequests = 0;
+      proxy.state.scoresReplies.push(
+        { ...hubError(429), headers: { 'retry-after': '3' } },
+        { status: 503, body: '<html>unavailable</html>', headers: { 'content-type': 'text/html' } },
+      );
+      const scores = await reader().getScores(id);
+      expect(scores).toMatchObject({
+        state: 'closed',
+        scoresState: 'final',
+        final: true,
+        scores: [7, 0, 0],
+        scoresTotal: 7,
+      });
+      expect(proxy.state.scoresRequests).toBe(3);
+      expect(slept).toEqual([3000, 2]); // Retry-After honoured, then backoff from 1 ms
+      expect(holds).toEqual([59_000]); // the hub held the third request until 60 s after the end
+    });
+
+    it('returns final: false without throwing while the hub refuses, and concludes on a later call', async () => {
+      const id = await closedProposal();
+      const attempt = async (replies: typeof proxy.state.scoresReplies) => {
+        slept = [];
+        proxy.state.scoresRequests = 0;
+        proxy.state.scoresReplies.push(...replies);
+        const scores = await reader().getScores(id);
+        return { scores, requests: proxy.state.scoresRequests, slept: [...slept] };
+      };
+      const pending = { state: 'closed', scoresState: 'pending', final: false };
+      // Asked to come back later than we wait: stop now (honouring Retry-After), the next call tries again.
+      expect(await attempt([{ ...hubError(429), headers: { 'retry-after': '120' } }])).toMatchObject({
+        scores: pending,
+        requests: 1,
+        slept: [],
+      });
+      // 5xx every time: bounded attempts.
+      expect(await attempt(Array(4).fill(hubError(503)))).toMatchObject({
+        scores: pending,
+        requests: 4,
+        slept: [1, 2, 4],
+      });
+      // "Not yet" ({result: false}) and a failed computation ({error}) are retried like 5xx.
+      const notYet = { status: 200, body: '{"result":false}' };
+      const failed = { status: 200, body: '{"error":"failed","message":{}}' };
+      expect(await attempt([notYet, failed, notYet, notYet])).toMatchObject({ scores: pending, requests: 4 });
+      // A hub without the endpoint, or a reply of another shape: not retried (the hub is untrusted).
+      expect(await attempt([hubError(404)])).toMatchObject({ scores: pending, requests: 1 });
+      expect(await attempt([{ status: 200, body: '{"result":"yes"}' }])).toMatchObject({
+        scores: pending,
+        requests: 1,
+      });
+      expect(await attempt([{ status: 200, body: '<html>ok</html>' }])).toMatchObject({
+        scores: pending,
+        requests: 1,
+      });
+      // The hub answers: final.
+      expect(await attempt([])).toMatchObject({ scores: { final: true, scores: [7, 0, 0] }, requests: 1 });
+    });
+
+    it('requestFinalScores asks the hub itself, not the sequencer, and answers false for an unknown id', async () => {
+      proxy.state.scoresRequests = 0;
+      expect(await reader().requestFinalScores(`0x${'3'.repeat(64)}`)).toBe(false);
+      expect(proxy.state.scoresRequests).toBe(4); // {result: false} is "not yet": retried, bounded
+      const seen: string[] = [];
+      const client = createSnapshotClient({
+        hubUrl: 'https://hub.snapshot.org/',
+        account: chain.accounts[0]!,
+        retry: { attempts: 1 },
+        fetch: async (input) => {
+          seen.push(String(input));
+          return new Response('{"result":true}', { status: 200 });
+        },
+      });
+      expect(await client.requestFinalScores('0xabc')).toBe(true);
+      expect(seen).toEqual(['https://hub.snapshot.org/api/scores/0xabc']);
+    });
   });
 });

@@ -15,6 +15,12 @@ describe('local hub: propose, vote, score, restart', () => {
   let hub: HubInstance;
   let dbPath: string;
   const clients: SnapshotClient[] = [];
+  /** The hub's holds of a scores request (ms): its clock is the chain's, so the hold moves the chain instead. */
+  const holds: number[] = [];
+  const sleep = async (ms: number) => {
+    holds.push(ms);
+    await chain.advance(Math.ceil(ms / 1000));
+  };
 
   beforeAll(async () => {
     chain = await startGovernanceChain({ accounts: 6 });
@@ -23,6 +29,7 @@ describe('local hub: propose, vote, score, restart', () => {
       spaces: [devSpace(chain)],
       rpcUrl: chain.anvil.rpcUrl,
       dbPath,
+      sleep,
       onError: () => {},
     });
     for (const account of chain.accounts) {
@@ -151,7 +158,13 @@ describe('local hub: propose, vote, score, restart', () => {
       .catch((e) => e);
     expect((late as HubRejectedError).description).toBe('not in voting window');
 
+    // Closed a few seconds ago: reads keep the scores pending; getScores asks for them, and the hub holds that
+    // request until 60 s after the end (by its clock, the chain's) before computing them.
+    expect((await proposer.getProposal(receipt.id))?.scores_state).toBe('pending');
     const closed = await proposer.getScores(receipt.id);
+    expect(holds).toHaveLength(1);
+    expect(holds[0]).toBeGreaterThan(0);
+    expect(holds[0]).toBeLessThanOrEqual(60_000);
     expect(closed).toEqual({
       id: receipt.id,
       state: 'closed',
@@ -174,6 +187,7 @@ describe('local hub: propose, vote, score, restart', () => {
       spaces: [devSpace(chain)],
       rpcUrl: chain.anvil.rpcUrl,
       dbPath,
+      sleep,
       onError: () => {},
     });
     expect(hub.relayer).toBe(relayer);

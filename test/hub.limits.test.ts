@@ -56,15 +56,26 @@ describe('local hub: limits', () => {
     const raw = await fetch(hub.url, { method: 'POST', body: '{}' });
     expect(raw.status).toBe(429);
     expect(await raw.json()).toEqual({ error: 'client_error', error_description: 'too many requests' });
+    // The scores endpoint counts too (the real sequencer limits every route); GraphQL reads are not limited here.
+    expect((await fetch(`${hub.url}/api/scores/0x1`, { redirect: 'manual' })).status).toBe(429);
+    expect(
+      (await fetch(hub.graphqlUrl, { method: 'POST', body: '{"query":"{ spaces { id } }"}' })).status,
+    ).toBe(200);
   });
 
   it('answers 425 to a copy of a request still being processed, and stores invalid plugins as {}', async () => {
     const slow = memoryHubChain(31337);
     slow.setBalance(token, devAccount(1).address, 5n);
     slow.mine();
+    // The vote's voting-power read waits at a gate until the other copy has been answered: both copies arrive
+    // while the first is in flight, however slow the machine (no timing involved).
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
     const balanceOf = slow.balanceOf;
     slow.balanceOf = async (...args) => {
-      await new Promise((r) => setTimeout(r, 300));
+      await gate;
       return balanceOf(...args);
     };
     const slowHub = await startHub({
@@ -118,7 +129,12 @@ describe('local hub: limits', () => {
         });
         return { status: response.status, body: await response.json() };
       };
-      const [first, second] = await Promise.all([post(), post()]);
+      const answered = (reply: ReturnType<typeof post>) =>
+        reply.then((r) => {
+          release();
+          return r;
+        });
+      const [first, second] = await Promise.all([answered(post()), answered(post())]);
       expect([first.status, second.status].sort()).toEqual([200, 425]);
       expect([first, second].find((r) => r.status === 425)?.body).toEqual({
         error: 'client_error',

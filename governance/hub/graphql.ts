@@ -7,9 +7,10 @@ import {
   parse,
   validate,
 } from 'graphql';
+import { getAddress, isAddress } from 'viem';
 import type { Clock } from '../clock.ts';
-import { snapshotJs } from '../snapshotProtocol.ts';
 import { leanExecute } from './leanExecute.ts';
+import { proposalState } from './scores.ts';
 import type { Space } from './spaces.ts';
 import type { Condition, HubStore, ProposalRow, VoteRow } from './store.ts';
 
@@ -22,7 +23,7 @@ enum OrderDirection { asc desc }
 type Query {
   space(id: String!): Space
   spaces(first: Int! = 20, skip: Int! = 0, where: SpaceWhere, orderBy: String, orderDirection: OrderDirection): [Space]
-  proposal(id: String): Proposal
+  proposal(id: String!): Proposal
   proposals(first: Int! = 20, skip: Int! = 0, where: ProposalWhere, orderBy: String, orderDirection: OrderDirection): [Proposal]
   vote(id: String!): Vote
   votes(first: Int! = 20, skip: Int! = 0, where: VoteWhere, orderBy: String, orderDirection: OrderDirection): [Vote]
@@ -52,7 +53,7 @@ input VoteWhere {
 type Strategy { name: String!, network: String, params: Any }
 type SpaceFilters { minScore: Float, onlyMembers: Boolean }
 type SpaceVoting {
-  delay: Int, period: Int, type: String, quorum: Float, quorumType: String, blind: Boolean, hideAbstain: Boolean,
+  delay: Int, period: Int, type: String, quorum: Float, quorumType: String!, blind: Boolean, hideAbstain: Boolean,
   privacy: String, aliased: Boolean
 }
 
@@ -65,8 +66,8 @@ type Space {
 type Proposal {
   id: String!, ipfs: String, author: String!, created: Int!, updated: Int, space: Space, network: String!,
   symbol: String!, type: String, strategies: [Strategy]!, plugins: Any!, title: String!, body: String,
-  discussion: String!, choices: [String]!, labels: [String], start: Int!, end: Int!, quorum: Float!,
-  quorumType: String, privacy: String, snapshot: Int, state: String, link: String, app: String, scores: [Float],
+  discussion: String!, choices: [String]!, labels: [String]!, start: Int!, end: Int!, quorum: Float!,
+  quorumType: String!, privacy: String, snapshot: Int, state: String, link: String, app: String, scores: [Float],
   scores_by_strategy: Any, scores_state: String, scores_total: Float, scores_updated: Int, votes: Int,
   flagged: Boolean
 }
@@ -110,22 +111,41 @@ const SUFFIXES: [string, Condition['op']][] = [
   ['_not', '!='],
 ];
 
+/** Filters on addresses: given in any case, compared checksummed (the real hub's `formatAddresses`). */
+const ADDRESS_FIELDS = new Set(['author', 'voter']);
+/** Filters on space ids: the real hub's MySQL compares them case-insensitively; ours are stored lowercase. */
+const SPACE_FIELDS = new Set(['space']);
+
+function normalizeValue(column: string, value: unknown): unknown {
+  const each = (item: unknown) => {
+    if (typeof item !== 'string' || item === '') return item;
+    if (SPACE_FIELDS.has(column)) return item.toLowerCase();
+    if (ADDRESS_FIELDS.has(column)) {
+      if (!isAddress(item, { strict: false })) throw new GraphQLError(`Invalid addresses in ${column}`);
+      return getAddress(item);
+    }
+    return item;
+  };
+  return Array.isArray(value) ? value.map(each) : each(value);
+}
+
 function conditions(where: Record<string, unknown> | null | undefined, now: number): Condition[] {
   const out: Condition[] = [];
   for (const [key, value] of Object.entries(where ?? {})) {
     if (value === null || value === undefined) continue;
     if (key === 'state') {
+      // As hub.snapshot.org filters (strict comparisons: a proposal is in none of them at its start or end second).
       if (value === 'pending') out.push({ column: 'start', op: '>', value: now });
       else if (value === 'active') {
-        out.push({ column: 'start', op: '<=', value: now }, { column: 'end', op: '>', value: now });
-      } else if (value === 'closed') out.push({ column: 'end', op: '<=', value: now });
+        out.push({ column: 'start', op: '<', value: now }, { column: 'end', op: '>', value: now });
+      } else if (value === 'closed') out.push({ column: 'end', op: '<', value: now });
       else if (value !== 'all' && value !== '') throw new GraphQLError(`unknown state ${String(value)}`);
       continue;
     }
     const suffix = SUFFIXES.find(([s]) => key.endsWith(s));
     const column = suffix ? key.slice(0, -suffix[0].length) : key;
     const op = suffix ? suffix[1] : '=';
-    out.push({ column, op, value } as Condition);
+    out.push({ column, op, value: normalizeValue(column, value) } as Condition);
   }
   return out;
 }
@@ -147,6 +167,7 @@ export function createHubGraphql(options: {
   function spaceObject(id: string) {
     const space = spaces.get(id);
     if (!space) return { id, name: id };
+    // Defaults as the real hub's `formatSpace` applies them (0 and '' read back as null).
     return {
       id: space.id,
       name: space.name,
@@ -159,14 +180,14 @@ export function createHubGraphql(options: {
       filters: space.filters,
       strategies: space.strategies.map((s) => ({ ...s, network: s.network ?? space.network })),
       voting: {
-        delay: space.voting.delay,
-        period: space.voting.period,
-        type: space.voting.type,
-        quorum: space.voting.quorum,
+        delay: space.voting.delay || null,
+        period: space.voting.period || null,
+        type: space.voting.type || null,
+        quorum: space.voting.quorum || null,
         quorumType: 'default',
         blind: false,
         hideAbstain: false,
-        privacy: 'none',
+        privacy: space.voting.privacy || '',
         aliased: false,
       },
       proposalsCount: () => store.countProposals(space.id),
@@ -174,32 +195,11 @@ export function createHubGraphql(options: {
     };
   }
 
-  /** Final scores once the proposal has ended, computed with snapshot.js' voting class like the real hub. */
-  function finalize(row: ProposalRow, now: number): ProposalRow {
-    if (row.scores_state === 'final' || now <= row.end) return row;
-    const votes = store.allVotes(row.id).map((v) => ({
-      choice: JSON.parse(v.choice),
-      balance: v.vp,
-      scores: JSON.parse(v.vp_by_strategy) as number[],
-    }));
-    const strategies = JSON.parse(row.strategies);
-    const choices = JSON.parse(row.choices) as string[];
-    const Voting = snapshotJs.utils.voting[row.type as keyof typeof snapshotJs.utils.voting];
-    const voting = new Voting({ choices } as never, votes as never, strategies, 0 as never);
-    const final = {
-      scores: voting.getScores() as number[],
-      scoresByStrategy: voting.getScoresByStrategy() as number[][],
-      scoresTotal: voting.getScoresTotal() as number,
-      updated: now,
-    };
-    store.finalizeScores(row.id, final);
-    return store.getProposal(row.id) ?? row;
-  }
-
-  function proposalObject(stored: ProposalRow, now: number) {
-    const row = finalize(stored, now);
-    const choices = JSON.parse(row.choices) as string[];
-    const scores = JSON.parse(row.scores) as number[];
+  /**
+   * A proposal as the real hub's `formatProposal` returns it. Reading never changes scores: they stay
+   * `pending` after the end until `GET /scores/{id}` is requested (governance/hub/scores.ts).
+   */
+  function proposalObject(row: ProposalRow, now: number) {
     return {
       id: row.id,
       ipfs: row.ipfs,
@@ -215,18 +215,18 @@ export function createHubGraphql(options: {
       title: row.title,
       body: row.body,
       discussion: row.discussion,
-      choices,
-      labels: JSON.parse(row.labels),
+      choices: JSON.parse(row.choices) as string[],
+      labels: JSON.parse(row.labels) ?? [],
       start: row.start,
       end: row.end,
       quorum: row.quorum,
-      quorumType: row.quorum_type,
-      privacy: row.privacy,
+      quorumType: row.quorum_type || 'default',
+      privacy: row.privacy || '',
       snapshot: row.snapshot,
-      state: row.start > now ? 'pending' : row.end > now ? 'active' : 'closed',
+      state: proposalState(row, now),
       link: `https://snapshot.box/#/s:${row.space}/proposal/${row.id}`,
       app: row.app,
-      scores: choices.map((_, i) => scores[i] ?? 0),
+      scores: JSON.parse(row.scores) as number[],
       scores_by_strategy: JSON.parse(row.scores_by_strategy),
       scores_state: row.scores_state,
       scores_total: row.scores_total,
@@ -281,16 +281,18 @@ export function createHubGraphql(options: {
   }
 
   const root = {
-    space: ({ id }: { id: string }) => (spaces.has(id) ? spaceObject(id) : null),
-    spaces: (args: Args & { where?: { id?: string; id_in?: string[] } }) => {
+    space: ({ id }: { id: string }) => (spaces.has(id.toLowerCase()) ? spaceObject(id.toLowerCase()) : null),
+    spaces: (args: Args & { where?: { id?: string | null; id_in?: (string | null)[] | null } }) => {
       checkLimits(args);
       let list = [...spaces.keys()];
-      if (args.where?.id) list = list.filter((id) => id === args.where?.id);
-      if (args.where?.id_in) list = list.filter((id) => args.where?.id_in?.includes(id));
+      const id = args.where?.id?.toLowerCase();
+      const idIn = args.where?.id_in?.map((i) => i?.toLowerCase());
+      if (id) list = list.filter((s) => s === id);
+      if (idIn) list = list.filter((s) => idIn.includes(s));
       return list.slice(args.skip ?? 0, (args.skip ?? 0) + (args.first ?? 20)).map(spaceObject);
     },
-    proposal: ({ id }: { id?: string | null }, context: Context) => {
-      const row = id ? store.getProposal(id) : undefined;
+    proposal: ({ id }: { id: string }, context: Context) => {
+      const row = store.getProposal(id);
       return row ? proposalObject(row, context.now) : null;
     },
     proposals: (args: Args, context: Context) => {

@@ -1,9 +1,11 @@
 import type { Address, LocalAccount } from 'viem';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import type { Clock } from '../clock.ts';
-import { createSnapshotClient, type SnapshotClient } from '../snapshotClient.ts';
+import { createSnapshotClient, type SnapshotClient, type SnapshotClientOptions } from '../snapshotClient.ts';
 import type { HubChain } from './chain.ts';
 import { createHubGraphql } from './graphql.ts';
+import { createHubRoutes } from './routes.ts';
+import { abortableSleep, createScores } from './scores.ts';
 import { createSequencer, type ProposalLimits } from './sequencer.ts';
 import { parseSpaces, type SpaceInput } from './spaces.ts';
 import { HubStore } from './store.ts';
@@ -45,14 +47,17 @@ export function memoryHubChain(chainId: number): MemoryChain {
 }
 
 /**
- * The hub without HTTP: the same sequencer checks and GraphQL over an in-memory SQLite and chain. Its `fetch`
- * plugs into `createSnapshotClient({ hubUrl: MEMORY_HUB_URL, fetch })`, so signing and every check are real.
+ * The hub without HTTP: the same routes, sequencer checks, scores and GraphQL over an in-memory SQLite and
+ * chain. Its `fetch` plugs into `createSnapshotClient({ hubUrl: MEMORY_HUB_URL, fetch })`, so signing and every
+ * check are real; it follows redirects (`/api/scores/{id}` → `/scores/{id}`) as the platform's fetch does.
  */
 export function createMemoryHub(options: {
   spaces: SpaceInput[];
   clock: Clock;
   chain: MemoryChain;
   limits?: Partial<ProposalLimits>;
+  /** The hold of a scores request less than 60 s after the end (see StartHubOptions.sleep). */
+  sleep?: (ms: number) => Promise<void>;
 }) {
   const spaces = parseSpaces(options.spaces);
   const store = new HubStore(':memory:');
@@ -67,32 +72,52 @@ export function createMemoryHub(options: {
     limits: options.limits,
   });
   const graphql = createHubGraphql({ store, spaces, clock: options.clock });
-  const json = (status: number, body: unknown) =>
-    new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+  const hold = abortableSleep();
+  const scores = createScores({ store, clock: options.clock, sleep: options.sleep ?? hold.sleep });
+  const routes = createHubRoutes({
+    sequencer,
+    graphql,
+    scores,
+    info: () => ({
+      name: 'dao-treasury-agent hub (snapshot-compatible, in memory)',
+      network: spaces.map((s) => s.network)[0] ?? null,
+      relayer: relayer.address,
+      spaces: spaces.map((s) => s.id),
+    }),
+  });
   const fetch: typeof globalThis.fetch = async (input, init) => {
-    const url = new URL(typeof input === 'string' ? input : input instanceof URL ? input.href : input.url);
+    let url = new URL(typeof input === 'string' ? input : input instanceof URL ? input.href : input.url);
+    const method = (init?.method ?? (input instanceof Request ? input.method : 'GET')).toUpperCase();
     const body = typeof init?.body === 'string' ? init.body : '';
-    if (url.pathname === '/graphql') {
-      let request: { query?: unknown; variables?: unknown };
-      try {
-        request = JSON.parse(body);
-      } catch {
-        return json(400, { errors: [{ message: 'POST body must be JSON' }] });
+    const contentType = new Headers(init?.headers).get('content-type');
+    for (let redirects = 0; ; redirects++) {
+      const reply = await routes({ method, url, contentType, body });
+      // A 307 keeps method and body; fetch follows up to 20 unless told not to.
+      const location = reply.headers.location;
+      if (reply.status === 307 && location && redirects < 20 && init?.redirect !== 'manual') {
+        url = new URL(location, url);
+        continue;
       }
-      const result = await graphql.run(request);
-      return json(result.status, JSON.parse(JSON.stringify(result.body)));
+      return new Response(reply.status === 204 ? null : reply.body, {
+        status: reply.status,
+        headers: reply.headers,
+      });
     }
-    const reply = await sequencer.ingest(body);
-    return json(reply.status, reply.body);
   };
   return {
     fetch,
     store,
     relayer: relayer.address,
     /** A Snapshot client (the governance port) signing with `account`, talking to this hub. */
-    client: (account: LocalAccount): SnapshotClient =>
-      createSnapshotClient({ hubUrl: MEMORY_HUB_URL, account, clock: options.clock, fetch }),
-    close: () => store.close(),
+    client: (
+      account: LocalAccount,
+      overrides: Partial<Omit<SnapshotClientOptions, 'hubUrl' | 'account'>> = {},
+    ): SnapshotClient =>
+      createSnapshotClient({ clock: options.clock, fetch, ...overrides, hubUrl: MEMORY_HUB_URL, account }),
+    close: () => {
+      hold.abort();
+      store.close();
+    },
   };
 }
 

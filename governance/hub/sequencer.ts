@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { type Address, formatUnits, getAddress, type Hex } from 'viem';
 import type { Clock } from '../clock.ts';
-import { messageKind, SNAPSHOT_DOMAIN, snapshotJs } from '../snapshotProtocol.ts';
+import { ensNormalize, messageKind, SNAPSHOT_DOMAIN, snapshotJs } from '../snapshotProtocol.ts';
 import type { HubChain } from './chain.ts';
 import { rawCid } from './cid.ts';
 import { createMessageHasher } from './messageHasher.ts';
@@ -61,7 +61,7 @@ const ENVELOPE_SCHEMA = {
   type: 'object',
   properties: {
     address: { type: 'string', format: 'address' },
-    sig: { type: 'string' },
+    sig: { type: ['string', 'array'] },
     data: {
       type: 'object',
       properties: {
@@ -76,7 +76,7 @@ const ENVELOPE_SCHEMA = {
           properties: {
             from: { type: 'string', format: 'address' },
             timestamp: { type: 'number' },
-            space: { type: 'string' },
+            space: { type: 'string', pattern: '^[^ ]+$' },
           },
           required: ['from', 'timestamp'],
         },
@@ -92,7 +92,7 @@ const ENVELOPE_SCHEMA = {
 
 type Envelope = {
   address: Address;
-  sig: Hex;
+  sig: Hex | string[];
   data: {
     domain: Record<string, string | number>;
     types: Record<string, { name: string; type: string }[]>;
@@ -122,6 +122,19 @@ const isMember = (space: Space, address: string) =>
   [...space.members, ...space.admins, ...space.moderators].some(
     (m) => m.toLowerCase() === address.toLowerCase(),
   );
+
+/** The space's privacy rule for a proposal or update (`not allowed to set privacy`); unset = 'any'. */
+function checkPrivacy(space: Space, privacy: string | undefined) {
+  const required = space.voting.privacy ?? 'any';
+  if (privacy !== undefined && required !== 'any' && required !== privacy)
+    refuse('not allowed to set privacy');
+}
+
+/** The privacy stored with a proposal: the space's, unless it allows any (then the proposal's, default ''). */
+function storedPrivacy(space: Space, privacy: string | undefined): string {
+  const required = space.voting.privacy ?? 'any';
+  return required === 'any' ? (privacy ?? '') : required;
+}
 
 /**
  * The sequencer: checks a POSTed message the way snapshot-sequencer does (same order, same messages, the same
@@ -155,6 +168,7 @@ export function createSequencer(options: SequencerOptions) {
    * `utils.verify` checks with ethers' verifyTypedData). Otherwise EIP-1271 `isValidSignature(id, sig)` on chain.
    */
   async function verifySignature(envelope: Envelope, id: Hex): Promise<boolean> {
+    if (typeof envelope.sig !== 'string') return false;
     const recovered = await signatures.recover(id, envelope.sig);
     if (recovered && recovered.toLowerCase() === envelope.address.toLowerCase()) return true;
     try {
@@ -173,7 +187,7 @@ export function createSequencer(options: SequencerOptions) {
       timestamp: envelope.data.message.timestamp,
       space: String(envelope.data.message.space ?? ''),
       type,
-      sig: envelope.sig,
+      sig: String(envelope.sig),
       receipt,
     };
   }
@@ -193,7 +207,7 @@ export function createSequencer(options: SequencerOptions) {
       metadata: { plugins: jsonParse<unknown>(message.plugins, {}) },
       type: message.type,
       app: kebabCase(String(message.app || '')),
-      privacy: message.privacy ?? '',
+      privacy: message.privacy as string | undefined,
     };
     const valid = snapshotJs.utils.validateSchema(snapshotJs.schemas.proposal, payload, {
       snapshotEnv: 'default',
@@ -210,6 +224,7 @@ export function createSequencer(options: SequencerOptions) {
     if (space.voting.delay && start !== created + space.voting.delay) refuse('invalid voting delay');
     if (space.voting.period && end - start !== space.voting.period) refuse('invalid voting period');
     if (space.voting.type && payload.type !== space.voting.type) refuse('invalid voting type');
+    checkPrivacy(space, payload.privacy);
     const authorized = isMember(space, envelope.address);
     if (space.filters.onlyMembers && !authorized) refuse('only space authors can propose');
     if (!authorized && space.filters.minScore > 0) {
@@ -262,7 +277,7 @@ export function createSequencer(options: SequencerOptions) {
         end,
         quorum: space.voting.quorum,
         quorum_type: '',
-        privacy: String(payload.privacy),
+        privacy: storedPrivacy(space, payload.privacy),
         snapshot: Number(payload.snapshot),
         app: payload.app,
         scores: '[]',
@@ -352,7 +367,7 @@ export function createSequencer(options: SequencerOptions) {
       labels: message.labels || [],
       metadata: { plugins: jsonParse<unknown>(message.plugins, {}) },
       type: message.type,
-      privacy: message.privacy ?? '',
+      privacy: message.privacy as string | undefined,
     };
     const valid = snapshotJs.utils.validateSchema(snapshotJs.schemas.updateProposal, payload, {
       snapshotEnv: 'default',
@@ -367,10 +382,9 @@ export function createSequencer(options: SequencerOptions) {
       refuse(`wrong choices for "${String(payload.type)}" type voting`);
     }
     if (row.author !== envelope.address) refuse('Not the author');
+    checkPrivacy(space, payload.privacy);
     if (space.voting.type && payload.type !== space.voting.type) refuse('space voting type mismatch');
-    if (String(payload.body).length > limits.bodyLength) {
-      refuse(`proposal body length can not exceed ${limits.bodyLength} characters`);
-    }
+    // No body-length check: the real sequencer has none for updates.
     return (ipfs: string, receipt: string) => {
       store.updateProposal(
         row.id,
@@ -384,6 +398,7 @@ export function createSequencer(options: SequencerOptions) {
           discussion: String(payload.discussion),
           choices: JSON.stringify(choices),
           labels: JSON.stringify(payload.labels),
+          privacy: storedPrivacy(space, payload.privacy),
         },
         messageRow(envelope, id, ipfs, receipt, 'update-proposal'),
       );
@@ -405,14 +420,17 @@ export function createSequencer(options: SequencerOptions) {
     };
   }
 
-  async function process(raw: string): Promise<IngestReply> {
-    const body = jsonParse<unknown>(raw, undefined);
+  /** The checks of snapshot-sequencer's `src/ingestor.ts`, in its order, then the message kind's own. */
+  async function process(body: unknown, json: string): Promise<IngestReply> {
     if (snapshotJs.utils.validateSchema(ENVELOPE_SCHEMA, body) !== true) refuse('wrong envelope format');
     const envelope = body as Envelope;
     const now = await clock();
     const { domain, message } = envelope.data;
-    if (raw.length > 1e5) refuse('too large message');
+    if (json.length > 1e5) refuse('too large message');
     if (message.timestamp > now + MAX_AHEAD || message.timestamp < now - SIX_DAYS) refuse('wrong timestamp');
+    if (typeof message.proposal === 'string' && message.proposal.includes(' ')) {
+      refuse('proposal cannot contain whitespace');
+    }
     if (domain.name !== SNAPSHOT_DOMAIN.name || domain.version !== SNAPSHOT_DOMAIN.version)
       refuse('wrong domain');
     const { EIP712Domain: _ignored, ...types } = envelope.data.types;
@@ -424,13 +442,31 @@ export function createSequencer(options: SequencerOptions) {
     ) {
       refuse('wrong types');
     }
-    if (!message.space) refuse('unknown space');
-    const space = spaces.get(String(message.space));
+    const spaceId = message.space;
+    if (spaceId && (spaceId.startsWith('s:') || !spaceId.includes(':'))) {
+      let valid: boolean;
+      try {
+        valid = ensNormalize(spaceId) === spaceId.toLowerCase();
+      } catch {
+        valid = false;
+      }
+      if (!valid) refuse('Invalid space id');
+    }
+    if (!spaceId) refuse('unknown space');
+    // Space ids are case-insensitive (the real hub's MySQL compares them so); ours are stored lowercase.
+    const space = spaces.get(String(spaceId).toLowerCase());
     if (!space) return refuse('unknown space');
-    if (envelope.address !== message.from)
-      refuse(kind === 'update-proposal' ? 'wrong from' : 'alias not enabled');
-    const id = messageId(envelope.data);
-    if (!(await verifySignature(envelope, id))) refuse('signature validation failed');
+    // Another address may act for `from` only through an alias, and this hub has none.
+    if (envelope.address !== message.from) refuse('wrong alias');
+    let id: Hex;
+    try {
+      id = messageId(envelope.data);
+      if (!(await verifySignature(envelope, id))) refuse('signature validation failed');
+    } catch (error) {
+      if (error instanceof Refusal) throw error;
+      // A typed field missing or of the wrong shape: ethers cannot encode it, so nothing was signed.
+      return refuse('signature validation failed');
+    }
     if (store.messageExists(id)) refuse('duplicate message');
 
     let commit: (ipfs: string, receipt: string) => void;
@@ -442,7 +478,7 @@ export function createSequencer(options: SequencerOptions) {
     const ipfs = rawCid(
       JSON.stringify({ address: envelope.address, sig: envelope.sig, hash: id, data: envelope.data }),
     );
-    const receipt = await signatures.signReceipt(relayer.privateKey, envelope.sig);
+    const receipt = await signatures.signReceipt(relayer.privateKey, String(envelope.sig));
     try {
       await store.commit(() => commit(ipfs, receipt));
     } catch (error) {
@@ -455,9 +491,14 @@ export function createSequencer(options: SequencerOptions) {
   }
 
   return {
-    /** Checks and applies one POSTed message; never throws for bad input (it becomes a 400 reply). */
-    async ingest(raw: string): Promise<IngestReply> {
-      const key = createHash('sha256').update(raw).digest('hex');
+    /**
+     * Checks and applies one POSTed message (the parsed JSON body); never throws for bad input (it becomes a
+     * 400 reply). A copy of a body still being processed is answered HTTP 425, as the sequencer's
+     * `duplicateRequestPreventor` does (keyed by the body's JSON).
+     */
+    async ingest(body: unknown): Promise<IngestReply> {
+      const json = JSON.stringify(body ?? {});
+      const key = createHash('sha256').update(json).digest('hex');
       if (inFlight.has(key)) {
         return {
           status: 425,
@@ -466,7 +507,7 @@ export function createSequencer(options: SequencerOptions) {
       }
       inFlight.add(key);
       try {
-        return await process(raw);
+        return await process(body, json);
       } catch (error) {
         if (error instanceof Refusal) {
           return {

@@ -5,6 +5,8 @@ import { type Clock, chainClock, systemClock } from '../clock.ts';
 import { HubError } from '../errors.ts';
 import { type HubChain, rpcHubChain } from './chain.ts';
 import { createHubGraphql } from './graphql.ts';
+import { createHubRoutes } from './routes.ts';
+import { abortableSleep, createScores } from './scores.ts';
 import { createSequencer, type ProposalLimits } from './sequencer.ts';
 import {
   inlineSignaturePool,
@@ -33,8 +35,14 @@ export type StartHubOptions = {
   /** Replaces the JSON-RPC chain adapter (tests of EIP-1271, other chains). */
   chain?: HubChain;
   limits?: Partial<ProposalLimits>;
-  /** Requests per minute per IP on the message endpoint before HTTP 429 (0 = no limit, the default). */
+  /** Requests per minute per IP on the message and scores endpoints before HTTP 429 (0 = no limit, the default). */
   rateLimitPerMinute?: number;
+  /**
+   * The hold of a scores request made less than 60 s after a proposal's end (`GET /scores/{id}` waits until
+   * 60 s after it, like the real sequencer). Default: a timer, ended when the hub stops. Tests pass one that
+   * moves their clock.
+   */
+  sleep?: (ms: number) => Promise<void>;
   /**
    * Worker threads for signature recovery and receipts. Default 0 when libsecp256k1 loads (~0.05 ms per
    * signature: a thread hop costs more); without it CPUs − 2 from 4 CPUs up, at most 4; else 0.
@@ -136,83 +144,50 @@ export async function startHub(options: StartHubOptions): Promise<HubInstance> {
       onError,
     });
     const graphql = createHubGraphql({ store, spaces, clock });
+    const hold = abortableSleep();
+    const scores = createScores({ store, clock, sleep: options.sleep ?? hold.sleep, onError });
+    const routes = createHubRoutes({
+      sequencer,
+      graphql,
+      scores,
+      info: () => ({
+        name: 'dao-treasury-agent hub (snapshot-compatible)',
+        network: spaces.map((s) => s.network)[0] ?? null,
+        relayer: relayer.address,
+        spaces: spaces.map((s) => s.id),
+      }),
+    });
     const rateLimit = options.rateLimitPerMinute ?? 0;
     const hits = new Map<string, number[]>();
+    const limited = (request: IncomingMessage, url: URL) =>
+      (url.pathname === '/' && request.method === 'POST') ||
+      (request.method === 'GET' && /^\/(api\/)?scores\//.test(url.pathname));
 
     const handle = async (request: IncomingMessage, response: ServerResponse) => {
       const url = new URL(request.url ?? '/', 'http://hub.local');
-      if (request.method === 'OPTIONS') {
-        response.writeHead(204, {
-          'access-control-allow-origin': '*',
-          'access-control-allow-headers': 'content-type, accept',
-          'access-control-allow-methods': 'GET, POST, OPTIONS',
-        });
-        response.end();
-        return;
-      }
-      if (url.pathname === '/graphql') {
-        let request_: { query?: unknown; variables?: unknown; operationName?: unknown };
-        if (request.method === 'GET') {
-          const variables = url.searchParams.get('variables');
-          let parsedVariables: unknown;
-          try {
-            parsedVariables = variables ? JSON.parse(variables) : undefined;
-          } catch {
-            send(response, 400, { errors: [{ message: 'variables must be JSON' }] });
-            return;
-          }
-          request_ = {
-            query: url.searchParams.get('query') ?? undefined,
-            variables: parsedVariables,
-            operationName: url.searchParams.get('operationName') ?? undefined,
-          };
-        } else if (request.method === 'POST') {
-          const text = await readBody(request);
-          try {
-            request_ = JSON.parse(text ?? '');
-          } catch {
-            send(response, 400, { errors: [{ message: 'POST body must be JSON: {"query": "..."}' }] });
-            return;
-          }
-        } else {
-          send(response, 405, { errors: [{ message: 'use GET or POST' }] });
+      if (rateLimit > 0 && limited(request, url)) {
+        const ip = request.socket.remoteAddress ?? '';
+        const now = Date.now();
+        const recent = (hits.get(ip) ?? []).filter((t) => now - t < 60_000);
+        recent.push(now);
+        hits.set(ip, recent);
+        if (recent.length > rateLimit) {
+          send(response, 429, { error: 'client_error', error_description: 'too many requests' });
           return;
         }
-        const result = await graphql.run(request_ ?? {});
-        send(response, result.status, result.body);
-        return;
       }
-      if (url.pathname === '/' && request.method === 'POST') {
-        if (rateLimit > 0) {
-          const ip = request.socket.remoteAddress ?? '';
-          const now = Date.now();
-          const recent = (hits.get(ip) ?? []).filter((t) => now - t < 60_000);
-          recent.push(now);
-          hits.set(ip, recent);
-          if (recent.length > rateLimit) {
-            send(response, 429, { error: 'client_error', error_description: 'too many requests' });
-            return;
-          }
-        }
-        const text = await readBody(request);
-        if (text === undefined) {
-          send(response, 400, { error: 'client_error', error_description: 'too large message' });
-          return;
-        }
-        const reply = await sequencer.ingest(text);
-        send(response, reply.status, reply.body);
-        return;
-      }
-      if (url.pathname === '/' && request.method === 'GET') {
-        send(response, 200, {
-          name: 'dao-treasury-agent hub (snapshot-compatible)',
-          network: spaces.map((s) => s.network)[0] ?? null,
-          relayer: relayer.address,
-          spaces: spaces.map((s) => s.id),
-        });
-        return;
-      }
-      send(response, 404, { error: 'not_found', error_description: 'not found' });
+      const body = request.method === 'POST' ? await readBody(request) : '';
+      const reply = await routes({
+        method: request.method ?? 'GET',
+        url,
+        contentType: request.headers['content-type'] ?? null,
+        body,
+      });
+      response.writeHead(reply.status, {
+        ...reply.headers,
+        'content-length': Buffer.byteLength(reply.body),
+      });
+      response.end(reply.body);
     };
 
     server = createServer((request, response) => {
@@ -248,6 +223,7 @@ export async function startHub(options: StartHubOptions): Promise<HubInstance> {
       port,
       relayer: relayer.address,
       stop: () => {
+        hold.abort();
         stopped ??= new Promise<void>((resolve) => {
           running.close(() => {
             store.close();

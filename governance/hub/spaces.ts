@@ -43,6 +43,13 @@ export const SpaceSchema = z.strictObject({
     type: z.literal('basic'),
     /** Votes (in token units, all choices) needed for a result to count. */
     quorum: z.number().min(0).default(0),
+    /**
+     * Proposal privacy the space imposes: unset or 'any' = the proposal's own (''), '' = none. 'shutter'
+     * (encrypted votes) is a setting of Snapshot the local hub does not implement.
+     */
+    privacy: z
+      .enum(['', 'any'], { error: "'' or 'any' (shutter is not supported by the local hub)" })
+      .optional(),
   }),
   strategies: z.array(StrategySchema).min(1).max(8),
 });

@@ -311,7 +311,16 @@ export class HubStore {
     id: string,
     changes: Pick<
       ProposalRow,
-      'ipfs' | 'updated' | 'type' | 'plugins' | 'title' | 'body' | 'discussion' | 'choices' | 'labels'
+      | 'ipfs'
+      | 'updated'
+      | 'type'
+      | 'plugins'
+      | 'title'
+      | 'body'
+      | 'discussion'
+      | 'choices'
+      | 'labels'
+      | 'privacy'
     >,
     message: MessageRow,
   ): void {
@@ -320,7 +329,7 @@ export class HubStore {
       this.#prepare(insertSql('messages', MESSAGE_COLUMNS)).run(message);
       this.#prepare(
         `UPDATE proposals SET ipfs = @ipfs, updated = @updated, type = @type, plugins = @plugins, title = @title,
-         body = @body, discussion = @discussion, choices = @choices, labels = @labels, scores = '[]',
+         body = @body, discussion = @discussion, choices = @choices, labels = @labels, privacy = @privacy, scores = '[]',
          scores_by_strategy = '[]' WHERE id = @id`,
       ).run({ ...changes, id });
     })();
@@ -459,20 +468,32 @@ export class HubStore {
     return refused;
   }
 
-  /** Replaces the running scores with the final ones (computed by snapshot.js' voting class). */
-  finalizeScores(
+  /**
+   * Replaces the running scores with ones computed by snapshot.js' voting class (`scoresState` final once the
+   * proposal has closed, else pending). Final scores are never replaced.
+   */
+  storeScores(
     id: string,
-    final: { scores: number[]; scoresByStrategy: number[][]; scoresTotal: number; updated: number },
+    computed: {
+      scoresState: 'pending' | 'final';
+      scores: number[];
+      scoresByStrategy: number[][];
+      scoresTotal: number;
+      updated: number;
+      votes: number;
+    },
   ): void {
     this.#lists.clear();
     this.#prepare(
-      `UPDATE proposals SET scores = ?, scores_by_strategy = ?, scores_total = ?, scores_state = 'final', scores_updated = ?
-       WHERE id = ? AND scores_state != 'final'`,
+      `UPDATE proposals SET scores_state = ?, scores = ?, scores_by_strategy = ?, scores_total = ?, scores_updated = ?,
+       votes = ? WHERE id = ? AND scores_state != 'final'`,
     ).run(
-      JSON.stringify(final.scores),
-      JSON.stringify(final.scoresByStrategy),
-      final.scoresTotal,
-      final.updated,
+      computed.scoresState,
+      JSON.stringify(computed.scores),
+      JSON.stringify(computed.scoresByStrategy),
+      computed.scoresTotal,
+      computed.updated,
+      computed.votes,
       id,
     );
     this.#proposals.delete(id);
