@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { GovernanceError } from '../governance/errors.ts';
 import {
@@ -210,6 +211,28 @@ describe('plainText (model and untrusted text in the body)', () => {
       expect(out, input).not.toMatch(BLOCK_START);
       expect(out, input).not.toMatch(/\n/);
     }
+  });
+
+  it('leaves no markdown structure in any string (fast-check)', () => {
+    const special = fc.constantFrom(
+      ...'\\`*_[]<>#|~&@^=+-:./()!{}0123456789 \n\t'.split(''),
+      'https://',
+      'www.',
+      '1. ',
+    );
+    fc.assert(
+      fc.property(
+        fc.string({ unit: fc.oneof(special, fc.string({ unit: 'binary', maxLength: 2 })) }),
+        (input) => {
+          const out = plainText(input);
+          expect(out).not.toMatch(MARKDOWN_SPECIALS);
+          expect(out).not.toMatch(BLOCK_START);
+          expect(out).not.toMatch(/[\n\r\t\p{Cf}]/u);
+          expect(out).toBe(out.trim());
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 
   it('puts the model text of summary, rationale and risks in the body as inert text', () => {
