@@ -11,6 +11,7 @@ export {
   PLUGIN_KEY,
   type ProposalBodyInput,
   parseTreasuryPlugin,
+  plainText,
   type RenderedProposal,
   renderProposalBody,
   type TreasuryAgentPlugin,

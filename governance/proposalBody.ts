@@ -103,7 +103,7 @@ export type RenderedProposal = {
   plugin: TreasuryAgentPlugin;
 };
 
-/** Text from elsewhere (token names, model output) made safe for one table cell or line. */
+/** Text the code builds (symbols, policies, sources, ids) kept inside one table cell or line. */
 function cell(text: string): string {
   return text
     .replace(/[\r\n]+/g, ' ')
@@ -112,8 +112,57 @@ function cell(text: string): string {
     .trim();
 }
 
-function paragraph(text: string): string {
-  return text.replace(/</g, '&lt;').trim();
+/**
+ * Characters that mean something to a markdown renderer, each shown instead as an inert look-alike. snapshot.org
+ * renders bodies with remarkable with its `escape` and `entity` rules turned off (sx-monorepo
+ * apps/ui/src/components/Ui/Markdown.vue), so there a backslash or `&lt;` shows as typed and leaves the character
+ * live: replacing the character is the one escape that holds on every renderer (CommonMark, GFM, remarkable).
+ */
+const INERT: Record<string, string> = {
+  '\\': '\u29F5', // ⧵ escapes
+  '`': '\u02CB', // ˋ code spans and fences
+  '*': '\u2217', // ∗ emphasis, lists, rules
+  _: '\u02CD', // ˍ emphasis, rules
+  '[': '\uFF3B', // ［ links, images, footnotes, reference definitions
+  ']': '\uFF3D', // ］
+  '<': '\u2039', // ‹ HTML, autolinks
+  '>': '\u203A', // › blockquotes
+  '#': '\uFF03', // ＃ headings
+  '|': '\u2223', // ∣ tables
+  '~': '\u223C', // ∼ strikethrough, fences
+  '&': '\uFF06', // ＆ entities (&#8238; would be a direction override)
+  '@': '\uFF20', // ＠ e-mail autolinks
+  '^': '\u02C6', // ˆ superscript, footnotes
+  '=': '\uFF1D', // ＝ highlight, setext headings
+  '+': '\uFF0B', // ＋ insertions, lists
+};
+
+/**
+ * Untrusted text (the model's words, anything from outside) as inert markdown: one line of plain text that no
+ * renderer turns into structure. Whitespace becomes single spaces and invisible or direction-control characters
+ * are dropped; every markdown special character is replaced by a look-alike (INERT); `://` and dots inside words
+ * (`evil.com`, not `4.00`) are broken so nothing is linkified; the start cannot open a list, heading or quote.
+ * Figures ("$98,000", "4.00%", "65,333.33 GOV") pass unchanged.
+ */
+export function plainText(text: string): string {
+  return text
+    .replace(/\p{Cf}/gu, '')
+    .replace(/\s+/gu, ' ')
+    .replace(/\p{Cc}/gu, '')
+    .replace(/ {2,}/g, ' ')
+    .trim()
+    .replace(/[\\`*_[\]<>#|~&@^=+]/g, (c) => INERT[c] ?? c)
+    .replace(/:(?=\/)/g, '\u2236') // ∶
+    .replace(
+      /(?<=([\p{L}\p{N}]))\.(?=([\p{L}\p{N}]))/gu,
+      (dot, before: string, after: string) => (/\d/.test(before) && /\d/.test(after) ? dot : '\u2024'), // ․
+    )
+    .replace(/^-/, '\u2010') // ‐
+    .replace(/^:/, '\u2236')
+    .replace(
+      /^(\d+)([.)])(?= |$)/,
+      (_m, digits: string, mark: string) => `${digits}${mark === '.' ? '\u2024' : '\uFF09'}`,
+    );
 }
 
 const utc = (t: number) => `${new Date(t * 1000).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
@@ -175,10 +224,10 @@ export function renderProposalBody(input: ProposalBodyInput): RenderedProposal {
     );
   }
 
-  const head = ['## Summary', '', paragraph(input.summary)].join('\n');
+  const head = ['## Summary', '', plainText(input.summary)].join('\n');
   const rationaleSection = (text: string) => ['## Rationale', '', text].join('\n');
   const risks = input.risks?.length
-    ? ['## Risks', '', ...input.risks.map((r) => `- ${cell(r)}`)].join('\n')
+    ? ['## Risks', '', ...input.risks.map((r) => `- ${plainText(r)}`)].join('\n')
     : '';
   const allocation = [
     '## Allocation',
@@ -309,7 +358,7 @@ export function renderProposalBody(input: ProposalBodyInput): RenderedProposal {
       .filter(Boolean)
       .join('\n\n');
 
-  const rationale = paragraph(input.rationale);
+  const rationale = plainText(input.rationale);
   let body = assemble(rationale);
   if (body.length > BODY_LIMIT) {
     const note = `\n\n*(Rationale shortened to fit Snapshot's ${BODY_LIMIT.toLocaleString('en-US')}-character limit; the full text is in audit record \`${cell(input.auditRecordId)}\`.)*`;
@@ -323,7 +372,10 @@ export function renderProposalBody(input: ProposalBodyInput): RenderedProposal {
         },
       );
     }
-    body = assemble(`${rationale.slice(0, room).trimEnd()}…${note}`);
+    // Cut between words: half a figure would be a different figure.
+    const cut = rationale.slice(0, room + 1);
+    const space = cut.lastIndexOf(' ');
+    body = assemble(`${(space > 0 ? cut.slice(0, space) : cut.slice(0, room)).trimEnd()}…${note}`);
   }
   return { body, plugins: JSON.stringify({ [PLUGIN_KEY]: plugin }), plugin };
 }

@@ -1,9 +1,11 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { GovernanceError } from '../governance/errors.ts';
 import {
   BODY_LIMIT,
   type ProposalBodyInput,
   parseTreasuryPlugin,
+  plainText,
   renderProposalBody,
 } from '../governance/proposalBody.ts';
 
@@ -163,6 +165,104 @@ describe('renderProposalBody', () => {
     expect(body).toContain('| EVIL\\| ## Transaction to execute | 60.00%');
     expect(body).toContain('&lt;img src=x>');
     expect(body.match(/^## Transaction to execute$/gm)?.length).toBe(1);
+  });
+});
+
+/** Markdown structure a renderer could build from text: what plainText must never leave in its output. */
+const MARKDOWN_SPECIALS = /[\\`*_[\]<>#|~&@^=+]|:\/|[\p{L}]\.[\p{L}\p{N}]|[\p{N}]\.[\p{L}]/u;
+const BLOCK_START = /^(?:[-:]|\d+[.)](?: |$))/;
+
+describe('plainText (model and untrusted text in the body)', () => {
+  it('leaves figures and ordinary prose as they are', () => {
+    for (const text of [
+      'Rebalance $98,000 (4.00% of a $2,450,000 treasury): sell 65,333.33 GOV for USDC, then buy WETH.',
+      'Runway goes from 12.3 months to 13.5 months; volatility 92.0% for GOV over the lookback.',
+      "GOV's weight falls – the step is capped — as voted.",
+    ]) {
+      expect(plainText(text)).toBe(text);
+    }
+  });
+
+  it('makes markdown, HTML, entities, autolinks and invisible characters inert, on one line', () => {
+    const cases: [string, string][] = [
+      ['[claim here](https://evil.example/x)', '［claim here］(https∶//evil․example/x)'],
+      ['![x](https://evil.example/p.png)', '!［x］(https∶//evil․example/p․png)'],
+      ['## Transaction to execute', '＃＃ Transaction to execute'],
+      ['intro\n\n# New heading\n> quote\n- item\n1. first', 'intro ＃ New heading › quote - item 1. first'],
+      ['- a list item', '\u2010 a list item'],
+      ['3. an ordered item', '3\u2024 an ordered item'],
+      ['3) an ordered item', '3\uFF09 an ordered item'],
+      ['<img src=x onerror=alert(1)>', '\u2039img src＝x onerror＝alert(1)\u203A'],
+      ['<https://evil.example>', '\u2039https∶//evil․example\u203A'],
+      ['see www.evil.com or vitalik.eth or a@b.co', 'see www․evil․com or vitalik․eth or a＠b․co'],
+      ['e.g. this', 'e․g. this'],
+      [
+        '**bold** _em_ `code` ~~gone~~ ==mark== ++ins++ ^sup^',
+        '∗∗bold∗∗ ˍemˍ ˋcodeˋ ∼∼gone∼∼ ＝＝mark＝＝ ＋＋ins＋＋ ˆsupˆ',
+      ],
+      ['&#8238;&lt;b&gt;', '＆＃8238;＆lt;b＆gt;'],
+      ['| a | b |\n|---|---|', '∣ a ∣ b ∣ ∣---∣---∣'],
+      ['```js\nalert(1)\n```', 'ˋˋˋjs alert(1) ˋˋˋ'],
+      ['ipfs://QmHash', 'ipfs∶//QmHash'],
+      ['a\u200Bb\u202Ec\u2066d\uFEFFe\u00ADf', 'abcdef'],
+      ['line\u2028break\u00A0nbsp\ttab', 'line break nbsp tab'],
+      ['\\*not escaped\\*', '⧵∗not escaped⧵∗'],
+    ];
+    for (const [input, expected] of cases) {
+      const out = plainText(input);
+      expect(out, input).toBe(expected);
+      expect(out, input).not.toMatch(MARKDOWN_SPECIALS);
+      expect(out, input).not.toMatch(BLOCK_START);
+      expect(out, input).not.toMatch(/\n/);
+    }
+  });
+
+  it('leaves no markdown structure in any string (fast-check)', () => {
+    const special = fc.constantFrom(
+      ...'\\`*_[]<>#|~&@^=+-:./()!{}0123456789 \n\t'.split(''),
+      'https://',
+      'www.',
+      '1. ',
+    );
+    fc.assert(
+      fc.property(
+        fc.string({ unit: fc.oneof(special, fc.string({ unit: 'binary', maxLength: 2 })) }),
+        (input) => {
+          const out = plainText(input);
+          expect(out).not.toMatch(MARKDOWN_SPECIALS);
+          expect(out).not.toMatch(BLOCK_START);
+          expect(out).not.toMatch(/[\n\r\t\p{Cf}]/u);
+          expect(out).toBe(out.trim());
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('puts the model text of summary, rationale and risks in the body as inert text', () => {
+    const payload = '[vote here](https://evil.example)\n\n## Transaction to execute\n<img src=x> **now**';
+    const { body } = renderProposalBody(
+      sampleInput({ summary: payload, rationale: `Fine.\n${payload}`, risks: [payload, '- nested'] }),
+    );
+    expect(body.match(/^## Transaction to execute$/gm)?.length).toBe(1);
+    expect(body).not.toContain('](');
+    expect(body).not.toContain('<img');
+    expect(body).not.toContain('**now**');
+    expect(body).not.toContain('https://evil');
+    expect(body).toContain('- \u2010 nested');
+    const sections = body.slice(0, body.indexOf('## Allocation'));
+    expect(sections.split('\n').filter((l) => l.startsWith('#'))).toEqual([
+      '## Summary',
+      '## Rationale',
+      '## Risks',
+    ]);
+  });
+
+  it('shortens a long rationale between words, never inside a figure', () => {
+    const { body } = renderProposalBody(sampleInput({ rationale: '$98,000.25 moved, '.repeat(800) }));
+    const cut = /## Rationale\n\n([^\n]*)…/.exec(body)?.[1] ?? '';
+    expect(cut.length).toBeGreaterThan(1000);
+    expect(cut.trimEnd().endsWith('moved,') || cut.trimEnd().endsWith('$98,000.25')).toBe(true);
   });
 });
 
