@@ -207,6 +207,7 @@ function bodyOf(draft: Draft, facts = realisticFacts()): string {
       transactions: [{ to: SAFE, value: 0n, data: '0x', operation: 0 }],
     },
     auditRecordId: 'audit-0042',
+    auditHead: { seq: 41, hash: `0x${'7a'.repeat(32)}` },
   }).body;
 }
 
