@@ -4,6 +4,7 @@ import {
   getAbiItem,
   getAddress,
   type Hex,
+  isAddress,
   type PublicClient,
   type Transport,
 } from 'viem';
@@ -27,7 +28,7 @@ import {
   type TransactionService,
   verifiedSignatures,
 } from '../contracts/transactionService.ts';
-import { readPools, readSafeState } from '../contracts/treasuryReads.ts';
+import { readBalancesAt, readPools, readSafeState } from '../contracts/treasuryReads.ts';
 import { parseTreasuryPlugin, renderProposalBody } from '../governance/proposalBody.ts';
 import type { PreparedMessage, ProposeInput, SnapshotClient } from '../governance/snapshotClient.ts';
 import { type PriceHistory, priceAsOf } from '../strategies/priceHistory.ts';
@@ -47,6 +48,7 @@ import {
   tokenRefs,
 } from './observe.ts';
 import { draftFacts, proposalBodyInput, proposalTitle } from './proposalContent.ts';
+import { checkVote, type PostedProposal } from './voteCheck.ts';
 
 /**
  * One cycle of the agent (DESIGN.md): carry every open proposal forward (watch → execute exactly the voted
@@ -420,26 +422,40 @@ async function watch(deps: CycleDeps, row: ProposalRow, at: number, say: (line: 
     return;
   }
   if (!scores.final) return;
+  // The hub's word is checked against what the agent signed and against the chain before it is believed.
+  const checked = await verifyVote(deps, row, at);
+  if (!checked.ok) {
+    const reason = `the hub's account of the vote does not hold: ${checked.problems[0]}`;
+    deps.ledger.transition(row.key, 'posted', 'failed', { reason }, at);
+    deps.audit.append(
+      'vote-refused',
+      {
+        ledgerKey: row.key,
+        proposalId: row.proposalId,
+        problems: checked.problems,
+        recomputed: checked.tally,
+      },
+      at,
+    );
+    say(`vote on ${short(row.proposalId!)} refused: ${reason}`);
+    return;
+  }
   const quorum = deps.config.governance.quorum;
-  const [forVotes = 0, against = 0, abstain = 0] = scores.scores;
-  const tally = { for: forVotes, against, abstain, total: scores.scoresTotal, quorum, votes: scores.votes };
+  const { for: forVotes, against, abstain, total } = checked.tally;
+  const tally = { for: forVotes, against, abstain, total, quorum, votes: checked.tally.votes };
   let outcome: 'passed' | 'rejected';
   let reason: string;
-  if (scores.scoresTotal < quorum) {
+  if (total < quorum) {
     outcome = 'rejected';
-    reason = `short of quorum: ${scores.scoresTotal} of ${quorum} votes`;
+    reason = `short of quorum: ${total} of ${quorum} votes`;
   } else if (forVotes <= against) {
     outcome = 'rejected';
     reason = `For ${forVotes} did not beat Against ${against}`;
   } else {
     outcome = 'passed';
-    reason = `For ${forVotes} beat Against ${against} with quorum ${scores.scoresTotal} ≥ ${quorum}`;
+    reason = `For ${forVotes} beat Against ${against} with quorum ${total} ≥ ${quorum}`;
   }
-  const votes = (await deps.governance.getVotes(row.proposalId!)).map((v) => ({
-    voter: v.voter,
-    choice: v.choice,
-    vp: v.vp,
-  }));
+  const votes = checked.votes.map((v) => ({ voter: v.voter, choice: v.choice, vp: v.vp }));
   deps.ledger.transition(row.key, 'posted', outcome, { reason }, at);
   deps.audit.append(
     'vote-result',
@@ -448,6 +464,49 @@ async function watch(deps: CycleDeps, row: ProposalRow, at: number, say: (line: 
   );
   say(`vote closed on ${short(row.proposalId!)}: ${outcome} (${reason})`);
   if (outcome === 'passed') await execute(deps, deps.ledger.get(row.key)!, at, say);
+}
+
+/**
+ * The vote as the agent can establish it itself: the hub's copy against the signed message, the tally from the
+ * hub's votes with each voter's power read from the chain at the snapshot block (agent/voteCheck.ts).
+ */
+export async function verifyVote(deps: CycleDeps, row: ProposalRow, at: number) {
+  const prepared = row.envelope as PreparedMessage | null;
+  const [hub, votes] = await Promise.all([
+    deps.governance.getProposal(row.proposalId!),
+    deps.governance.getVotes(row.proposalId!),
+  ]);
+  const token = deps.config.tokens.find((t) => t.role === 'governance')!;
+  const none = { for: 0, against: 0, abstain: 0, total: 0, votes: 0 };
+  if (!prepared || !hub) {
+    const problem = !prepared
+      ? 'the agent kept no copy of the message it signed, so the hub cannot be checked'
+      : 'the proposal is gone from the hub';
+    return { ok: false as const, problems: [problem], tally: none, votes };
+  }
+  const voters = [
+    ...new Set(votes.filter((v) => isAddress(v.voter, { strict: false })).map((v) => getAddress(v.voter))),
+  ];
+  const snapshot = (prepared.message as { snapshot: number }).snapshot;
+  const balances = await readBalancesAt(deps.client, {
+    token: token.address!,
+    holders: voters,
+    blockNumber: BigInt(snapshot),
+  });
+  const check = checkVote({
+    posted: prepared.message as unknown as PostedProposal,
+    timing: {
+      delay: deps.config.governance.votingDelaySeconds,
+      period: deps.config.governance.votingPeriodSeconds,
+    },
+    token: { address: token.address!, decimals: token.decimals },
+    chainId: deps.config.chain.id,
+    now: at,
+    hub,
+    votes,
+    balances,
+  });
+  return { ...check, votes };
 }
 
 function sameCalls(

@@ -26,7 +26,7 @@ export type ProposalState = (typeof PROPOSAL_STATES)[number];
 
 const ALLOWED: Record<ProposalState, ProposalState[]> = {
   planned: ['posted', 'expired', 'failed'],
-  posted: ['rejected', 'expired', 'passed'],
+  posted: ['rejected', 'expired', 'passed', 'failed'],
   rejected: [],
   expired: [],
   passed: ['executing', 'expired', 'failed'],

@@ -258,7 +258,9 @@ export async function readBalancesAt(
     } catch (error) {
       throw rpcFailure(`reading voting power at block ${params.blockNumber}`, error);
     }
-    holders.forEach((holder, k) => balances.set(holder, amounts[k]!));
+    holders.forEach((holder, k) => {
+      balances.set(holder, amounts[k]!);
+    });
   }
   return balances;
 }
