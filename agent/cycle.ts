@@ -13,6 +13,7 @@ import type { TreasuryAgentConfig } from '../config/schema.ts';
 import { safeAbi } from '../contracts/abis.ts';
 import { type ExecutionFound, findDecisionExecution } from '../contracts/executionLogs.ts';
 import {
+  type BatchSimulation,
   decisionExecuted,
   type ExecutorContext,
   executePolicyBatch,
@@ -20,6 +21,7 @@ import {
   policySwapsIn,
   preparePolicyBatch,
   type RebalanceExecution,
+  simulateBatch,
   simulateInnerCalls,
 } from '../contracts/safeExecutor.ts';
 import { SAFE_TX_TYPES, safeTxAtNonce, safeTxToJson } from '../contracts/safeTransaction.ts';
@@ -257,6 +259,18 @@ async function decideAndPropose(deps: CycleDeps, at: number, say: (line: string)
     if (config.mode === 'shadow') deps.ledger.setState('lastShadowCycle', String(at));
     return;
   }
+  // The exact voted calls, run from the Safe now: what voters will read as the simulation, and a batch that
+  // would already fail is never proposed.
+  let simulation: BatchSimulation;
+  try {
+    simulation = await simulateBatch(executorContext(deps, { inputs }), decision.tx);
+  } catch (error) {
+    if (!(error instanceof TreasuryError)) throw error;
+    audit.append('decision', { ...base, outcome: 'not-proposed', reason: error.message }, at);
+    say(`the voted batch would fail now, not proposed: ${error.shortMessage}`);
+    if (config.mode === 'shadow') deps.ledger.setState('lastShadowCycle', String(at));
+    return;
+  }
 
   const tokenNames = Object.fromEntries(config.tokens.map((t) => [t.symbol, t.name ?? t.symbol]));
   const earlier = deps.ledger
@@ -272,6 +286,9 @@ async function decideAndPropose(deps: CycleDeps, at: number, say: (line: string)
     draft: draft.draft,
     auditRecordId: decisionRecordId,
     auditHead: audit.head(),
+    simulation,
+    discussionUrl: config.governance.discussionUrl,
+    auditLogUrl: config.state.auditLogUrl,
   });
   const rendered = renderProposalBody(bodyInput);
   const propose: ProposeInput = {
@@ -281,6 +298,7 @@ async function decideAndPropose(deps: CycleDeps, at: number, say: (line: string)
     snapshot: Number(observation.blockNumber),
     plugins: rendered.plugins,
     choices: ['For', 'Against', 'Abstain'],
+    ...(config.governance.discussionUrl ? { discussion: config.governance.discussionUrl } : {}),
     timing: { delay: config.governance.votingDelaySeconds, period: config.governance.votingPeriodSeconds },
   };
   const skip = draft.draft.recommendation === 'skip';
@@ -300,6 +318,7 @@ async function decideAndPropose(deps: CycleDeps, at: number, say: (line: string)
       prompt: draft.prompt ?? null,
       reply: draft.reply ?? null,
       proposal: { title: propose.title, bodySha256: sha256Hex(propose.body), plugins: rendered.plugin },
+      simulation: { gasUsed: simulation.gasUsed, balancesAfter: simulation.balancesAfter },
     },
     at,
   );
@@ -526,7 +545,7 @@ function sameCalls(
 }
 
 /** The executor's view of this agent's Safe, allowlists and contracts. */
-function executorContext(deps: CycleDeps, record: ProposalRecord): ExecutorContext {
+function executorContext(deps: CycleDeps, record: Pick<ProposalRecord, 'inputs'>): ExecutorContext {
   return {
     client: deps.client,
     rpcUrl: deps.config.chain.rpcUrl,

@@ -42,7 +42,11 @@ export type DecisionInputs = {
   contracts: { router: Address; factory: Address; multiSendCallOnly: Address; swapper: Address };
   /** What every swap's policy asks of the feeds at execution. */
   policy: { maxFeedAgeSeconds: number; feedDecimals: number };
-  /** The voted batch runs only inside [validAfter, deadline] (unix seconds): from the vote's end on. */
+  /**
+   * The voted batch runs only inside [validAfter, deadline] (unix seconds). validAfter is the drafting time, so
+   * the exact voted calls can be simulated when drafted; that they run only after a passed vote is what the
+   * agent and the co-signers (the Safe's threshold) enforce.
+   */
   validAfter: string;
   deadline: string;
 };
@@ -139,9 +143,7 @@ export function decisionInputs(params: {
     },
     contracts: params.contracts,
     policy: { maxFeedAgeSeconds: config.observe.maxFeedAgeSeconds, feedDecimals: FEED_DECIMALS },
-    validAfter: String(
-      observation.at + config.governance.votingDelaySeconds + config.governance.votingPeriodSeconds,
-    ),
+    validAfter: String(observation.at),
     deadline: swapDeadline(config, observation.at).toString(),
   };
 }

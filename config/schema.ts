@@ -132,6 +132,8 @@ export const GovernanceConfigSchema = z.strictObject({
     .default(86_400),
   /** Votes (in governance tokens, For + Against + Abstain) needed for a result to count. */
   quorum: z.number().min(0),
+  /** Where proposals are discussed (a forum thread or category): the proposal's discussion link. */
+  discussionUrl: z.string().url().max(256).optional(),
 });
 
 export const ScheduleConfigSchema = z.strictObject({
@@ -183,6 +185,8 @@ export const StateConfigSchema = z.strictObject({
   ledgerPath: z.string().min(1).default('out/ledger.db'),
   /** Append-only, hash-chained audit log (JSONL), mirrored in the ledger. */
   auditLogPath: z.string().min(1).default('out/audit.jsonl'),
+  /** Where the DAO publishes the audit log for voters and auditors (named in every proposal). */
+  auditLogUrl: z.string().url().optional(),
 });
 
 export const ExecutionConfigSchema = z.strictObject({

@@ -4,6 +4,7 @@ import {
   type Chain,
   decodeErrorResult,
   decodeEventLog,
+  encodeFunctionData,
   getAddress,
   type Hex,
   type Log,
@@ -14,7 +15,7 @@ import {
 import { privateKeyToAccount } from 'viem/accounts';
 import { ChainError, RefusedError, TreasuryError } from '../agent/errors.ts';
 import { amountAtPrice, MAX_BPS } from '../strategies/pricePolicy.ts';
-import { policySwapperAbi } from './abis.ts';
+import { erc20Abi, policySwapperAbi } from './abis.ts';
 import { projectArtifacts } from './artifacts.ts';
 import { executedSafeTx } from './safeEvents.ts';
 import {
@@ -488,11 +489,34 @@ function revertReason(error: unknown): string {
  * its reason instead of the Safe's bare GS013. Throws SimulationError; returns the gas each call used.
  */
 export async function simulateInnerCalls(ctx: ExecutorContext, tx: RebalanceTx): Promise<bigint[]> {
+  return (await simulateBatch(ctx, tx)).gasUsed;
+}
+
+export type BatchSimulation = {
+  /** Gas each inner call used, in order (the Safe's own execTransaction overhead is not included). */
+  gasUsed: bigint[];
+  /** Every configured token's balance in the Safe after the calls, by symbol. */
+  balancesAfter: Record<string, bigint>;
+};
+
+/**
+ * Runs the inner calls in order from the Safe's own address (eth_simulateV1), then reads every token's balance
+ * in the same simulated block: what the batch would do now. A failing call is named with its reason
+ * (SimulationError) or, for PolicySwapper, the price policy's refusal (PolicyRefusedError), instead of the
+ * Safe's bare GS013.
+ */
+export async function simulateBatch(ctx: ExecutorContext, tx: RebalanceTx): Promise<BatchSimulation> {
   let results: Awaited<ReturnType<PublicClient['simulateCalls']>>['results'];
   try {
     ({ results } = await ctx.client.simulateCalls({
       account: ctx.safe,
-      calls: tx.calls.map((call) => ({ to: call.to, data: call.data, value: call.value })),
+      calls: [
+        ...tx.calls.map((call) => ({ to: call.to, data: call.data, value: call.value })),
+        ...ctx.tokens.map((token) => ({
+          to: token.address,
+          data: encodeFunctionData({ abi: erc20Abi, functionName: 'balanceOf', args: [ctx.safe] }),
+        })),
+      ],
     }));
   } catch (error) {
     throw new ChainError('the RPC could not simulate the calls (eth_simulateV1)', {
@@ -500,7 +524,8 @@ export async function simulateInnerCalls(ctx: ExecutorContext, tx: RebalanceTx):
       hint: 'use a node that supports eth_simulateV1 (anvil, geth, reth); nothing was sent',
     });
   }
-  results.forEach((result, i) => {
+  const calls = results.slice(0, tx.calls.length);
+  calls.forEach((result, i) => {
     if (result.status !== 'success') {
       const policy =
         ctx.swapper && getAddress(tx.calls[i]!.to) === getAddress(ctx.swapper)
@@ -521,7 +546,14 @@ export async function simulateInnerCalls(ctx: ExecutorContext, tx: RebalanceTx):
       );
     }
   });
-  return results.map((r) => r.gasUsed);
+  const balancesAfter: Record<string, bigint> = {};
+  ctx.tokens.forEach((token, k) => {
+    const read = results[tx.calls.length + k]!;
+    if (read.status !== 'success')
+      throw new ChainError(`the simulation could not read ${token.symbol}'s balance`);
+    balancesAfter[token.symbol] = BigInt(read.data);
+  });
+  return { gasUsed: calls.map((r) => r.gasUsed), balancesAfter };
 }
 
 function sameSafeTx(

@@ -59,6 +59,16 @@ describe('the agent cycle on anvil and the local hub', () => {
     expect(parseTreasuryPlugin(hub!.plugins).safeTxHash).toBe(row.safeTxHash);
     expect(hub!.body).toContain(row.safeTxHash);
     expect(hub!.body).toContain(s.runtime.config.safe.address!);
+    // what a voter reads: the policy in words, the strategy in words, each call in words, the simulation
+    expect(hub!.body).toMatch(
+      /## What you approve\n\n1\. sell [\d,.]+ GOV for USDC at no worse than the oracle price −[\d.]+% when executed, and never below [\d,.]+ USDC per GOV; valid until/,
+    );
+    expect(hub!.body).toContain('Risk parity (equal risk contribution) over WETH and WBTC (90-day lookback)');
+    expect(hub!.body).toMatch(/Call 1 — approve PolicySwapper to take exactly [\d,.]+ GOV from the Safe/);
+    expect(hub!.body).toMatch(
+      /## Simulation when drafted\n\nThe calls above, run from the Safe on block \d+ \(eth_simulateV1\): [\d,]+ gas/,
+    );
+    expect(hub!.body.length).toBeLessThanOrEqual(10_000);
 
     const safe = s.runtime.config.safe.address!;
     const tokens = s.runtime.config.tokens.map((t) => ({
