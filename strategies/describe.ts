@@ -40,7 +40,8 @@ const OVERLAY_WORDS: Record<string, (p: Params) => string> = {
   'vol-target': (p) =>
     `risky assets scaled to a ${Number(p.targetVolatility) * 100}% annual volatility (${p.lookbackDays}-day lookback), the rest in stablecoins`,
   'drift-band': (p) => `no change while every asset is within ±${pct(Number(p.bandBps))} of its target`,
-  'max-step': (p) => `at most ${pct(Number(p.maxStepBps))} of the treasury moved toward the target per proposal`,
+  'max-step': (p) =>
+    `at most ${pct(Number(p.maxStepBps))} of the treasury moved toward the target per proposal`,
 };
 
 export function describeStrategy(config: StrategyConfig): string {
