@@ -68,7 +68,7 @@ describe('the agent cycle on anvil and the local hub', () => {
     expect(hub!.body).toMatch(
       /## Simulation when drafted\n\nThe calls above, run from the Safe on block \d+ \(eth_simulateV1\): [\d,]+ gas/,
     );
-    expect(hub!.body.length).toBeLessThanOrEqual(10_000);
+    expect(hub!.body!.length).toBeLessThanOrEqual(10_000);
 
     const safe = s.runtime.config.safe.address!;
     const tokens = s.runtime.config.tokens.map((t) => ({
