@@ -24,7 +24,7 @@ function once(
       [CLI, 'once', '--config', configPath],
       {
         env: { ...process.env, ...s.stack.env, ...(crashAt ? { TREASURY_TEST_CRASH_AT: crashAt } : {}) },
-        timeout: 60_000,
+        timeout: 300_000,
       },
       (error, stdout, stderr) => {
         resolve({
@@ -51,7 +51,7 @@ afterAll(async () => {
 describe('crash safety: the agent killed at every step resumes without posting or executing twice', () => {
   // Ten real `treasury once` processes, each paying Node + tsx start-up: a long test by nature.
   it('kills `treasury once` at each crash point and ends with one proposal, one execution', {
-    timeout: 300_000,
+    timeout: 1_200_000,
   }, async () => {
     const killedAt: string[] = [];
     const crash = async (point: CrashPoint) => {
