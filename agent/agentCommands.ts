@@ -87,6 +87,41 @@ export const runCommand: Command = {
     }),
 };
 
+export const watchCommand: Command = {
+  name: ['watch'],
+  summary:
+    'watch the Safe on watchdog.cron: owners, threshold, modules, guard, fallback handler and outflows the agent cannot explain pause it and alert',
+  options: agentOptions,
+  help: [
+    'Runs only the watchdog (every agent cycle runs it too), at its own faster cadence. Anything unexplained is',
+    'an audit record, a pause (`treasury resume` clears it) and an alert, printed and POSTed to watchdog.webhookUrl.',
+  ],
+  run: (args, io) =>
+    withRuntime(args, io, async (runtime) => {
+      const { runWatchdog } = await import('./watchdog.ts');
+      const cron = runtime.config.watchdog.cron;
+      const schedule = startSchedule({
+        cron,
+        signal: io.signal,
+        cycle: async () => {
+          const report = await runWatchdog({ ...runtime, log: io.out }, await runtime.clock());
+          if (!report.alerted)
+            io.out(
+              `watchdog: blocks ${report.fromBlock}–${report.toBlock} checked, ${report.findings.length ? `${report.findings.length} known finding(s), already reported` : 'nothing unexplained'}`,
+            );
+        },
+        onSkip: (reason) => io.err(`tick skipped: ${reason}`),
+        onError: (error) => io.err(`✖ watchdog failed: ${describeError(error)}`),
+      });
+      io.out(
+        `watching ${runtime.config.safe.address} on "${cron}" (UTC); next look ${schedule.nextRun()?.toISOString() ?? '—'}`,
+      );
+      await schedule.done;
+      io.out('stopped; ledger closed');
+      return 0;
+    }),
+};
+
 export const configValidateCommand: Command = {
   name: ['config', 'validate'],
   summary: 'check a config file and print every problem with its path',

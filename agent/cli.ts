@@ -38,6 +38,11 @@ export const commands: CommandEntry[] = [
         "run cycles on the config's cron schedule (UTC, no overlap) until SIGINT/SIGTERM",
       ],
       [
+        'watch',
+        'watchCommand',
+        'watch the Safe on watchdog.cron: owners, threshold, modules, guard, fallback handler and outflows the agent cannot explain pause it and alert',
+      ],
+      [
         'config validate',
         'configValidateCommand',
         'check a config file and print every problem with its path',

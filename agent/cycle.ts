@@ -51,6 +51,7 @@ import {
 } from './observe.ts';
 import { draftFacts, proposalBodyInput, proposalTitle } from './proposalContent.ts';
 import { checkVote, type PostedProposal } from './voteCheck.ts';
+import { runWatchdog } from './watchdog.ts';
 
 /**
  * One cycle of the agent (DESIGN.md): carry every open proposal forward (watch → execute exactly the voted
@@ -131,6 +132,8 @@ export async function runCycle(deps: CycleDeps): Promise<CycleReport> {
     events.push(line);
     deps.log?.(`${day(at)} ${line}`);
   };
+  // The watchdog looks first, paused or not: a change nobody explains is reported even while paused.
+  await runWatchdog({ ...deps, log: say }, at);
   const paused = deps.ledger.getState('paused');
   if (paused) {
     say(`agent paused: ${paused}`);

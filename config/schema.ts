@@ -209,6 +209,34 @@ export const ExecutionConfigSchema = z.strictObject({
     .default(2 * 86_400),
 });
 
+export const WatchdogConfigSchema = z.strictObject({
+  /** `treasury watch` checks the Safe this often (cron, UTC); every agent cycle checks it too. */
+  cron: z
+    .string()
+    .refine((expression) => cron.validate(expression), {
+      message: 'not a valid cron expression (e.g. "*/5 * * * *" for every five minutes)',
+    })
+    .default('*/5 * * * *'),
+  /** Modules the Safe may have enabled (e.g. a Zodiac Roles modifier); any other is unexplained. */
+  modules: z.array(AddressSchema).default([]),
+  /** The guard the Safe may have (none by default). */
+  guard: AddressSchema.optional(),
+  /** Outflows the DAO expects outside proposals (payroll, grants): token, recipient, at most this a month. */
+  allowances: z
+    .array(
+      z.strictObject({
+        token: TokenSymbolSchema,
+        to: AddressSchema,
+        /** Whole tokens per calendar month (UTC). */
+        maxPerMonth: z.number().positive(),
+        label: z.string().max(64).optional(),
+      }),
+    )
+    .default([]),
+  /** Alerts are POSTed here as JSON; the URL may hold a token: it is never printed. */
+  webhookUrl: z.string().url().optional(),
+});
+
 export const TreasuryAgentConfigSchema = z
   .strictObject({
     chain: ChainConfigSchema,
@@ -223,6 +251,8 @@ export const TreasuryAgentConfigSchema = z
     observe: ObserveConfigSchema.prefault({}),
     state: StateConfigSchema.prefault({}),
     execution: ExecutionConfigSchema.prefault({}),
+    /** The treasury watchdog: what may change the Safe or move its funds besides the agent's proposals. */
+    watchdog: WatchdogConfigSchema.prefault({}),
     /** Uniswap V2 router the executor may call; absent on the devnet. */
     router: AddressSchema.optional(),
     devnet: DevnetConfigSchema.optional(),
