@@ -1,7 +1,6 @@
 import {
   type Address,
   type Chain,
-  getAbiItem,
   getAddress,
   type Hex,
   isAddress,
@@ -10,7 +9,6 @@ import {
 } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
 import type { TreasuryAgentConfig } from '../config/schema.ts';
-import { safeAbi } from '../contracts/abis.ts';
 import { type ExecutionFound, findDecisionExecution } from '../contracts/executionLogs.ts';
 import {
   type BatchSimulation,
@@ -30,11 +28,10 @@ import {
   type TransactionService,
   verifiedSignatures,
 } from '../contracts/transactionService.ts';
-import { readBalancesAt, readPools, readSafeState } from '../contracts/treasuryReads.ts';
+import { readBalancesAt, readSafeState } from '../contracts/treasuryReads.ts';
 import { parseTreasuryPlugin, renderProposalBody } from '../governance/proposalBody.ts';
 import type { PreparedMessage, ProposeInput, SnapshotClient } from '../governance/snapshotClient.ts';
 import { type PriceHistory, priceAsOf } from '../strategies/priceHistory.ts';
-import { getAmountOut } from '../strategies/uniswap.ts';
 import { type AuditLog, sha256Hex } from './auditLog.ts';
 import { DAY_SECONDS, type Decision, type DecisionInputs, decide, decisionInputs } from './decide.ts';
 import type { RationaleWriter } from './draft/types.ts';

@@ -1,4 +1,12 @@
-import { type Address, type Chain, getAbiItem, getAddress, type Hex, type PublicClient, type Transport } from 'viem';
+import {
+  type Address,
+  type Chain,
+  getAbiItem,
+  getAddress,
+  type Hex,
+  type PublicClient,
+  type Transport,
+} from 'viem';
 import { ChainError } from '../agent/errors.ts';
 import { aggregatorV3Abi, erc20Abi, safeAbi, uniswapV2FactoryAbi, uniswapV2PairAbi } from './abis.ts';
 
@@ -267,7 +275,8 @@ export async function readBalancesAt(
 
 /** Safe v1.4.1 storage slots: keccak256("guard_manager.guard.address"), keccak256("fallback_manager.handler.address"). */
 export const SAFE_GUARD_SLOT = '0x4a204f620c8c5ccdca3fd54d003badd85ba500436a431f0cbda4f558c93c34c8';
-export const SAFE_FALLBACK_HANDLER_SLOT = '0x6c9a6c4a39284e37ed1cf53d337577d14212a4870fb976a4366c693b939918d5';
+export const SAFE_FALLBACK_HANDLER_SLOT =
+  '0x6c9a6c4a39284e37ed1cf53d337577d14212a4870fb976a4366c693b939918d5';
 const SENTINEL = '0x0000000000000000000000000000000000000001';
 
 export type SafeConfigurationReading = ReadingSource & {
@@ -346,7 +355,8 @@ export async function readOutflows(
       throw rpcFailure(`reading the Safe's token transfers in blocks ${from}–${to}`, error);
     }
     for (const log of logs) {
-      if (!log.args.to || log.args.value === undefined || !log.transactionHash || log.blockNumber === null) continue;
+      if (!log.args.to || log.args.value === undefined || !log.transactionHash || log.blockNumber === null)
+        continue;
       outflows.push({
         symbol: bySymbol.get(getAddress(log.address)) ?? log.address,
         to: getAddress(log.args.to),
