@@ -52,6 +52,13 @@ export const SafeConfigSchema = z
     /** The agent's own address: one owner of the Safe, below threshold. */
     agent: AddressSchema,
     /**
+     * Modules the DAO enabled on the Safe on purpose (e.g. a Zodiac Roles modifier): `treasury preflight` fails on
+     * any other enabled module, since a module moves funds without the owners' signatures. Default: none.
+     */
+    modules: z.array(AddressSchema).max(50).optional(),
+    /** The transaction guard the DAO set on the Safe on purpose; `treasury preflight` fails on any other. */
+    guard: AddressSchema.optional(),
+    /**
      * Safe v1.4.1 contract addresses, for chains without an entry in @safe-global/safe-deployments (the devnet
      * fills them in). Default: the canonical deployments of the chain.
      */

@@ -193,6 +193,13 @@ const ConfirmationsReplySchema = z.object({
     .optional(),
 });
 
+const SafeInfoReplySchema = z.object({
+  nonce: z.union([z.string(), z.number()]),
+  threshold: z.number(),
+  owners: z.array(z.string()),
+  version: z.string().nullable().optional(),
+});
+
 /** The `detail` (DRF) or `message` of a reply body, or a short excerpt of it. */
 function detailOf(body: string | undefined): string {
   if (!body) return '';
@@ -283,7 +290,14 @@ export type SafeTransactionServiceOptions = {
  * Unlike api-kit, it sees the replies' headers: 429 and 5xx are retried honouring Retry-After, a used-up monthly
  * quota is reported at once, and a lasting limit says which limit and what to do. 401/403 are not retried.
  */
-export function safeTransactionService(options: SafeTransactionServiceOptions): TransactionService {
+export type SafeServiceInfo = { nonce: number; threshold: number; owners: Address[]; version: string | null };
+
+export function safeTransactionService(
+  options: SafeTransactionServiceOptions,
+): TransactionService & {
+  /** `GET {base}/v1/safes/{safe}/`: the Safe as the service indexed it, or null when it does not know it. */
+  safeInfo: (safe: Address) => Promise<SafeServiceInfo | null>;
+} {
   const base = transactionServiceBaseUrl(options);
   const fetchFn = options.fetch ?? globalThis.fetch;
   const sleep = options.sleep ?? realSleep;
@@ -404,6 +418,38 @@ export function safeTransactionService(options: SafeTransactionServiceOptions): 
 
   return {
     name: `safe-transaction-service ${redactUrl(base)}`,
+    async safeInfo(safe) {
+      const reply = await request('reading the Safe from the Safe Transaction Service', {
+        method: 'GET',
+        path: `/v1/safes/${getAddress(safe)}/`,
+      });
+      if (reply.status === 404) {
+        await reply.body?.cancel().catch(() => {});
+        return null;
+      }
+      const text = await reply.text().catch(() => '');
+      const parsed = SafeInfoReplySchema.safeParse(
+        (() => {
+          try {
+            return JSON.parse(text);
+          } catch {
+            return undefined;
+          }
+        })(),
+      );
+      if (!reply.ok || !parsed.success) {
+        throw new ChainError(
+          `the Safe Transaction Service answered HTTP ${reply.status} for the Safe: ${detailOf(text)}`,
+          { hint: 'is execution.transactionServiceUrl right (it ends in /api)?' },
+        );
+      }
+      return {
+        nonce: Number(parsed.data.nonce),
+        threshold: parsed.data.threshold,
+        owners: parsed.data.owners.map((o) => getAddress(o)),
+        version: parsed.data.version ?? null,
+      };
+    },
     async propose(input) {
       if (await getTransaction(input.safeTxHash)) return; // already proposed
       const body = {
