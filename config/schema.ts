@@ -41,6 +41,12 @@ export const ChainConfigSchema = z.strictObject({
   id: z.number().int().positive(),
   /** JSON-RPC URL. May contain an API key: it is never printed (see redactUrl). */
   rpcUrl: z.string().url(),
+  /**
+   * Blocks per eth_getLogs request when the agent looks for an execution (from the block the proposal was planned
+   * at, never from 0). Public RPCs limit the range (500 to 50,000 blocks): a refused range is halved and asked
+   * again, so this only saves the refused requests. Default 5000.
+   */
+  logChunkBlocks: z.number().int().min(1).max(1_000_000).optional(),
 });
 
 export const SafeConfigSchema = z

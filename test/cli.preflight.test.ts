@@ -3,8 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Address, concat, encodeFunctionData, type Hex } from 'viem';
-import { privateKeyToAccount } from 'viem/accounts';
+import { encodeFunctionData, type Hex } from 'viem';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../agent/cli.ts';
 import { type LocalStack, startLocalStack } from '../agent/localStack.ts';
@@ -12,16 +11,16 @@ import { formatCheck, type PreflightCheck, runPreflight } from '../agent/preflig
 import { configToYaml } from '../config/configYaml.ts';
 import { loadConfig } from '../config/loadConfig.ts';
 import type { TreasuryAgentConfig } from '../config/schema.ts';
-import { aggregatorV3Abi, safeAbi } from '../contracts/abis.ts';
+import { aggregatorV3Abi } from '../contracts/abis.ts';
 import { safeArtifacts } from '../contracts/artifacts.ts';
 import { makePublicClient, makeWalletClient } from '../contracts/chainClients.ts';
 import { devAccount } from '../contracts/devAccounts.ts';
 import { DEFAULT_DEVNET_CONFIG, devnetAgentConfig } from '../contracts/devnetCommand.ts';
-import { SAFE_TX_TYPES, type SafeTxData } from '../contracts/safeTransaction.ts';
 import {
   type FakeSafeTransactionService,
   startFakeSafeTransactionService,
 } from './support/fakeSafeTransactionService.ts';
+import { execAsOwners } from './support/safeExec.ts';
 
 /**
  * `treasury preflight` on the devnet and the local hub (the full local stack): every check passes for the
@@ -220,10 +219,19 @@ describe('treasury preflight', () => {
 
   it('a module enabled on the Safe: ✖ until safe.modules lists it', async () => {
     const module = devAccount(11).address;
-    await execAsOwners(
-      config.safe.address!,
-      encodeFunctionData({ abi: safeArtifacts.safeL2.abi, functionName: 'enableModule', args: [module] }),
-    );
+    const { receipt } = await execAsOwners({
+      chainId: config.chain.id,
+      rpcUrl: config.chain.rpcUrl,
+      safe: config.safe.address!,
+      ownerKeys: [stack.env.TREASURY_AGENT_KEY!, stack.env.TREASURY_COSIGNER_KEYS!.split(',')[0]!] as Hex[],
+      to: config.safe.address!,
+      data: encodeFunctionData({
+        abi: safeArtifacts.safeL2.abi,
+        functionName: 'enableModule',
+        args: [module],
+      }),
+    });
+    expect(receipt.status).toBe('success');
     const { code, text } = await preflight();
     expect(code).toBe(1);
     expect(line(text, '✖ Safe modules')).toBe(
@@ -234,58 +242,3 @@ describe('treasury preflight', () => {
     expect(listed.code).toBe(0);
   });
 });
-
-/** Executes a call from the Safe, signed by the agent and one steward (2 of 3), as the stewards would. */
-async function execAsOwners(safe: Address, data: Hex) {
-  const client = makePublicClient(config.chain.id, config.chain.rpcUrl);
-  const nonce = await client.readContract({ address: safe, abi: safeAbi, functionName: 'nonce' });
-  const safeTx: SafeTxData = {
-    to: safe,
-    value: 0n,
-    data,
-    operation: 0,
-    safeTxGas: 0n,
-    baseGas: 0n,
-    gasPrice: 0n,
-    gasToken: '0x0000000000000000000000000000000000000000',
-    refundReceiver: '0x0000000000000000000000000000000000000000',
-    nonce,
-  };
-  const keys = [stack.env.TREASURY_AGENT_KEY!, stack.env.TREASURY_COSIGNER_KEYS!.split(',')[0]!] as Hex[];
-  const signed = await Promise.all(
-    keys.map(async (key) => {
-      const account = privateKeyToAccount(key);
-      const signature = await account.signTypedData({
-        domain: { chainId: config.chain.id, verifyingContract: safe },
-        types: SAFE_TX_TYPES,
-        primaryType: 'SafeTx',
-        message: safeTx,
-      });
-      return { owner: account.address, signature };
-    }),
-  );
-  signed.sort((a, b) => (BigInt(a.owner) < BigInt(b.owner) ? -1 : 1));
-  const wallet = makeWalletClient(config.chain.id, config.chain.rpcUrl, devAccount(9));
-  const hash = await wallet.sendTransaction({
-    to: safe,
-    gas: 1_000_000n,
-    data: encodeFunctionData({
-      abi: safeArtifacts.safeL2.abi,
-      functionName: 'execTransaction',
-      args: [
-        safeTx.to,
-        safeTx.value,
-        safeTx.data,
-        safeTx.operation,
-        safeTx.safeTxGas,
-        safeTx.baseGas,
-        safeTx.gasPrice,
-        safeTx.gasToken,
-        safeTx.refundReceiver,
-        concat(signed.map((x) => x.signature)),
-      ],
-    }),
-  });
-  const receipt = await client.waitForTransactionReceipt({ hash });
-  expect(receipt.status).toBe('success');
-}
