@@ -292,9 +292,7 @@ export type SafeTransactionServiceOptions = {
  */
 export type SafeServiceInfo = { nonce: number; threshold: number; owners: Address[]; version: string | null };
 
-export function safeTransactionService(
-  options: SafeTransactionServiceOptions,
-): TransactionService & {
+export function safeTransactionService(options: SafeTransactionServiceOptions): TransactionService & {
   /** `GET {base}/v1/safes/{safe}/`: the Safe as the service indexed it, or null when it does not know it. */
   safeInfo: (safe: Address) => Promise<SafeServiceInfo | null>;
 } {
