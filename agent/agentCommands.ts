@@ -8,12 +8,13 @@ import { makePublicClient } from '../contracts/chainClients.ts';
 import { createSnapshotClient } from '../governance/snapshotClient.ts';
 import { parseAuditLog } from './auditLog.ts';
 import { type AuditSources, replayDecision, showDecision, verifyAudit } from './auditTools.ts';
-import { type Command, stringOption, UsageError } from './command.ts';
+import { type Command, integerOption, stringOption, UsageError } from './command.ts';
 import { clearPause, runCycle } from './cycle.ts';
 import { describeError, TreasuryError } from './errors.ts';
 import { Ledger } from './ledger.ts';
 import { buildRuntime } from './runtime.ts';
 import { startSchedule } from './scheduler.ts';
+import { readSecrets } from './secrets.ts';
 
 const agentOptions = {
   config: { type: 'string' as const, valueName: 'FILE', description: 'the agent config (YAML or JSON)' },
@@ -205,6 +206,12 @@ export const auditVerifyCommand: Command = {
       description:
         "or everything from the agent's config: the log, the ledger, the RPC, the hub's proposals, PolicySwapper",
     },
+    'from-block': {
+      type: 'string',
+      valueName: 'N',
+      description:
+        "scan PolicySwapper's executions from block N (default: the earliest snapshot block of the agent's proposals)",
+    },
   },
   help: [
     'With --config, the file is compared with the ledger the agent mirrors it into, with the audit heads the hub',
@@ -234,21 +241,34 @@ export const auditVerifyCommand: Command = {
     }
     let hub: AuditSources['hub'];
     let anchors: AuditSources['anchors'];
+    let unscanned: string | undefined;
+    const fromBlockOption = integerOption(args, 'from-block', { min: 0, max: Number.MAX_SAFE_INTEGER });
     if (config) {
       const reader = createSnapshotClient({
         hubUrl: config.governance.hubUrl,
         account: privateKeyToAccount(generatePrivateKey()),
+        apiKey: readSecrets(process.env).snapshotApiKey,
       });
       const proposals = await reader.listProposals(config.governance.space, { first: 1000, state: 'all' });
       hub = { proposals, agent: config.safe.agent };
       const own = proposals.filter((p) => p.author.toLowerCase() === config.safe.agent.toLowerCase());
-      const fromBlock = own.reduce((min, p) => Math.min(min, p.snapshot ?? min), Number.POSITIVE_INFINITY);
+      // The scan starts where the agent's first proposal was planned: public RPCs refuse to serve logs from
+      // block 0, and scanning all of a live chain in chunks would take thousands of requests.
+      const earliest = own.reduce((min, p) => Math.min(min, p.snapshot ?? min), Number.POSITIVE_INFINITY);
+      const fromBlock =
+        fromBlockOption ?? (Number.isFinite(earliest) ? earliest : config.chain.id === 31337 ? 0 : undefined);
       if (config.execution.policySwapper && config.safe.address) {
-        anchors = {
-          swapper: config.execution.policySwapper,
-          safe: config.safe.address,
-          fromBlock: BigInt(Number.isFinite(fromBlock) ? fromBlock : 0),
-        };
+        if (fromBlock === undefined) {
+          unscanned =
+            '  · decisions executed on chain not scanned: the hub has no proposal of the agent to start from (pass --from-block N, e.g. the block PolicySwapper was deployed at)';
+        } else {
+          anchors = {
+            swapper: config.execution.policySwapper,
+            safe: config.safe.address,
+            fromBlock: BigInt(fromBlock),
+            chunkBlocks: config.chain.logChunkBlocks ? BigInt(config.chain.logChunkBlocks) : undefined,
+          };
+        }
       }
     }
     const result = await verifyAudit(records, { client, mirror, hub, anchors });
@@ -279,6 +299,7 @@ export const auditVerifyCommand: Command = {
       );
       for (const problem of result.onChain.problems) io.out(`    ✖ ${problem}`);
     }
+    if (unscanned) io.out(unscanned);
     for (const e of result.executed)
       io.out(
         `  ${e.onChain === 'verified' ? '✔' : e.onChain === 'skipped' ? '·' : '✖'} ${e.id} executed ${e.transactionHash}: ${e.onChain === 'skipped' ? 'on-chain check skipped (no --rpc or --config)' : e.onChain}`,

@@ -75,6 +75,12 @@ export const commands: CommandEntry[] = [
     load: async () => (await import('./agentCommands.ts'))[exported],
   })),
   {
+    name: ['preflight'],
+    summary:
+      'check a config against the chain, the Snapshot space, the Transaction Service and the LLM: one ✔/✖ line each',
+    load: async () => (await import('./preflightCommand.ts')).preflightCommand,
+  },
+  {
     name: ['demo'],
     summary:
       'the whole product offline: local chain + hub + DAO members, a year of real prices at accelerated time',

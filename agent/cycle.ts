@@ -830,6 +830,7 @@ async function executedOnChain(deps: CycleDeps, record: ProposalRecord): Promise
     safe,
     decisionHash: decision.decisionHash,
     fromBlock: BigInt(record.propose.snapshot),
+    chunkBlocks: deps.config.chain.logChunkBlocks ? BigInt(deps.config.chain.logChunkBlocks) : undefined,
   });
   if (!found) {
     throw new ChainError(

@@ -7,12 +7,16 @@ import { ConfigError } from './errors.ts';
  * - TREASURY_AGENT_KEY: the agent's private key (one Safe owner, below threshold; signs proposals and Safe txs).
  * - TREASURY_COSIGNER_KEYS: comma-separated co-signer keys, for the local devnet only.
  * - OPENAI_API_KEY / ANTHROPIC_API_KEY: LLM providers, when configured.
+ * - TREASURY_SAFE_API_KEY: Safe Transaction Service key (required by Safe's hosted service, api.safe.global).
+ * - TREASURY_SNAPSHOT_API_KEY: Snapshot API key, sent to the hub as `x-api-key` (raises its rate limit).
  */
 export type AgentSecrets = {
   agentKey?: Hex;
   coSignerKeys: Hex[];
   openaiApiKey?: string;
   anthropicApiKey?: string;
+  safeApiKey?: string;
+  snapshotApiKey?: string;
 };
 
 const PRIVATE_KEY = /^0x[0-9a-fA-F]{64}$/;
@@ -40,6 +44,8 @@ export function readSecrets(env: Readonly<Record<string, string | undefined>>): 
       : [],
     openaiApiKey: env.OPENAI_API_KEY || undefined,
     anthropicApiKey: env.ANTHROPIC_API_KEY || undefined,
+    safeApiKey: env.TREASURY_SAFE_API_KEY?.trim() || undefined,
+    snapshotApiKey: env.TREASURY_SNAPSHOT_API_KEY?.trim() || undefined,
   };
 }
 
@@ -51,6 +57,8 @@ export function redactSecrets(text: string, secrets: AgentSecrets): string {
     ...secrets.coSignerKeys,
     secrets.openaiApiKey,
     secrets.anthropicApiKey,
+    secrets.safeApiKey,
+    secrets.snapshotApiKey,
   ].filter((v): v is string => !!v && v.length >= 8);
   for (const value of values) {
     out = out.split(value).join('***');

@@ -41,6 +41,12 @@ export const ChainConfigSchema = z.strictObject({
   id: z.number().int().positive(),
   /** JSON-RPC URL. May contain an API key: it is never printed (see redactUrl). */
   rpcUrl: z.string().url(),
+  /**
+   * Blocks per eth_getLogs request when the agent looks for an execution (from the block the proposal was planned
+   * at, never from 0). Public RPCs limit the range (500 to 50,000 blocks): a refused range is halved and asked
+   * again, so this only saves the refused requests. Default 5000.
+   */
+  logChunkBlocks: z.number().int().min(1).max(1_000_000).optional(),
 });
 
 export const SafeConfigSchema = z
@@ -51,6 +57,13 @@ export const SafeConfigSchema = z
     threshold: z.number().int().min(1),
     /** The agent's own address: one owner of the Safe, below threshold. */
     agent: AddressSchema,
+    /**
+     * Modules the DAO enabled on the Safe on purpose (e.g. a Zodiac Roles modifier): `treasury preflight` fails on
+     * any other enabled module, since a module moves funds without the owners' signatures. Default: none.
+     */
+    modules: z.array(AddressSchema).max(50).optional(),
+    /** The transaction guard the DAO set on the Safe on purpose; `treasury preflight` fails on any other. */
+    guard: AddressSchema.optional(),
     /**
      * Safe v1.4.1 contract addresses, for chains without an entry in @safe-global/safe-deployments (the devnet
      * fills them in). Default: the canonical deployments of the chain.

@@ -44,6 +44,7 @@ export const safeAbi = parseAbi([
   'function getOwners() view returns (address[])',
   'function isOwner(address owner) view returns (bool)',
   'function VERSION() view returns (string)',
+  'function getModulesPaginated(address start, uint256 pageSize) view returns (address[] array, address next)',
   'function getTransactionHash(address to, uint256 value, bytes data, uint8 operation, uint256 safeTxGas, uint256 baseGas, uint256 gasPrice, address gasToken, address refundReceiver, uint256 _nonce) view returns (bytes32)',
   'function execTransaction(address to, uint256 value, bytes data, uint8 operation, uint256 safeTxGas, uint256 baseGas, uint256 gasPrice, address gasToken, address refundReceiver, bytes signatures) payable returns (bool success)',
   'function getModulesPaginated(address start, uint256 pageSize) view returns (address[] array, address next)',
