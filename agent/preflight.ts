@@ -2,11 +2,8 @@ import {
   type Address,
   type Chain,
   getAddress,
-  type Hex,
   keccak256,
   type PublicClient,
-  sliceHex,
-  stringToHex,
   type Transport,
   zeroAddress,
 } from 'viem';
@@ -22,6 +19,7 @@ import {
 import { projectArtifacts } from '../contracts/artifacts.ts';
 import { makePublicClient } from '../contracts/chainClients.ts';
 import { safeTransactionService } from '../contracts/transactionService.ts';
+import { readSafeConfiguration } from '../contracts/treasuryReads.ts';
 import type { HubSpace } from '../governance/hubReplies.ts';
 import { createSnapshotClient } from '../governance/snapshotClient.ts';
 import { FEED_DECIMALS } from '../strategies/pricePolicy.ts';
@@ -46,11 +44,6 @@ export type PreflightOptions = {
   retry?: Partial<BackoffPolicy>;
   client?: PublicClient<Transport, Chain>;
 };
-
-/** Safe 1.4.1 GuardManager: the guard's address is kept at this storage slot. */
-export const GUARD_STORAGE_SLOT = keccak256(stringToHex('guard_manager.guard.address'));
-/** The modules' linked list starts (and ends) at address 0x1. */
-const SENTINEL = '0x0000000000000000000000000000000000000001' as const;
 
 const ok = (what: string, detail: string): PreflightCheck => ({ ok: true, what, detail });
 const fail = (what: string, detail: string, fix: string): PreflightCheck => ({
@@ -185,25 +178,14 @@ async function safeChecks(
   let owners: readonly Address[];
   let threshold: number;
   let modules: readonly Address[];
-  let guardWord: Hex | undefined;
+  let guard: Address;
   try {
-    const read = <T>(functionName: 'VERSION' | 'getOwners' | 'getThreshold') =>
-      client.readContract({ address: safe, abi: safeAbi, functionName, ...at }) as Promise<T>;
-    [version, owners, threshold, modules, guardWord] = await Promise.all([
-      read<string>('VERSION'),
-      read<readonly Address[]>('getOwners'),
-      read<bigint>('getThreshold').then(Number),
-      client
-        .readContract({
-          address: safe,
-          abi: safeAbi,
-          functionName: 'getModulesPaginated',
-          args: [SENTINEL, 50n],
-          ...at,
-        })
-        .then(([list]) => list),
-      client.getStorageAt({ address: safe, slot: GUARD_STORAGE_SLOT, ...at }),
+    const [v, reading] = await Promise.all([
+      client.readContract({ address: safe, abi: safeAbi, functionName: 'VERSION', ...at }) as Promise<string>,
+      readSafeConfiguration(client, { safe, blockNumber: at.blockNumber }),
     ]);
+    version = v;
+    ({ owners, threshold, modules, guard } = reading);
   } catch (error) {
     return [
       fail(
@@ -272,7 +254,6 @@ async function safeChecks(
             modules.length ? `${modules.join(', ')}, as safe.modules lists` : 'none enabled',
           ),
   );
-  const guard = getAddress(sliceHex(guardWord ?? `0x${'0'.repeat(64)}`, 12));
   const expectedGuard = config.safe.guard ?? zeroAddress;
   checks.push(
     guard === expectedGuard

@@ -49,10 +49,12 @@ function configurationFindings(
     );
   if (reading.threshold !== config.safe.threshold)
     findings.push(`the Safe's threshold is ${reading.threshold}; the config says ${config.safe.threshold}`);
-  const unexpected = reading.modules.filter((m) => !config.watchdog.modules.some((x) => getAddress(x) === m));
+  const unexpected = reading.modules.filter(
+    (m) => !(config.safe.modules ?? []).some((x) => getAddress(x) === m),
+  );
   if (unexpected.length)
-    findings.push(`module(s) enabled on the Safe that the config does not list: ${unexpected.join(', ')}`);
-  const guard = config.watchdog.guard ?? ZERO;
+    findings.push(`module(s) enabled on the Safe that safe.modules does not list: ${unexpected.join(', ')}`);
+  const guard = config.safe.guard ?? ZERO;
   if (getAddress(reading.guard) !== getAddress(guard))
     findings.push(
       `the Safe's guard is ${reading.guard}; the config expects ${guard === ZERO ? 'none' : guard}`,

@@ -230,10 +230,6 @@ export const WatchdogConfigSchema = z.strictObject({
       message: 'not a valid cron expression (e.g. "*/5 * * * *" for every five minutes)',
     })
     .default('*/5 * * * *'),
-  /** Modules the Safe may have enabled (e.g. a Zodiac Roles modifier); any other is unexplained. */
-  modules: z.array(AddressSchema).default([]),
-  /** The guard the Safe may have (none by default). */
-  guard: AddressSchema.optional(),
   /** Outflows the DAO expects outside proposals (payroll, grants): token, recipient, at most this a month. */
   allowances: z
     .array(

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'libsql';
-import { getAddress, type Hex } from 'viem';
+import { encodeFunctionData, getAddress } from 'viem';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseAuditLog } from '../agent/auditLog.ts';
 import { verifyAudit } from '../agent/auditTools.ts';
@@ -11,13 +11,14 @@ import { decide } from '../agent/decide.ts';
 import { applyMarketDay } from '../agent/demo/market.ts';
 import type { ProposalRow } from '../agent/ledger.ts';
 import { postFeedPrices } from '../agent/localStack.ts';
+import { erc20Abi } from '../contracts/abis.ts';
 import { advanceChainTime } from '../contracts/chainTime.ts';
 import { executorContextForDevnet } from '../contracts/localDevnet.ts';
-import { executeRebalance, PolicyRefusedError, simulateInnerCalls } from '../contracts/safeExecutor.ts';
+import { PolicyRefusedError, simulateInnerCalls } from '../contracts/safeExecutor.ts';
 import { safeTxAtNonce } from '../contracts/safeTransaction.ts';
 import { readHoldings, readSafeState } from '../contracts/treasuryReads.ts';
 import { parseTreasuryPlugin } from '../governance/proposalBody.ts';
-import { type CycleStack, execAsOwners, startCycleStack } from './support/localStack.ts';
+import { type CycleStack, execAsOwnersOf, startCycleStack } from './support/localStack.ts';
 
 /**
  * Voted trades that execute (issue 10): the price policy checked on chain when the batch runs, and passed
@@ -72,7 +73,7 @@ function audit(s: CycleStack) {
 async function executeDirectly(s: CycleStack, row: ProposalRow) {
   const record = row.record as ProposalRecord;
   const tx = decide(record.inputs).tx!;
-  return execAsOwners(s, { to: tx.safeTx.to, data: tx.safeTx.data, operation: tx.safeTx.operation });
+  return execAsOwnersOf(s, { to: tx.safeTx.to, data: tx.safeTx.data, operation: tx.safeTx.operation });
 }
 
 /** The chain refuses the voted batch as it stands, and nothing moves: same balances, same Safe nonce. */
@@ -190,30 +191,24 @@ describe('voted trades under a price policy, checked on chain', () => {
 
 describe('a passed proposal survives unrelated Safe transactions', () => {
   it('executes the voted calls at the moved nonce, once: a second run is refused on chain', async () => {
-    const s = await start();
+    const payroll = getAddress('0x000000000000000000000000000000000000bEEF');
+    const s = await start((c) => ({
+      ...c,
+      watchdog: { ...c.watchdog, allowances: [{ token: 'USDC', to: payroll, maxPerMonth: 100_000 }] },
+    }));
     const row = await passedProposal(s);
     const safe = s.runtime.config.safe.address!;
-    // Meanwhile the stewards pay something from the Safe: its nonce moves from 0 to 1.
-    const ctx = executorContextForDevnet(s.stack.devnet);
-    const tokens = s.stack.devnet.deployment.tokens;
-    const deadline = BigInt((await s.runtime.client.getBlock()).timestamp) + 3600n;
-    const keys = s.stack.env.TREASURY_COSIGNER_KEYS!.split(',') as Hex[];
-    await executeRebalance(
-      ctx,
-      {
-        swaps: [
-          {
-            tokenIn: tokens.GOV!.address,
-            tokenOut: tokens.USDC!.address,
-            amountIn: 10n ** 18n,
-            minAmountOut: 1n,
-          },
-        ],
-        route: 'router',
-        deadline,
-      },
-      keys,
-    );
+    // Meanwhile the stewards pay the payroll from the Safe (an allowance the watchdog knows): nonce 0 → 1.
+    const usdc = s.stack.devnet.deployment.tokens.USDC!;
+    const pay = await execAsOwnersOf(s, {
+      to: usdc.address,
+      data: encodeFunctionData({
+        abi: erc20Abi,
+        functionName: 'transfer',
+        args: [payroll, 50_000n * 10n ** 6n],
+      }),
+    });
+    expect(pay.status).toBe('success');
     expect((await readSafeState(s.runtime.client, { safe })).nonce).toBe(1n);
 
     const report = await runCycle(s.runtime);

@@ -9,7 +9,7 @@ import { runWatchdog } from '../agent/watchdog.ts';
 import { erc20Abi } from '../contracts/abis.ts';
 import { safeArtifacts } from '../contracts/artifacts.ts';
 import { readSafeState } from '../contracts/treasuryReads.ts';
-import { type CycleStack, execAsOwners, startCycleStack } from './support/localStack.ts';
+import { type CycleStack, execAsOwnersOf, startCycleStack } from './support/localStack.ts';
 
 /**
  * The treasury watchdog on anvil (issue 14): changes to the Safe and outflows that no proposal or allowance
@@ -22,6 +22,7 @@ const STRANGER = getAddress('0x000000000000000000000000000000000000dEaD');
 let alerts: unknown[] = [];
 let hook: Server;
 let hookUrl: string;
+
 let current: CycleStack | undefined;
 
 beforeAll(async () => {
@@ -77,11 +78,11 @@ describe('the treasury watchdog', () => {
   it('a transfer signed by the owners outside any proposal pauses the agent and alerts; payroll within its allowance does not', async () => {
     const s = await start();
     expect((await look(s)).findings).toEqual([]); // the baseline
-    expect((await execAsOwners(s, transferCall(s, 'USDC', PAYROLL, '40000'))).status).toBe('success');
+    expect((await execAsOwnersOf(s, transferCall(s, 'USDC', PAYROLL, '40000'))).status).toBe('success');
     expect((await look(s)).alerted).toBe(false);
     expect(s.runtime.ledger.getState('paused')).toBeUndefined();
 
-    expect((await execAsOwners(s, transferCall(s, 'GOV', STRANGER, '12345'))).status).toBe('success');
+    expect((await execAsOwnersOf(s, transferCall(s, 'GOV', STRANGER, '12345'))).status).toBe('success');
     const report = await runCycle(s.runtime);
     const events = report.events.join('\n');
     expect(events).toMatch(
@@ -101,7 +102,7 @@ describe('the treasury watchdog', () => {
     expect(JSON.stringify(alerts[0])).toContain('12345 GOV');
 
     // payroll beyond its monthly allowance is a finding too
-    await execAsOwners(s, transferCall(s, 'USDC', PAYROLL, '70000'));
+    await execAsOwnersOf(s, transferCall(s, 'USDC', PAYROLL, '70000'));
     const over = await look(s);
     expect(over.findings.join('\n')).toMatch(/takes \d{4}-\d{2}'s total to 110000, above its 100000 a month/);
     expect(alerts).toHaveLength(2);
@@ -116,13 +117,13 @@ describe('the treasury watchdog', () => {
       functionName: 'addOwnerWithThreshold',
       args: [STRANGER, 2n],
     });
-    expect((await execAsOwners(s, { to: safe, data: addOwner })).status).toBe('success');
+    expect((await execAsOwnersOf(s, { to: safe, data: addOwner })).status).toBe('success');
     const enable = encodeFunctionData({
       abi: safeArtifacts.safeL2.abi,
       functionName: 'enableModule',
       args: [PAYROLL],
     });
-    expect((await execAsOwners(s, { to: safe, data: enable })).status).toBe('success');
+    expect((await execAsOwnersOf(s, { to: safe, data: enable })).status).toBe('success');
     expect((await readSafeState(s.runtime.client, { safe })).owners).toContain(STRANGER);
 
     const first = await look(s);
@@ -132,7 +133,7 @@ describe('the treasury watchdog', () => {
       /the Safe's owners are .*0x000000000000000000000000000000000000dEaD.*; the config lists/,
     );
     expect(text).toMatch(
-      /module\(s\) enabled on the Safe that the config does not list: 0x000000000000000000000000000000000000bEEF/,
+      /module\(s\) enabled on the Safe that safe.modules does not list: 0x000000000000000000000000000000000000bEEF/,
     );
     expect(s.runtime.ledger.getState('paused')).toMatch(/^watchdog: /);
     expect(alerts).toHaveLength(1);

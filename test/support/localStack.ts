@@ -1,23 +1,19 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Address, concat, encodeFunctionData, type Hex, zeroAddress } from 'viem';
+import type { Hex } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
 import type { RationaleWriter } from '../../agent/draft/types.ts';
 import { type LocalStack, postFeedPrices, startLocalStack } from '../../agent/localStack.ts';
 import { buildRuntime, type Runtime } from '../../agent/runtime.ts';
 import { loadConfig } from '../../config/loadConfig.ts';
 import type { TreasuryAgentConfig } from '../../config/schema.ts';
-import { safeArtifacts } from '../../contracts/artifacts.ts';
-import { makeWalletClient } from '../../contracts/chainClients.ts';
 import { advanceChainTime } from '../../contracts/chainTime.ts';
-import { devAccount } from '../../contracts/devAccounts.ts';
 import { DEFAULT_DEVNET_CONFIG } from '../../contracts/devnetCommand.ts';
-import { SAFE_TX_TYPES } from '../../contracts/safeTransaction.ts';
 import type { TransactionService } from '../../contracts/transactionService.ts';
-import { readSafeState } from '../../contracts/treasuryReads.ts';
 import { chainClock } from '../../governance/clock.ts';
 import { createSnapshotClient } from '../../governance/snapshotClient.ts';
+import { execAsOwners } from './safeExec.ts';
 
 /** Member stakes (GOV): large enough to reach the example quorum of 1,000,000 in different combinations. */
 export const STAKES = [3_000_000, 2_000_000, 1_500_000, 400_000];
@@ -77,63 +73,20 @@ export async function startCycleStack(
   };
 }
 
-/**
- * A Safe transaction signed by the owners that hold keys in the stack (the agent and the stewards), sent
- * straight to the Safe: what owners do outside the agent (a payroll, a new owner, a module). Gas is given, so
- * a reverting transaction is mined (its receipt says so) rather than refused by estimation.
- */
-export async function execAsOwners(
-  s: Pick<CycleStack, 'stack' | 'runtime'>,
-  tx: { to: Address; data: Hex; value?: bigint; operation?: 0 | 1 },
-) {
-  const safe = s.runtime.config.safe.address!;
-  const { nonce } = await readSafeState(s.runtime.client, { safe });
-  const safeTx = {
-    to: tx.to,
-    value: tx.value ?? 0n,
-    data: tx.data,
-    operation: tx.operation ?? 0,
-    safeTxGas: 0n,
-    baseGas: 0n,
-    gasPrice: 0n,
-    gasToken: zeroAddress,
-    refundReceiver: zeroAddress,
-    nonce,
+/** What test/support/safeExec.ts's execAsOwners needs to act as the stack's owners (the agent and the stewards). */
+export function ownersOf(s: Pick<CycleStack, 'stack' | 'runtime'>) {
+  return {
+    chainId: s.runtime.config.chain.id,
+    rpcUrl: s.runtime.config.chain.rpcUrl,
+    safe: s.runtime.config.safe.address!,
+    ownerKeys: [s.stack.env.TREASURY_AGENT_KEY!, ...s.stack.env.TREASURY_COSIGNER_KEYS!.split(',')] as Hex[],
   };
-  const keys = [s.stack.env.TREASURY_AGENT_KEY!, ...s.stack.env.TREASURY_COSIGNER_KEYS!.split(',')] as Hex[];
-  const signed = await Promise.all(
-    keys.map(async (key) => {
-      const account = privateKeyToAccount(key);
-      const signature = await account.signTypedData({
-        domain: { chainId: s.runtime.config.chain.id, verifyingContract: safe },
-        types: SAFE_TX_TYPES,
-        primaryType: 'SafeTx',
-        message: safeTx,
-      });
-      return { owner: account.address, signature };
-    }),
-  );
-  signed.sort((a, b) => (BigInt(a.owner) < BigInt(b.owner) ? -1 : 1));
-  const wallet = makeWalletClient(s.runtime.config.chain.id, s.runtime.config.chain.rpcUrl, devAccount(9));
-  const hash = await wallet.sendTransaction({
-    to: safe,
-    gas: 3_000_000n,
-    data: encodeFunctionData({
-      abi: safeArtifacts.safeL2.abi,
-      functionName: 'execTransaction',
-      args: [
-        safeTx.to,
-        safeTx.value,
-        safeTx.data,
-        safeTx.operation,
-        safeTx.safeTxGas,
-        safeTx.baseGas,
-        safeTx.gasPrice,
-        safeTx.gasToken,
-        safeTx.refundReceiver,
-        concat(signed.map((x) => x.signature)),
-      ],
-    }),
-  });
-  return s.runtime.client.waitForTransactionReceipt({ hash });
+}
+
+/** A Safe transaction signed by the stack's owners, sent straight to the Safe (as stewards would): its receipt. */
+export async function execAsOwnersOf(
+  s: Pick<CycleStack, 'stack' | 'runtime'>,
+  tx: { to: Hex; data: Hex; operation?: 0 | 1 },
+) {
+  return (await execAsOwners({ ...ownersOf(s), ...tx })).receipt;
 }

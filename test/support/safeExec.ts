@@ -17,14 +17,17 @@ export async function execAsOwners(params: {
   ownerKeys: Hex[];
   to: Address;
   data: Hex;
+  value?: bigint;
+  /** 1 = delegatecall (the voted batch into MultiSendCallOnly). */
+  operation?: 0 | 1;
 }) {
   const client = makePublicClient(params.chainId, params.rpcUrl);
   const nonce = await client.readContract({ address: params.safe, abi: safeAbi, functionName: 'nonce' });
   const safeTx: SafeTxData = {
     to: params.to,
-    value: 0n,
+    value: params.value ?? 0n,
     data: params.data,
-    operation: 0,
+    operation: params.operation ?? 0,
     safeTxGas: 0n,
     baseGas: 0n,
     gasPrice: 0n,
@@ -48,7 +51,7 @@ export async function execAsOwners(params: {
   const wallet = makeWalletClient(params.chainId, params.rpcUrl, devAccount(9));
   const hash = await wallet.sendTransaction({
     to: params.safe,
-    gas: 1_000_000n,
+    gas: 3_000_000n,
     data: encodeFunctionData({
       abi: safeArtifacts.safeL2.abi,
       functionName: 'execTransaction',
