@@ -754,6 +754,9 @@ function ExecutionSection(props: ProposalPageProps) {
 
 // ---------------------------------------------------------------------------------------------- audit
 
+/** The audit page lists at most this many records (a year of weekly cycles is a few hundred). */
+const RECORDS_SHOWN = 1000;
+
 export type AuditPageProps = DaoHeader & {
   records: AuditRecord[];
   logError?: string;
@@ -871,7 +874,10 @@ export function AuditPage(props: AuditPageProps) {
           ))}
         </tbody>
       </table>
-      <h2>Records ({props.records.length}), newest first</h2>
+      <h2>
+        Records ({props.records.length}), newest first
+        {props.records.length > RECORDS_SHOWN ? ` (the newest ${RECORDS_SHOWN}; open older ones by id)` : ''}
+      </h2>
       <table id="records">
         <thead>
           <tr>
@@ -882,16 +888,19 @@ export function AuditPage(props: AuditPageProps) {
           </tr>
         </thead>
         <tbody>
-          {[...props.records].reverse().map((r) => (
-            <tr>
-              <td>
-                <a href={`/dao/${dao.id}/audit/${r.id}`}>{r.id}</a>
-              </td>
-              <td>{UTC(r.at)}</td>
-              <td>{r.kind}</td>
-              <td>{props.summaries.get(r.id) ?? ''}</td>
-            </tr>
-          ))}
+          {props.records
+            .slice(-RECORDS_SHOWN)
+            .reverse()
+            .map((r) => (
+              <tr>
+                <td>
+                  <a href={`/dao/${dao.id}/audit/${r.id}`}>{r.id}</a>
+                </td>
+                <td>{UTC(r.at)}</td>
+                <td>{r.kind}</td>
+                <td>{props.summaries.get(r.id) ?? ''}</td>
+              </tr>
+            ))}
         </tbody>
       </table>
     </Layout>
