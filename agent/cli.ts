@@ -81,6 +81,12 @@ export const commands: CommandEntry[] = [
     load: async () => (await import('./preflightCommand.ts')).preflightCommand,
   },
   {
+    name: ['console'],
+    summary:
+      'a read-only web console: proposals, votes, the voted Safe transaction, executions, the audit log, backtests',
+    load: async () => (await import('../console/consoleCommand.ts')).consoleCommand,
+  },
+  {
     name: ['demo'],
     summary:
       'the whole product offline: local chain + hub + DAO members, a year of real prices at accelerated time',

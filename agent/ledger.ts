@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'libsql';
 import { TreasuryError } from './errors.ts';
@@ -153,6 +153,26 @@ export class Ledger {
       );
       CREATE TABLE IF NOT EXISTS agent_state (k TEXT PRIMARY KEY, v TEXT NOT NULL);
     `);
+    return new Ledger(db);
+  }
+
+  /**
+   * Opens an existing ledger to read only (`query_only`: any write is refused by SQLite): the console and
+   * auditors read it while the agent may be writing (WAL).
+   */
+  static openReadOnly(path: string): Ledger {
+    if (!existsSync(path)) throw new LedgerError(`no ledger at ${path}`, { hint: 'check state.ledgerPath' });
+    let db: Database.Database;
+    try {
+      db = new Database(path);
+    } catch (error) {
+      throw new LedgerError(`cannot open the ledger at ${path}`, {
+        cause: error,
+        hint: 'check state.ledgerPath',
+      });
+    }
+    db.pragma('query_only = ON');
+    db.pragma('busy_timeout = 5000');
     return new Ledger(db);
   }
 

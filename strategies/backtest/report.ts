@@ -12,7 +12,8 @@ const usd = (x: number) =>
       : `$${x.toFixed(0)}`;
 const months = (x: number | null) => (x === null ? 'n/a' : !Number.isFinite(x) ? '∞' : x.toFixed(1));
 
-const COLUMNS: Array<[string, (m: BacktestMetrics) => string]> = [
+/** The metrics every backtest table shows, with their formatting (the CLI table, the HTML report, the console). */
+export const METRIC_COLUMNS: Array<[string, (m: BacktestMetrics) => string]> = [
   ['CAGR', (m) => pct(m.cagr)],
   ['Vol', (m) => pct(m.volatility)],
   ['Sharpe', (m) => m.sharpe.toFixed(2)],
@@ -29,8 +30,8 @@ const COLUMNS: Array<[string, (m: BacktestMetrics) => string]> = [
 
 /** A plain-text table: one row per run. */
 export function formatTable(results: readonly BacktestResult[]): string {
-  const header = ['', ...COLUMNS.map(([h]) => h)];
-  const rows = results.map((r) => [r.name, ...COLUMNS.map(([, f]) => f(r.metrics))]);
+  const header = ['', ...METRIC_COLUMNS.map(([h]) => h)];
+  const rows = results.map((r) => [r.name, ...METRIC_COLUMNS.map(([, f]) => f(r.metrics))]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   const line = (cells: string[]) =>
     cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
@@ -239,10 +240,10 @@ export function renderHtmlReport(results: readonly BacktestResult[], title = 'Tr
     (v) => v.toFixed(0),
   );
   const alloc = first.allocation ? allocationChart(dates, first.allocation) : '';
-  const table = `<table><thead><tr><th></th>${COLUMNS.map(([h]) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${results
+  const table = `<table><thead><tr><th></th>${METRIC_COLUMNS.map(([h]) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${results
     .map(
       (r) =>
-        `<tr><th>${esc(r.name)}</th>${COLUMNS.map(([, f]) => `<td>${esc(f(r.metrics))}</td>`).join('')}</tr>`,
+        `<tr><th>${esc(r.name)}</th>${METRIC_COLUMNS.map(([, f]) => `<td>${esc(f(r.metrics))}</td>`).join('')}</tr>`,
     )
     .join('')}</tbody></table>`;
   const proposals = first.proposals
