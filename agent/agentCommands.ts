@@ -18,7 +18,11 @@ import { readSecrets } from './secrets.ts';
 
 const agentOptions = {
   config: { type: 'string' as const, valueName: 'FILE', description: 'the agent config (YAML or JSON)' },
-  prices: { type: 'string' as const, valueName: 'FILE', description: 'price history CSV (lookbacks)' },
+  prices: {
+    type: 'string' as const,
+    valueName: 'FILE',
+    description: "take the lookback from this price CSV instead of the feeds' rounds on chain",
+  },
 };
 
 /** Loads the config, builds the runtime from the environment, runs `body`, and always closes the ledger. */

@@ -31,12 +31,14 @@ import {
 import { readBalancesAt, readSafeState } from '../contracts/treasuryReads.ts';
 import { parseTreasuryPlugin, renderProposalBody } from '../governance/proposalBody.ts';
 import type { PreparedMessage, ProposeInput, SnapshotClient } from '../governance/snapshotClient.ts';
-import { type PriceHistory, priceAsOf } from '../strategies/priceHistory.ts';
+import { priceAsOf } from '../strategies/priceHistory.ts';
+import { configureStrategy } from '../strategies/registry.ts';
 import { type AuditLog, sha256Hex } from './auditLog.ts';
 import { DAY_SECONDS, type Decision, type DecisionInputs, decide, decisionInputs } from './decide.ts';
 import type { RationaleWriter } from './draft/types.ts';
 import { ChainError, MarketDataError, RefusedError, TreasuryError } from './errors.ts';
 import type { Ledger, ProposalRow } from './ledger.ts';
+import type { DailyCloses, MarketHistory } from './marketHistory.ts';
 import {
   circuitBreakerProblems,
   LAST_OBSERVATION_KEY,
@@ -69,7 +71,8 @@ export type CycleDeps = {
     swapper: Address;
     contractNetworks?: ExecutorContext['contractNetworks'];
   };
-  history: PriceHistory;
+  /** The daily closes for the strategy's lookback and the circuit breaker (the feeds' rounds, or a price file). */
+  marketHistory: MarketHistory;
   ledger: Ledger;
   audit: AuditLog;
   clock: () => Promise<number>;
@@ -159,17 +162,33 @@ export function clearPause(ledger: Ledger): string | undefined {
 const BREAKER_CLEARED_AT_KEY = 'circuitBreakerClearedAt';
 
 /**
- * observe, then the circuit breaker: the prices are compared with the previous observation (within 36 h) and
- * with the history's close of the day before (unless a steward cleared a breaker within 36 h); a move beyond
- * observe.circuitBreaker pauses the agent, with the reason in the audit log, and stops this cycle.
+ * observe, then the daily closes of the `lookbackDays + 1` days before the observation's day (read at its
+ * block), then the circuit breaker: the prices are compared with the previous observation (within 36 h) and
+ * with the close of the day before (unless a steward cleared a breaker within 36 h); a move beyond
+ * observe.circuitBreaker pauses the agent, with the reason in the audit log, and stops this cycle. A feed
+ * without a close on every one of those days stops the cycle too (MarketDataError).
  */
 async function observeChecked(
   deps: CycleDeps,
   at: number,
   say: (line: string) => void,
-): Promise<Observation> {
+  lookbackDays: number,
+): Promise<{ observation: Observation; closes: DailyCloses }> {
   const { config, ledger } = deps;
   const observation = await observe({ client: deps.client, config, factory: deps.contracts.factory });
+  const yesterday = Math.floor(observation.at / DAY_SECONDS) - 1;
+  const feeds = tokenRefs(config);
+  const closes = await deps.marketHistory.dailyCloses({
+    tokens: config.tokens.map((t, i) => ({
+      symbol: t.symbol,
+      priceAsset: t.priceAsset,
+      feed: feeds[i]!.feed,
+    })),
+    fromDay: yesterday - lookbackDays,
+    toDay: yesterday,
+    blockNumber: observation.blockNumber,
+    blockTimestamp: observation.at,
+  });
   const prices = Object.fromEntries(Object.values(observation.prices).map((p) => [p.symbol, p.usd]));
   const references: PriceReference[] = [];
   const last = ledger.getState(LAST_OBSERVATION_KEY);
@@ -185,17 +204,16 @@ async function observeChecked(
   }
   const clearedAt = Number(ledger.getState(BREAKER_CLEARED_AT_KEY) ?? Number.NEGATIVE_INFINITY);
   if (observation.at - clearedAt > REFERENCE_MAX_AGE_SECONDS) {
-    const yesterday = Math.floor(observation.at / DAY_SECONDS) - 1;
-    const closes: Record<string, number> = {};
+    const yesterdays: Record<string, number> = {};
     for (const token of config.tokens) {
-      const close = priceAsOf(deps.history, token.priceAsset, yesterday);
-      if (close !== undefined) closes[token.symbol] = close;
+      const close = priceAsOf(closes.history, token.priceAsset, yesterday);
+      if (close !== undefined) yesterdays[token.symbol] = close;
     }
-    if (Object.keys(closes).length > 0) {
+    if (Object.keys(yesterdays).length > 0) {
       references.push({
         what: `the close of ${day(yesterday * DAY_SECONDS)}`,
         at: yesterday * DAY_SECONDS,
-        prices: closes,
+        prices: yesterdays,
       });
     }
   }
@@ -215,7 +233,7 @@ async function observeChecked(
       },
     );
   }
-  return observation;
+  return { observation, closes };
 }
 
 function cadenceAllows(deps: CycleDeps, at: number): boolean {
@@ -237,15 +255,23 @@ function contractsOf(deps: CycleDeps) {
 async function decideAndPropose(deps: CycleDeps, at: number, say: (line: string) => void) {
   const { config, audit } = deps;
   let observation: Observation;
+  let closes: DailyCloses;
   try {
-    observation = await observeChecked(deps, at, say);
+    const lookbackDays = config.strategy ? configureStrategy(config.strategy).lookbackDays : 0;
+    ({ observation, closes } = await observeChecked(deps, at, say, lookbackDays));
   } catch (error) {
     if (!(error instanceof MarketDataError)) throw error;
     audit.append('cycle-stopped', { reason: error.message }, at);
     say(`market data refused, no proposal: ${error.shortMessage}`);
     return;
   }
-  const inputs = decisionInputs({ config, observation, history: deps.history, contracts: contractsOf(deps) });
+  const inputs = decisionInputs({
+    config,
+    observation,
+    history: closes.history,
+    provenance: closes.provenance,
+    contracts: contractsOf(deps),
+  });
   const decision = decide(inputs);
   const base = {
     mode: config.mode,
@@ -608,7 +634,7 @@ async function checkBeforeExecution(deps: CycleDeps, row: ProposalRow, at: numbe
     throw new Expire(`the voted validity window ended at ${utcTime(Number(record.inputs.deadline))}${last}`);
   }
   // 4. Prices: fresh, sane feeds (else wait), then the batch as the chain would run it now.
-  await observeChecked(deps, at, () => {});
+  await observeChecked(deps, at, () => {}, 0);
   const ctx = executorContext(deps, record);
   try {
     const prepared = await preparePolicyBatch(ctx, {

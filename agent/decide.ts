@@ -16,6 +16,7 @@ import type { MarketSnapshot, TokenInfo, WeightsBps } from '../strategies/types.
 import type { PoolReserves } from '../strategies/uniswap.ts';
 import { canonicalJson, sha256Hex } from './auditLog.ts';
 import { ConfigError } from './errors.ts';
+import type { HistoryProvenance } from './marketHistory.ts';
 import type { Observation } from './observe.ts';
 
 /**
@@ -36,6 +37,8 @@ export type DecisionInputs = {
   monthlySpendUsd: number;
   tokens: (TokenInfo & { address: Address; feed: Address })[];
   snapshot: { prices: Record<string, number>; closes: Record<string, number[]>; lookbackDays: number };
+  /** Where the closes came from: the feeds' rounds (with each day's round id) or a price file. */
+  history?: HistoryProvenance;
   holdings: Record<string, string>;
   pools: Record<string, { reserveToken: string; reserveUsdc: string }>;
   safe: { address: Address; nonce: string; chainId: number };
@@ -86,11 +89,15 @@ export function swapDeadline(config: TreasuryAgentConfig, at: number): bigint {
   );
 }
 
-/** Gathers the inputs of a decision from an observation and the price history (closes before today). */
+/**
+ * Gathers the inputs of a decision from an observation and the price history (closes before today: from the
+ * feeds' rounds for the agent, see agent/marketHistory.ts), with where that history came from.
+ */
 export function decisionInputs(params: {
   config: TreasuryAgentConfig;
   observation: Observation;
   history: PriceHistory;
+  provenance?: HistoryProvenance;
   contracts: DecisionInputs['contracts'];
 }): DecisionInputs {
   const { config, observation, history } = params;
@@ -127,6 +134,7 @@ export function decisionInputs(params: {
       closes: Object.fromEntries(Object.entries(historical.closes).map(([s, c]) => [s, Array.from(c)])),
       lookbackDays: historical.lookbackDays,
     },
+    ...(params.provenance ? { history: params.provenance } : {}),
     holdings: Object.fromEntries(
       Object.values(observation.holdings.holdings).map((h) => [h.symbol, h.amount.toString()]),
     ),

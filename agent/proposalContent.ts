@@ -232,7 +232,11 @@ export function proposalBodyInput(params: {
     dataSources: [
       { name: 'holdings', source: observation.holdings.source, asOf: observation.holdings.blockTimestamp },
       { name: 'pool reserves', source: observation.pools.source, asOf: observation.pools.blockTimestamp },
-      { name: 'price history (lookback)', source: 'data/prices_daily.csv', asOf: observation.at },
+      {
+        name: 'price history (lookback)',
+        source: decision.inputs.history?.source ?? 'data/prices_daily.csv',
+        asOf: observation.at,
+      },
     ],
     safe: {
       address: decision.inputs.safe.address,

@@ -5,7 +5,6 @@ import type { TreasuryAgentConfig } from '../config/schema.ts';
 import { uniswapV2RouterAbi } from '../contracts/abis.ts';
 import { makePublicClient } from '../contracts/chainClients.ts';
 import { contractNetworksFor } from '../contracts/devnet.ts';
-import { DEFAULT_PRICES_PATH } from '../contracts/localDevnet.ts';
 import { safeTransactionService, type TransactionService } from '../contracts/transactionService.ts';
 import { type Clock, chainClock, systemClock } from '../governance/clock.ts';
 import { createSnapshotClient } from '../governance/snapshotClient.ts';
@@ -16,6 +15,7 @@ import { deterministicWriter } from './draft/deterministicWriter.ts';
 import type { RationaleWriter } from './draft/types.ts';
 import { ChainError, ConfigError } from './errors.ts';
 import { Ledger } from './ledger.ts';
+import { chainMarketHistory, fileMarketHistory } from './marketHistory.ts';
 import { readSecrets } from './secrets.ts';
 
 /**
@@ -29,6 +29,10 @@ export type RuntimeOptions = {
   clock?: Clock;
   writer?: RationaleWriter;
   log?: (line: string) => void;
+  /**
+   * A price file to take the lookback from instead of the feeds' past rounds (backtest-style runs, tests);
+   * absent: the chain's history, kept in the ledger.
+   */
   pricesPath?: string;
   /** Default per execution.coSigning: the Safe Transaction Service (TREASURY_SAFE_API_KEY for Safe's hosted one). */
   transactionService?: TransactionService;
@@ -113,7 +117,9 @@ export async function buildRuntime(options: RuntimeOptions): Promise<Runtime> {
   const clock = options.clock ?? (config.chain.id === 31337 ? chainClock(config.chain.rpcUrl) : systemClock);
   const ledger = Ledger.open(config.state.ledgerPath);
   const audit = AuditLog.open(config.state.auditLogPath, ledger);
-  const history = await loadPriceHistory(options.pricesPath ?? DEFAULT_PRICES_PATH);
+  const marketHistory = options.pricesPath
+    ? fileMarketHistory(await loadPriceHistory(options.pricesPath))
+    : chainMarketHistory({ client, ledger });
   const governance = createSnapshotClient({
     hubUrl: config.governance.hubUrl,
     account: agent,
@@ -135,7 +141,7 @@ export async function buildRuntime(options: RuntimeOptions): Promise<Runtime> {
           ? contractNetworksFor({ chainId: config.chain.id, safeContracts: config.safe.contracts })
           : undefined),
     },
-    history,
+    marketHistory,
     ledger,
     audit,
     clock,

@@ -108,6 +108,11 @@ export const DevnetConfigSchema = z.strictObject({
   poolDepthUsd: z.number().positive().max(1e12),
   /** Seconds between blocks' timestamps (stable Uniswap gas figures); 0 lets anvil choose. */
   blockTimeSeconds: z.number().int().min(0).max(3600).default(12),
+  /**
+   * Days before priceDate whose closes each feed holds as past rounds, so the agent reads its lookback from the
+   * chain; default: the strategy's lookback + 7.
+   */
+  historyDays: z.number().int().min(0).max(3650).optional(),
 });
 
 export const TreasuryConfigSchema = z.strictObject({

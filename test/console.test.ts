@@ -9,7 +9,9 @@ import { runCycle } from '../agent/cycle.ts';
 import { type DecisionInputs, decide } from '../agent/decide.ts';
 import { applyMarketDay, pricesOnDay } from '../agent/demo/market.ts';
 import { callsInWords } from '../agent/proposalContent.ts';
+import { DEFAULT_PRICES_PATH } from '../contracts/localDevnet.ts';
 import { displayAmount, type TreasuryAgentPlugin } from '../governance/proposalBody.ts';
+import { loadPriceHistory } from '../strategies/priceHistory.ts';
 import { type CycleStack, startCycleStack } from './support/localStack.ts';
 
 /**
@@ -117,12 +119,15 @@ function decisionOf(key: string) {
   };
 }
 
+let history: Awaited<ReturnType<typeof loadPriceHistory>>;
+
 beforeAll(async () => {
+  history = await loadPriceHistory(DEFAULT_PRICES_PATH);
   s = await startCycleStack();
   const g = s.runtime.config.governance;
   const day = async () => Math.floor((await s.runtime.clock()) / 86_400);
   const marketOfYesterday = async () =>
-    applyMarketDay(s.stack, pricesOnDay(s.stack, s.runtime.history, (await day()) - 1));
+    applyMarketDay(s.stack, pricesOnDay(s.stack, history, (await day()) - 1));
   // 1. passed and executed
   await runCycle(s.runtime);
   const first = s.runtime.ledger.all()[0]!;
@@ -373,7 +378,7 @@ describe('treasury console --config (live: ledger, hub, chain)', () => {
     // The open vote passes; before it executes WBTC falls 45% (feeds and pools agree): the circuit breaker.
     const g = s.runtime.config.governance;
     await s.advance(g.votingPeriodSeconds + g.executionDelaySeconds + 120);
-    const today = pricesOnDay(s.stack, s.runtime.history, Math.floor((await s.runtime.clock()) / 86_400) - 1);
+    const today = pricesOnDay(s.stack, history, Math.floor((await s.runtime.clock()) / 86_400) - 1);
     await applyMarketDay(s.stack, { ...today, WBTC: today.WBTC! * 0.55 });
     await runCycle(s.runtime);
     const reason = s.runtime.ledger.getState('paused');

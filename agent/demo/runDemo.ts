@@ -12,7 +12,7 @@ import { type AuditRecord, parseAuditLog } from '../auditLog.ts';
 import { runCycle } from '../cycle.ts';
 import { startLocalStack } from '../localStack.ts';
 import { buildRuntime } from '../runtime.ts';
-import { applyMarketDay, pricesOnDay } from './market.ts';
+import { applyMarketDay, postClosesOfDays, pricesOnDay } from './market.ts';
 import { DEMO_MEMBERS, type MemberPolicy } from './members.ts';
 
 /**
@@ -111,13 +111,13 @@ export async function runDemo(
     config,
     memberStakes: members.map((m) => m.stake),
     hubDbPath: join(options.outDir, 'hub.db'),
+    pricesPath: options.pricesPath,
   });
   const runtime = await buildRuntime({
     config: stack.config,
     env: stack.env,
     contractNetworks: stack.contractNetworks,
     log: (line) => say(`  agent  ${line}`),
-    pricesPath: options.pricesPath,
   });
   const clock = chainClock(stack.config.chain.rpcUrl);
   say(
@@ -146,6 +146,8 @@ export async function runDemo(
   const stableSymbols = new Set(stack.config.tokens.filter((t) => t.role === 'stable').map((t) => t.symbol));
   let aborted = false;
   let previousEth: number | undefined;
+  /** The last day whose close the feeds hold (the devnet starts with priceDate's). */
+  let lastMoved = fromDay - 1;
 
   const value = (amounts: Record<string, bigint>, prices: Record<string, number>) => {
     const usd: Record<string, number> = {};
@@ -160,10 +162,13 @@ export async function runDemo(
         aborted = true;
         break;
       }
-      // Monday: the market moves to the day's closes, then the agent's cycle.
+      // Monday: the market moves to the day's closes, then the agent's cycle (its lookback read from the feeds,
+      // which hold every day's close: the days skipped since the last move are posted first).
       await setChainTime(runtime.client, day * 86_400 + NOON);
+      if (lastMoved < day - 1) await postClosesOfDays(stack, history, lastMoved + 1, day - 1);
       const prices = pricesOnDay(stack, history, day);
       await applyMarketDay(stack, prices);
+      lastMoved = day;
       const eth = prices.WETH ?? 0;
       const ethChange = previousEth ? eth / previousEth - 1 : 0;
       previousEth = eth;
@@ -207,8 +212,10 @@ export async function runDemo(
         day +
         Math.ceil((g.votingDelaySeconds + g.votingPeriodSeconds + g.executionDelaySeconds + 3600) / 86_400);
       await setChainTime(runtime.client, friday * 86_400 + NOON);
+      await postClosesOfDays(stack, history, day + 1, friday - 1);
       const fridayPrices = pricesOnDay(stack, history, friday);
       await applyMarketDay(stack, fridayPrices);
+      lastMoved = friday;
       await runCycle(runtime);
       const holdings = await readHoldings(runtime.client, { safe, tokens });
       const amounts = Object.fromEntries(Object.values(holdings.holdings).map((h) => [h.symbol, h.amount]));

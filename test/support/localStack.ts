@@ -4,11 +4,10 @@ import { join } from 'node:path';
 import type { Hex } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
 import type { RationaleWriter } from '../../agent/draft/types.ts';
-import { type LocalStack, postFeedPrices, startLocalStack } from '../../agent/localStack.ts';
+import { advanceWithHeartbeats, type LocalStack, startLocalStack } from '../../agent/localStack.ts';
 import { buildRuntime, type Runtime } from '../../agent/runtime.ts';
 import { loadConfig } from '../../config/loadConfig.ts';
 import type { TreasuryAgentConfig } from '../../config/schema.ts';
-import { advanceChainTime } from '../../contracts/chainTime.ts';
 import { DEFAULT_DEVNET_CONFIG } from '../../contracts/devnetCommand.ts';
 import type { TransactionService } from '../../contracts/transactionService.ts';
 import { chainClock } from '../../governance/clock.ts';
@@ -22,7 +21,7 @@ export type CycleStack = {
   stack: LocalStack;
   runtime: Runtime;
   dir: string;
-  /** Moves the chain (and so the hub and the agent) forward. */
+  /** Moves the chain (and so the hub and the agent) forward; the feeds post every day's close on the way. */
   advance: (seconds: number) => Promise<number>;
   /** Member i votes 1 = For, 2 = Against, 3 = Abstain through snapshot.js. */
   vote: (member: number, proposal: string, choice: 1 | 2 | 3) => Promise<void>;
@@ -54,9 +53,7 @@ export async function startCycleStack(
     runtime,
     dir,
     async advance(seconds) {
-      const now = await advanceChainTime(runtime.client, seconds);
-      await postFeedPrices(stack);
-      return now;
+      return advanceWithHeartbeats(stack, seconds);
     },
     async vote(member, proposal, choice) {
       const voter = createSnapshotClient({
