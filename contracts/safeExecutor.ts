@@ -1,4 +1,4 @@
-import SafeImport, { type ContractNetworksConfig, EthSafeSignature } from '@safe-global/protocol-kit';
+import type { ContractNetworksConfig, default as SafeImport } from '@safe-global/protocol-kit';
 import {
   type Address,
   type Chain,
@@ -29,9 +29,20 @@ import {
 import { type OwnerSignature, verifiedSignatures } from './transactionService.ts';
 import { readHoldings, readSafeState, type SafeStateReading, type TokenRef } from './treasuryReads.ts';
 
-// protocol-kit's types describe a CommonJS module; under ESM its default export is the Safe class itself.
-const Safe = SafeImport as unknown as typeof SafeImport.default;
-type Safe = InstanceType<typeof Safe>;
+type Safe = InstanceType<typeof SafeImport.default>;
+
+/**
+ * protocol-kit (with its own copy of viem, ethers' ABI coder and the Safe deployments) costs about a second of
+ * CPU to load: it is imported when there is something to execute, not when the agent starts.
+ */
+async function protocolKit() {
+  const kit = await import('@safe-global/protocol-kit');
+  // Its types describe a CommonJS module; under ESM its default export is the Safe class itself.
+  return {
+    Safe: kit.default as unknown as typeof SafeImport.default,
+    EthSafeSignature: kit.EthSafeSignature,
+  };
+}
 
 /** A simulated inner call of the Safe transaction reverted: names the call and the reason. */
 export class SimulationError extends TreasuryError {
@@ -595,6 +606,7 @@ export async function executePrepared(
 
   await simulateInnerCalls(ctx, prepared);
 
+  const { Safe, EthSafeSignature } = await protocolKit();
   const kitFor = (key: Hex) =>
     Safe.init({
       provider: ctx.rpcUrl,
