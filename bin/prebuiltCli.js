@@ -36,7 +36,8 @@ const KEEP = 4;
  * Bundled rather than loaded from node_modules: viem and the pure-ESM libraries it is made of. As files they are
  * ~500 modules; bundled, only what the CLI uses. Every other package stays external (protocol-kit, snapshot.js,
  * LangChain and zod keep one module instance, shared with whatever else loads them). No object of the bundled
- * viem crosses into an external package: protocol-kit gets an RPC URL and keys, snapshot.js a signing function.
+ * viem crosses into an external package: protocol-kit gets keys and a `request` function, snapshot.js a signing
+ * function.
  */
 const INLINE = /^(viem|ox|abitype|@noble\/[^/]+|@scure\/[^/]+)(\/|$)/;
 

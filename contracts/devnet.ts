@@ -13,6 +13,7 @@ import type { TokenConfig, TreasuryAgentConfig } from '../config/schema.ts';
 import { type Artifact, projectArtifacts, safeArtifacts, uniswapArtifacts } from './artifacts.ts';
 import { makePublicClient, makeWalletClient } from './chainClients.ts';
 import { devAccount } from './devAccounts.ts';
+import { waitForReceipt } from './receipts.ts';
 
 /** Feeds report USD prices with 8 decimals, like Chainlink's USD feeds. */
 export const FEED_DECIMALS = 8;
@@ -125,7 +126,11 @@ export async function deployDevnet(options: DeployDevnetOptions): Promise<Devnet
   });
 
   const waitFor = async (hash: Hex, what: string) => {
-    const receipt = await publicClient.waitForTransactionReceipt({ hash, pollingInterval: 10 });
+    const receipt = await waitForReceipt(publicClient, {
+      hash,
+      step: `devnet deployment (${what})`,
+      hint: 'the machine may be starved of CPU, or anvil stuck: stop it and start the devnet again',
+    });
     if (receipt.status !== 'success') throw new ChainError(`devnet deployment failed at: ${what}`);
     return receipt;
   };

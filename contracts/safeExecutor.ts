@@ -16,6 +16,7 @@ import { ChainError, RefusedError, TreasuryError } from '../agent/errors.ts';
 import { amountAtPrice, MAX_BPS } from '../strategies/pricePolicy.ts';
 import { policySwapperAbi } from './abis.ts';
 import { projectArtifacts } from './artifacts.ts';
+import { waitForReceipt } from './receipts.ts';
 import { executedSafeTx } from './safeEvents.ts';
 import {
   buildPolicyBatchTx,
@@ -607,9 +608,14 @@ export async function executePrepared(
   await simulateInnerCalls(ctx, prepared);
 
   const { Safe, EthSafeSignature } = await protocolKit();
+  // Through our client, not a URL: protocol-kit would give each request viem's fixed 10 s (and retry a send),
+  // while ours waits as long as the chain warrants (contracts/chainClients.ts).
+  const provider = {
+    request: (args: { method: string; params?: unknown }) => ctx.client.request(args as never),
+  };
   const kitFor = (key: Hex) =>
     Safe.init({
-      provider: ctx.rpcUrl,
+      provider,
       signer: key,
       safeAddress: ctx.safe,
       contractNetworks: ctx.contractNetworks,
@@ -660,7 +666,11 @@ export async function executePrepared(
   } catch (error) {
     throw new ChainError(`executing the Safe transaction failed: ${revertReason(error)}`, { cause: error });
   }
-  const receipt = await ctx.client.waitForTransactionReceipt({ hash: transactionHash });
+  const receipt = await waitForReceipt(ctx.client, {
+    hash: transactionHash,
+    step: `executing the Safe transaction ${prepared.safeTxHash}`,
+    hint: 'it was sent and may still confirm: run the agent again, which looks for it on chain first and never executes the voted batch twice',
+  });
   const executed = executedSafeTx(receipt.logs, prepared.safeTxHash, ctx.safe);
   if (receipt.status !== 'success' || !executed) {
     throw new ChainError(
