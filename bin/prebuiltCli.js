@@ -29,8 +29,13 @@ import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
-/** Older builds kept besides the current one (a long-running `treasury run` may still load chunks of its own). */
+/**
+ * A running command loads chunks of its build until it exits (a lazy `import()` may come days later in `treasury
+ * run`), so older builds are removed only beyond the newest KEEP and once a day old. Never delete .cache/cli/
+ * under a running agent.
+ */
 const KEEP = 4;
+const KEEP_MS = 24 * 3_600_000;
 
 /**
  * Bundled rather than loaded from node_modules: viem and the pure-ESM libraries it is made of. As files they are
@@ -153,14 +158,17 @@ async function build(root, entry, cache) {
   return join(dir, 'cli.js');
 }
 
-/** Removes the older builds beyond KEEP, and what a build that crashed left (over an hour old). */
+/** Removes the builds beyond the newest KEEP that are over a day old, and what crashed builds left (an hour). */
 function prune(cache, current) {
   const entries = readdirSync(cache, { withFileTypes: true })
     .filter((e) => e.isDirectory() && e.name !== current)
     .map((e) => ({ path: join(cache, e.name), tmp: e.name.startsWith('tmp-') }))
     .map((e) => ({ ...e, at: statSync(e.path, { throwIfNoEntry: false })?.mtimeMs ?? 0 }))
     .sort((a, b) => b.at - a.at);
-  const old = entries.filter((e) => !e.tmp).slice(KEEP);
+  const old = entries
+    .filter((e) => !e.tmp)
+    .slice(KEEP)
+    .filter((e) => Date.now() - e.at > KEEP_MS);
   const crashed = entries.filter((e) => e.tmp && Date.now() - e.at > 3_600_000);
   for (const { path } of [...old, ...crashed]) rmSync(path, { recursive: true, force: true });
 }
