@@ -83,12 +83,15 @@ export class DemoStepError extends TreasuryError {
   constructor(step: string, cause: unknown) {
     const inner = cause instanceof TreasuryError ? cause : undefined;
     const what = inner?.shortMessage ?? (cause as { shortMessage?: string })?.shortMessage ?? String(cause);
+    const rpc = /Http|Rpc|Timeout|fetch failed|ECONN/.test(`${(cause as Error)?.name} ${what}`);
     super(`demo stopped at ${step}: ${what}`, {
       cause,
       details: inner?.details,
       hint:
         inner?.hint ??
-        'the local chain or hub did not answer as expected; if the machine is busy, run the demo again when it is not',
+        (rpc
+          ? 'the local chain or hub did not answer: if the machine is busy, run the demo again when it is quieter'
+          : 'TREASURY_DEBUG=1 prints where it failed'),
     });
     this.step = step;
   }
