@@ -10,6 +10,7 @@ import {
 import { privateKeyToAccount } from 'viem/accounts';
 import type { TreasuryAgentConfig } from '../config/schema.ts';
 import { type ExecutionFound, findDecisionExecution } from '../contracts/executionLogs.ts';
+import { ConfirmationTimeoutError } from '../contracts/receipts.ts';
 import {
   type BatchSimulation,
   decisionExecuted,
@@ -768,6 +769,9 @@ async function executeNow(
     );
   } catch (error) {
     if (!(error instanceof TreasuryError)) throw error;
+    // Sent, not yet confirmed: it may still be mined, so this is no failure. The row stays `executing` and the
+    // next cycle looks for it on chain first (resumeExecution); the Safe's nonce forbids a second run anyway.
+    if (error instanceof ConfirmationTimeoutError) throw error;
     // A price-policy refusal is found before anything is sent: the voted batch can no longer run (expired).
     const to = error instanceof PolicyRefusedError ? 'expired' : 'failed';
     deps.ledger.transition(row.key, 'executing', to, { reason: error.shortMessage }, at);

@@ -9,10 +9,15 @@ import { devAccount, devPrivateKey } from '../contracts/devAccounts.ts';
 import { closeTimeOf, contractNetworksFor, priceToFeedAnswer } from '../contracts/devnet.ts';
 import { writeFeedRounds } from '../contracts/feedRoundWriter.ts';
 import { type LocalDevnet, startDevnet } from '../contracts/localDevnet.ts';
+import { waitForReceipt } from '../contracts/receipts.ts';
 import type { HubInstance } from '../governance/hub/server.ts';
 import { startHub } from '../governance/hub/server.ts';
 import type { SpaceInput } from '../governance/hub/spaces.ts';
 import { ConfigError } from './errors.ts';
+
+/** What to do when anvil, on this machine, does not confirm a transaction in minutes. */
+export const LOCAL_HINT =
+  'anvil did not mine it: the machine may be starved of CPU or anvil stuck; stop other work and run it again';
 
 /**
  * The whole local environment on one machine: anvil with the devnet, the Snapshot-compatible hub on the same
@@ -98,7 +103,11 @@ export async function startLocalStack(options: {
           args: [account.address, amount],
         }),
       });
-      await client.waitForTransactionReceipt({ hash });
+      await waitForReceipt(client, {
+        hash,
+        step: `minting GOV for member ${account.address}`,
+        hint: LOCAL_HINT,
+      });
       members.push({ index, address: account.address, key: devPrivateKey(index), gov: amount });
     }
     const stewards = config.safe.owners.filter((o) => o !== config.safe.agent);
@@ -173,7 +182,8 @@ export async function postFeedPrices(
       data: encodeFunctionData({ abi: aggregatorV3Abi, functionName: 'updateAnswer', args: [answer] }),
     });
   }
-  if (last) await client.waitForTransactionReceipt({ hash: last });
+  if (last)
+    await waitForReceipt(client, { hash: last, step: 'posting prices to the feeds', hint: LOCAL_HINT });
 }
 
 /**

@@ -6,8 +6,6 @@ import {
   type Hex,
   parseEther,
   parseUnits,
-  type TransactionReceipt,
-  TransactionReceiptNotFoundError,
   zeroAddress,
 } from 'viem';
 import { ChainError, ConfigError } from '../agent/errors.ts';
@@ -16,6 +14,7 @@ import { type Artifact, projectArtifacts, safeArtifacts, uniswapArtifacts } from
 import { makePublicClient, makeWalletClient } from './chainClients.ts';
 import { devAccount } from './devAccounts.ts';
 import { writeFeedRounds } from './feedRoundWriter.ts';
+import { waitForReceipt } from './receipts.ts';
 
 /** Feeds report USD prices with 8 decimals, like Chainlink's USD feeds. */
 export const FEED_DECIMALS = 8;
@@ -89,34 +88,6 @@ export type DeployDevnetOptions = {
 /** When the devnet's feeds post a day's close: 60 s before the day ends (days since 1970-01-01). */
 export const closeTimeOf = (day: number) => (day + 1) * 86_400 - 60;
 
-/**
- * The receipt of a transaction on anvil, asked for directly until it is there (anvil mines each transaction
- * right after accepting it). viem's waitForTransactionReceipt waits for a new block after a first miss, and
- * on a loaded machine it could miss the one block that held the transaction and wait for a next that never came.
- */
-async function minedReceipt(
-  client: ReturnType<typeof makePublicClient>,
-  hash: Hex,
-  what: string,
-): Promise<TransactionReceipt> {
-  const deadline = Date.now() + 600_000;
-  for (;;) {
-    try {
-      return await client.getTransactionReceipt({ hash });
-    } catch (error) {
-      if (!(error instanceof TransactionReceiptNotFoundError)) {
-        throw new ChainError(`devnet deployment: cannot read the receipt of ${what}`, { cause: error });
-      }
-    }
-    if (Date.now() > deadline) {
-      throw new ChainError(`devnet deployment: ${what} (${hash}) was not mined in 10 minutes`, {
-        hint: 'is anvil still running? (automine must be on)',
-      });
-    }
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
 /** Converts a USD amount at a USD price into token base units (bigint), without float rounding drift. */
 export function usdToUnits(usd: number, priceUsd: number, decimals: number): bigint {
   const amount = usd / priceUsd;
@@ -164,7 +135,11 @@ export async function deployDevnet(options: DeployDevnetOptions): Promise<Devnet
   });
 
   const waitFor = async (hash: Hex, what: string) => {
-    const receipt = await minedReceipt(publicClient, hash, what);
+    const receipt = await waitForReceipt(publicClient, {
+      hash,
+      step: `devnet deployment (${what})`,
+      hint: 'the machine may be starved of CPU, or anvil stuck: stop it and start the devnet again',
+    });
     if (receipt.status !== 'success') throw new ChainError(`devnet deployment failed at: ${what}`);
     return receipt;
   };

@@ -1,4 +1,4 @@
-import SafeImport, { type ContractNetworksConfig, EthSafeSignature } from '@safe-global/protocol-kit';
+import type { ContractNetworksConfig, default as SafeImport } from '@safe-global/protocol-kit';
 import {
   type Address,
   type Chain,
@@ -17,6 +17,7 @@ import { ChainError, RefusedError, TreasuryError } from '../agent/errors.ts';
 import { amountAtPrice, MAX_BPS } from '../strategies/pricePolicy.ts';
 import { erc20Abi, policySwapperAbi } from './abis.ts';
 import { projectArtifacts } from './artifacts.ts';
+import { waitForReceipt } from './receipts.ts';
 import { executedSafeTx } from './safeEvents.ts';
 import {
   buildPolicyBatchTx,
@@ -30,9 +31,20 @@ import {
 import { type OwnerSignature, verifiedSignatures } from './transactionService.ts';
 import { readHoldings, readSafeState, type SafeStateReading, type TokenRef } from './treasuryReads.ts';
 
-// protocol-kit's types describe a CommonJS module; under ESM its default export is the Safe class itself.
-const Safe = SafeImport as unknown as typeof SafeImport.default;
-type Safe = InstanceType<typeof Safe>;
+type Safe = InstanceType<typeof SafeImport.default>;
+
+/**
+ * protocol-kit (with its own copy of viem, ethers' ABI coder and the Safe deployments) costs about a second of
+ * CPU to load: it is imported when there is something to execute, not when the agent starts.
+ */
+async function protocolKit() {
+  const kit = await import('@safe-global/protocol-kit');
+  // Its types describe a CommonJS module; under ESM its default export is the Safe class itself.
+  return {
+    Safe: kit.default as unknown as typeof SafeImport.default,
+    EthSafeSignature: kit.EthSafeSignature,
+  };
+}
 
 /** A simulated inner call of the Safe transaction reverted: names the call and the reason. */
 export class SimulationError extends TreasuryError {
@@ -627,9 +639,15 @@ export async function executePrepared(
 
   await simulateInnerCalls(ctx, prepared);
 
+  const { Safe, EthSafeSignature } = await protocolKit();
+  // Through our client, not a URL: protocol-kit would give each request viem's fixed 10 s (and retry a send),
+  // while ours waits as long as the chain warrants (contracts/chainClients.ts).
+  const provider = {
+    request: (args: { method: string; params?: unknown }) => ctx.client.request(args as never),
+  };
   const kitFor = (key: Hex) =>
     Safe.init({
-      provider: ctx.rpcUrl,
+      provider,
       signer: key,
       safeAddress: ctx.safe,
       contractNetworks: ctx.contractNetworks,
@@ -680,7 +698,11 @@ export async function executePrepared(
   } catch (error) {
     throw new ChainError(`executing the Safe transaction failed: ${revertReason(error)}`, { cause: error });
   }
-  const receipt = await ctx.client.waitForTransactionReceipt({ hash: transactionHash });
+  const receipt = await waitForReceipt(ctx.client, {
+    hash: transactionHash,
+    step: `executing the Safe transaction ${prepared.safeTxHash}`,
+    hint: 'it was sent and may still confirm: run the agent again, which looks for it on chain first and never executes the voted batch twice',
+  });
   const executed = executedSafeTx(receipt.logs, prepared.safeTxHash, ctx.safe);
   if (receipt.status !== 'success' || !executed) {
     throw new ChainError(

@@ -27,16 +27,13 @@ import {
   SPACE_FIELDS,
   VOTE_FIELDS,
 } from './hubReplies.ts';
-import {
-  BASIC_CHOICES,
-  Client712,
-  cancelProposalTypes,
-  messageId,
-  proposalTypes,
-  type SignedData,
-  SNAPSHOT_DOMAIN,
-  voteTypes,
-} from './snapshotProtocol.ts';
+import type { Client712, SignedData } from './snapshotProtocol.ts';
+
+/**
+ * snapshot.js (with ethers v5 and ajv) costs about a second of CPU to load; reading the hub is plain GraphQL over
+ * fetch and needs none of it. It is imported the first time a message is prepared, signed or sent.
+ */
+const snapshotProtocol = () => import('./snapshotProtocol.ts');
 
 export type SnapshotClientOptions = {
   /** `https://hub.snapshot.org` (messages go to seq.snapshot.org, as snapshot.js does) or the local hub's URL. */
@@ -171,11 +168,18 @@ const ProposeInputSchema = z.object({
 
 type Kind = 'proposal' | 'vote' | 'cancel';
 
-const TYPES: Record<Kind, SignedData['types']> = {
-  proposal: proposalTypes,
-  vote: voteTypes,
-  cancel: cancelProposalTypes,
-};
+/** The EIP-712 types of each kind of message, and the message id, from snapshot.js (loaded on first use). */
+async function protocolFor(kind: Kind) {
+  const protocol = await snapshotProtocol();
+  const types: SignedData['types'] = {
+    proposal: protocol.proposalTypes,
+    vote: protocol.voteTypes,
+    cancel: protocol.cancelProposalTypes,
+  }[kind];
+  const id = (message: Record<string, unknown>) =>
+    protocol.messageId({ domain: { ...protocol.SNAPSHOT_DOMAIN }, types, message });
+  return { protocol, types, id };
+}
 
 /** The bridge snapshot.js expects: an ethers-v5-style `_signTypedData`, backed by a viem account. */
 export function viemTypedDataSigner(account: LocalAccount) {
@@ -441,7 +445,7 @@ export function createSnapshotClient(options: SnapshotClientOptions): SnapshotCl
    * hub is asked whether the message was already accepted.
    */
   async function sendEnvelope(url: string, kind: Kind, envelope: { data: SignedData }): Promise<Receipt> {
-    const expectedId = messageId(envelope.data);
+    const expectedId = (await snapshotProtocol()).messageId(envelope.data);
     let lastProblem: unknown;
     let lastReason: RetryReason | undefined;
     let askedMs: number | undefined;
@@ -550,9 +554,9 @@ export function createSnapshotClient(options: SnapshotClientOptions): SnapshotCl
   }
 
   /** snapshot.js Client712 whose transport is `sendEnvelope` (so status codes, retries and fetch are ours). */
-  function clientFor(kind: Kind) {
+  function clientFor(kind: Kind, Base: typeof Client712) {
     let result: Receipt | undefined;
-    class Client extends Client712 {
+    class Client extends Base {
       override async send(envelope: { data: SignedData }) {
         result = await sendEnvelope(this.address, kind, envelope);
         return result;
@@ -563,12 +567,12 @@ export function createSnapshotClient(options: SnapshotClientOptions): SnapshotCl
 
   async function signAndSend(
     kind: Kind,
-    types: SignedData['types'],
     message: Record<string, unknown>,
     call: (client: InstanceType<typeof Client712>, web3: never, from: string) => Promise<unknown>,
   ): Promise<Receipt> {
-    const expectedId = messageId({ domain: { ...SNAPSHOT_DOMAIN }, types, message });
-    const { client, result } = clientFor(kind);
+    const { protocol, id } = await protocolFor(kind);
+    const expectedId = id(message);
+    const { client, result } = clientFor(kind, protocol.Client712);
     await call(client, signer as never, account.address);
     const receipt = result();
     if (!receipt) throw new GovernanceError(`snapshot.js did not send the ${kind}`);
@@ -589,7 +593,7 @@ export function createSnapshotClient(options: SnapshotClientOptions): SnapshotCl
       title: input.title,
       body: input.body,
       snapshot: input.snapshot,
-      choices: input.choices ?? [...BASIC_CHOICES],
+      choices: input.choices ?? [...(await snapshotProtocol()).BASIC_CHOICES],
       discussion: input.discussion ?? '',
       labels: input.labels ?? [],
       plugins: typeof input.plugins === 'string' ? input.plugins : JSON.stringify(input.plugins ?? {}),
@@ -617,7 +621,7 @@ export function createSnapshotClient(options: SnapshotClientOptions): SnapshotCl
       privacy: '',
       app,
     };
-    return prepared('proposal', message);
+    return await prepared('proposal', message);
   }
 
   async function prepareVote(input: VoteInput): Promise<PreparedMessage> {
@@ -652,15 +656,14 @@ export function createSnapshotClient(options: SnapshotClientOptions): SnapshotCl
         `the prepared ${message.kind} is from ${message.from}, not ${account.address}`,
       );
     }
-    const types = TYPES[message.kind];
-    const id = messageId({ domain: { ...SNAPSHOT_DOMAIN }, types, message: message.message });
-    if (id !== message.id) {
+    const { id: idOf } = await protocolFor(message.kind);
+    if (idOf(message.message) !== message.id) {
       throw new GovernanceError(`the prepared ${message.kind} does not hash to its id ${message.id}`, {
         hint: 'the stored message was altered; prepare it again',
       });
     }
     const copy = structuredClone(message.message);
-    return signAndSend(message.kind, types, copy, (client, web3, from) =>
+    return signAndSend(message.kind, copy, (client, web3, from) =>
       message.kind === 'proposal'
         ? client.proposal(web3, from, copy as never)
         : message.kind === 'vote'
@@ -669,9 +672,9 @@ export function createSnapshotClient(options: SnapshotClientOptions): SnapshotCl
     );
   }
 
-  function prepared(kind: Kind, message: Record<string, unknown>): PreparedMessage {
-    const id = messageId({ domain: { ...SNAPSHOT_DOMAIN }, types: TYPES[kind], message });
-    return { kind, id, from: account.address, message };
+  async function prepared(kind: Kind, message: Record<string, unknown>): Promise<PreparedMessage> {
+    const { id } = await protocolFor(kind);
+    return { kind, id: id(message), from: account.address, message };
   }
 
   return {

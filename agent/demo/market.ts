@@ -5,9 +5,10 @@ import { makePublicClient, makeWalletClient } from '../../contracts/chainClients
 import { devAccount } from '../../contracts/devAccounts.ts';
 import { closeTimeOf, priceToFeedAnswer } from '../../contracts/devnet.ts';
 import { writeFeedRounds } from '../../contracts/feedRoundWriter.ts';
+import { waitForReceipt } from '../../contracts/receipts.ts';
 import { readPools } from '../../contracts/treasuryReads.ts';
 import { type PriceHistory, priceAsOf } from '../../strategies/priceHistory.ts';
-import { type LocalStack, postFeedPrices } from '../localStack.ts';
+import { LOCAL_HINT, type LocalStack, postFeedPrices } from '../localStack.ts';
 
 /**
  * The demo's market: on each replayed day the feeds post that day's closes and an arbitrageur (the devnet
@@ -135,7 +136,12 @@ export async function applyMarketDay(
       }),
     );
   }
-  if (last) await client.waitForTransactionReceipt({ hash: last });
+  if (last)
+    await waitForReceipt(client, {
+      hash: last,
+      step: "moving the pools to the day's prices",
+      hint: LOCAL_HINT,
+    });
   await postFeedPrices(stack, pricesUsd);
 }
 
