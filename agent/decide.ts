@@ -36,7 +36,12 @@ export type DecisionInputs = {
   guardrails: unknown;
   monthlySpendUsd: number;
   tokens: (TokenInfo & { address: Address; feed: Address })[];
-  snapshot: { prices: Record<string, number>; closes: Record<string, number[]>; lookbackDays: number };
+  /** Closes per day, oldest first; null where the history has no price (JSON has no NaN). */
+  snapshot: {
+    prices: Record<string, number>;
+    closes: Record<string, (number | null)[]>;
+    lookbackDays: number;
+  };
   /** Where the closes came from: the feeds' rounds (with each day's round id) or a price file. */
   history?: HistoryProvenance;
   holdings: Record<string, string>;
@@ -131,7 +136,12 @@ export function decisionInputs(params: {
     tokens,
     snapshot: {
       prices,
-      closes: Object.fromEntries(Object.entries(historical.closes).map(([s, c]) => [s, Array.from(c)])),
+      closes: Object.fromEntries(
+        Object.entries(historical.closes).map(([s, c]) => [
+          s,
+          Array.from(c, (x) => (Number.isFinite(x) ? x : null)),
+        ]),
+      ),
       lookbackDays: historical.lookbackDays,
     },
     ...(params.provenance ? { history: params.provenance } : {}),
@@ -161,8 +171,12 @@ export function decisionHashOf(inputs: DecisionInputs, targets: WeightsBps, plan
   return keccak256(stringToHex(canonicalJson({ inputs, targets, plan })));
 }
 
-/** The decision, purely from its logged inputs: same inputs, same swaps, same safeTxHash. */
-export function decide(inputs: DecisionInputs): Decision {
+/**
+ * The decision, purely from its logged inputs: same inputs, same swaps, same safeTxHash. The inputs are taken
+ * as the log keeps them (a canonical JSON round trip), so a decision replayed from the log is the one made.
+ */
+export function decide(given: DecisionInputs): Decision {
+  const inputs = JSON.parse(canonicalJson(given)) as DecisionInputs;
   const strategy = configureStrategy(inputs.strategy.config as NonNullable<TreasuryAgentConfig['strategy']>);
   const day = Math.floor(inputs.at / DAY_SECONDS);
   const snapshot: MarketSnapshot = {
@@ -171,7 +185,10 @@ export function decide(inputs: DecisionInputs): Decision {
     tokens: Object.fromEntries(inputs.tokens.map((t) => [t.symbol, t])),
     prices: inputs.snapshot.prices,
     closes: Object.fromEntries(
-      Object.entries(inputs.snapshot.closes).map(([s, c]) => [s, Float64Array.from(c)]),
+      Object.entries(inputs.snapshot.closes).map(([s, c]) => [
+        s,
+        Float64Array.from(c, (x) => x ?? Number.NaN),
+      ]),
     ),
     lookbackDays: inputs.snapshot.lookbackDays,
   };

@@ -65,7 +65,10 @@ export function draftFacts(
       updatedAt: p.updatedAt,
     })),
     volatility: Object.fromEntries(
-      Object.entries(inputs.snapshot.closes).map(([s, c]) => [s, annualisedVolatility(c)]),
+      Object.entries(inputs.snapshot.closes).map(([s, c]) => [
+        s,
+        annualisedVolatility(Float64Array.from(c, (x) => x ?? Number.NaN)),
+      ]),
     ),
     guardrails: guardrailChecks(decision),
     untrusted: { tokenNames, earlierProposals },

@@ -263,7 +263,7 @@ describe('a cycle on chain history', () => {
     for (const [symbol, closes] of Object.entries(file.data.inputs.snapshot.closes)) {
       const onChain = chain.data.inputs.snapshot.closes[symbol]!;
       expect(onChain).toHaveLength(closes.length);
-      expect(onChain).toEqual(closes.map((c) => Number(priceToFeedAnswer(c)) / 1e8));
+      expect(onChain).toEqual(closes.map((c) => Number(priceToFeedAnswer(c!)) / 1e8));
     }
     expect(chain.data.targets).toEqual(file.data.targets);
     expect(chain.data.plan).toEqual(file.data.plan);
