@@ -491,15 +491,17 @@ async function watch(deps: CycleDeps, row: ProposalRow, at: number, say: (line: 
   const tally = { for: forVotes, against, abstain, total, quorum, votes: checked.tally.votes };
   let outcome: 'passed' | 'rejected';
   let reason: string;
+  const symbol = deps.config.tokens.find((t) => t.role === 'governance')!.symbol;
+  const tokens = (n: number) => `${n.toLocaleString('en-US', { maximumFractionDigits: 2 })} ${symbol}`;
   if (total < quorum) {
     outcome = 'rejected';
-    reason = `short of quorum: ${total} of ${quorum} votes`;
+    reason = `short of quorum: ${tokens(total)} voted, ${tokens(quorum)} needed`;
   } else if (forVotes <= against) {
     outcome = 'rejected';
-    reason = `For ${forVotes} did not beat Against ${against}`;
+    reason = `For ${tokens(forVotes)} did not beat Against ${tokens(against)}`;
   } else {
     outcome = 'passed';
-    reason = `For ${forVotes} beat Against ${against} with quorum ${total} ≥ ${quorum}`;
+    reason = `For ${tokens(forVotes)} beat Against ${tokens(against)}, with ${tokens(total)} voted (quorum ${tokens(quorum)})`;
   }
   const votes = checked.votes.map((v) => ({ voter: v.voter, choice: v.choice, vp: v.vp }));
   deps.ledger.transition(row.key, 'posted', outcome, { reason }, at);

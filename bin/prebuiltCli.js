@@ -11,8 +11,12 @@
 // of every file that went into it (plus this file and the project's path); a start reads those files again and
 // runs the build whose key matches, or builds (about a second). Nothing is built by `npm ci` or `npm test`.
 //
+// The build runs in a child process whose environment holds only what esbuild needs (ENV_FOR_BUILD): the agent's
+// keys stay in this process and never reach esbuild's service process.
+//
 // Anything unusual (no esbuild, a read-only checkout, a failed build) returns undefined and the caller runs the
 // sources through tsx, as before. TREASURY_TSX=1 forces that; TREASURY_DEBUG=1 says why the build was not used.
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   existsSync,
@@ -173,6 +177,22 @@ function prune(cache, current) {
   for (const { path } of [...old, ...crashed]) rmSync(path, { recursive: true, force: true });
 }
 
+/** What the build process gets of the environment: where programs and temporary files are, nothing else. */
+const ENV_FOR_BUILD = ['PATH', 'HOME', 'TMPDIR', 'TEMP', 'TMP', 'SYSTEMROOT', 'ESBUILD_BINARY_PATH'];
+
+/** Builds in a child process with ENV_FOR_BUILD only; resolves to the built entry's path. */
+function buildInChild(root, entry, cache, env) {
+  const childEnv = {};
+  for (const name of ENV_FOR_BUILD) if (env[name] !== undefined) childEnv[name] = env[name];
+  const args = [fileURLToPath(import.meta.url), '--build', root, entry, cache];
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, args, { env: childEnv, maxBuffer: 1 << 20 }, (error, stdout, stderr) => {
+      if (error) reject(new Error(`the CLI build failed: ${stderr.trim() || error.message}`));
+      else resolve(stdout.trim());
+    });
+  });
+}
+
 /**
  * The file URL of the bundled CLI (it exports `main`), built if the sources changed since the last build; or
  * undefined, to run the sources through tsx.
@@ -182,11 +202,16 @@ export async function prebuiltCli(options = {}) {
   if (env.TREASURY_TSX === '1') return undefined;
   const cache = join(root, '.cache', 'cli');
   try {
-    const built = currentBuild(root, cache) ?? (await build(root, entry, cache));
+    const built = currentBuild(root, cache) ?? (await buildInChild(root, entry, cache, env));
     return pathToFileURL(built).href;
   } catch (error) {
     if (env.TREASURY_DEBUG)
       process.stderr.write(`the bundled CLI is not used (running through tsx): ${error}\n`);
     return undefined;
   }
+}
+
+if (process.argv[2] === '--build' && process.argv[1] === fileURLToPath(import.meta.url)) {
+  const [root, entry, cache] = process.argv.slice(3);
+  process.stdout.write(`${await build(root, entry, cache)}\n`);
 }

@@ -4,7 +4,9 @@ import {
   type Chain,
   decodeErrorResult,
   decodeEventLog,
+  decodeFunctionData,
   encodeFunctionData,
+  formatUnits,
   getAddress,
   type Hex,
   type Log,
@@ -101,14 +103,60 @@ export class PolicyRefusedError extends TreasuryError {
   }
 }
 
+/** How a refusal names tokens and amounts for people: symbols and decimals by address, the orders of the batch. */
+export type RevertContext = {
+  tokens: readonly { symbol: string; address: Address; decimals: number; feed?: Address }[];
+  orders?: readonly { tokenIn: Address; tokenOut: Address }[];
+};
+
+const utcOf = (t: bigint) => `${new Date(Number(t) * 1000).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+
+/** A refusal's arguments in display units: symbols for addresses, prices and amounts as people read them. */
+function refusalDetail(name: string, args: readonly unknown[], context?: RevertContext): string {
+  const token = (address: unknown) =>
+    context?.tokens.find((t) => t.address.toLowerCase() === String(address).toLowerCase());
+  const feedOf = (address: unknown) =>
+    context?.tokens.find((t) => t.feed?.toLowerCase() === String(address).toLowerCase());
+  const symbol = (address: unknown) => token(address)?.symbol ?? String(address);
+  const price = (p: unknown) => (Number(p as bigint) / 1e18).toPrecision(6);
+  const amount = (value: unknown, address: Address | undefined) => {
+    const t = address ? token(address) : undefined;
+    return t ? `${formatUnits(value as bigint, t.decimals)} ${t.symbol}` : `${String(value)} base units`;
+  };
+  switch (name) {
+    case 'BelowFloor':
+      return `oracle price ${price(args[2])} ${symbol(args[1])} per ${symbol(args[0])}, floor ${price(args[3])}`;
+    case 'InsufficientOutput': {
+      const order = context?.orders?.[Number(args[0])];
+      return `swap ${Number(args[0]) + 1} would return ${amount(args[1], order?.tokenOut)}, at least ${amount(args[2], order?.tokenOut)} required`;
+    }
+    case 'StaleFeed':
+      return `${feedOf(args[0])?.symbol ?? String(args[0])} feed ${Number(args[1]).toLocaleString('en-US')} s old, limit ${Number(args[2]).toLocaleString('en-US')} s`;
+    case 'FeedFromFuture':
+      return `${feedOf(args[0])?.symbol ?? String(args[0])} feed dated ${utcOf(args[1] as bigint)}, block at ${utcOf(args[2] as bigint)}`;
+    case 'FeedDecimals':
+      return `${feedOf(args[0])?.symbol ?? String(args[0])} feed has ${args[1]} decimals, ${args[2]} expected`;
+    case 'NonPositiveAnswer':
+      return `${feedOf(args[0])?.symbol ?? String(args[0])} feed answered ${String(args[1])}`;
+    case 'NotYetValid':
+      return `valid from ${utcOf(args[0] as bigint)}, block at ${utcOf(args[1] as bigint)}`;
+    case 'ValidityEnded':
+      return `valid until ${utcOf(args[0] as bigint)}, block at ${utcOf(args[1] as bigint)}`;
+    case 'AlreadyExecuted':
+      return `decision ${String(args[1])}`;
+    default:
+      return `${name}(${args.map((a) => String(a)).join(', ')})`;
+  }
+}
+
 /** Reads PolicySwapper's or the router's revert data: the policy's reason, or undefined for anything else. */
 export function decodePolicyRevert(
   data: Hex | undefined,
+  context?: RevertContext,
 ): { reason: PolicyRefusalReason; text: string } | undefined {
   if (!data || data === '0x') return undefined;
   try {
     const decoded = decodeErrorResult({ abi: projectArtifacts.policySwapper.abi, data });
-    const args = (decoded.args ?? []).map((a) => String(a)).join(', ');
     if (decoded.errorName === 'Error') {
       const message = String(decoded.args?.[0] ?? '');
       if (/INSUFFICIENT_OUTPUT_AMOUNT/.test(message)) {
@@ -120,7 +168,7 @@ export function decodePolicyRevert(
       return undefined;
     }
     const [reason, text] = POLICY_ERRORS[decoded.errorName] ?? ['other', decoded.errorName];
-    return { reason, text: `${text} (${decoded.errorName}(${args}))` };
+    return { reason, text: `${text}: ${refusalDetail(decoded.errorName, decoded.args ?? [], context)}` };
   } catch {
     return undefined;
   }
@@ -487,6 +535,17 @@ export function policySwapsIn(
   return events;
 }
 
+/** The orders of a PolicySwapper.execute call (to name a refused swap's tokens). */
+function ordersOf(data: Hex): { tokenIn: Address; tokenOut: Address }[] | undefined {
+  try {
+    const decoded = decodeFunctionData({ abi: policySwapperAbi, data });
+    if (decoded.functionName !== 'execute') return undefined;
+    return decoded.args[0].orders.map((o) => ({ tokenIn: o.tokenIn, tokenOut: o.tokenOut }));
+  } catch {
+    return undefined;
+  }
+}
+
 function revertReason(error: unknown): string {
   if (!error) return 'reverted';
   const e = error as { shortMessage?: string; message?: string; details?: string; cause?: unknown };
@@ -541,7 +600,7 @@ export async function simulateBatch(ctx: ExecutorContext, tx: RebalanceTx): Prom
     if (result.status !== 'success') {
       const policy =
         ctx.swapper && getAddress(tx.calls[i]!.to) === getAddress(ctx.swapper)
-          ? decodePolicyRevert(result.data)
+          ? decodePolicyRevert(result.data, { tokens: ctx.tokens, orders: ordersOf(tx.calls[i]!.data) })
           : undefined;
       if (policy) {
         throw new PolicyRefusedError(

@@ -122,7 +122,9 @@ describe('the agent cycle on anvil and the local hub', () => {
     expect(replay.out).toContain(`replayed ${hubSwaps(records)} swaps, safeTxHash ${row.safeTxHash}`);
     const show = await cli(['audit', 'show', decisionId, '--log', logPath]);
     expect(show.out).toContain(`safeTxHash ${row.safeTxHash}`);
-    expect(show.out).toMatch(/vote: passed — For 5000000 beat Against 1500000/);
+    expect(show.out).toMatch(
+      /vote: passed — For 5,000,000 GOV beat Against 1,500,000 GOV, with 6,500,000 GOV voted \(quorum 1,000,000 GOV\)/,
+    );
     expect(show.out).toContain(`executed: transaction ${executed.executionTxHash}`);
     expect(show.out).toMatch(/0x[0-9a-fA-F]{40} For \(3,000,000 GOV\)/);
     // A tampered log does not verify.
@@ -146,7 +148,9 @@ describe('the agent cycle on anvil and the local hub', () => {
     ]);
     await runCycle(s.runtime);
     expect(s.runtime.ledger.get(row.key)!.state).toBe('rejected');
-    expect(s.runtime.ledger.get(row.key)!.reason).toMatch(/For 2000000 did not beat Against 3000000/);
+    expect(s.runtime.ledger.get(row.key)!.reason).toMatch(
+      /For 2,000,000 GOV did not beat Against 3,000,000 GOV/,
+    );
     expect((await readSafeState(s.runtime.client, { safe: s.runtime.config.safe.address! })).nonce).toBe(0n);
   });
 
@@ -158,7 +162,9 @@ describe('the agent cycle on anvil and the local hub', () => {
     await runCycle(s.runtime);
     expect(s.runtime.ledger.get(row.key)!.state).toBe('rejected');
     const result = auditKinds(s).find((r) => r.kind === 'vote-result')!;
-    expect((result.data as { reason: string }).reason).toBe('short of quorum: 400000 of 1000000 votes');
+    expect((result.data as { reason: string }).reason).toBe(
+      'short of quorum: 400,000 GOV voted, 1,000,000 GOV needed',
+    );
     expect((await readSafeState(s.runtime.client, { safe: s.runtime.config.safe.address! })).nonce).toBe(0n);
   });
 

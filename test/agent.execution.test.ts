@@ -136,7 +136,9 @@ describe('voted trades under a price policy, checked on chain', () => {
     await applyMarketDay(s.stack, { ...prices, GOV: prices.GOV! * 0.7 }); // the floor is −25%
     const report = await runCycle(s.runtime);
     expect(s.runtime.ledger.get(row.key)!.state).toBe('passed');
-    expect(report.events.join('\n')).toMatch(/waits: the price policy refuses .* below the floor/);
+    expect(report.events.join('\n')).toMatch(
+      /waits: the price policy refuses the voted batch now: the oracle price is below the floor voters accepted: oracle price [\d.]+ USDC per GOV, floor [\d.]+/,
+    );
     expect((await policyRefusal(s, row)).reason).toBe('below-floor');
     await expectChainRefuses(s, row);
 
@@ -181,7 +183,9 @@ describe('voted trades under a price policy, checked on chain', () => {
     await expectChainRefuses(s, row);
     const report = await runCycle(s.runtime);
     expect(s.runtime.ledger.get(row.key)!.state).toBe('passed');
-    expect(report.events.join('\n')).toMatch(/waits: .*pool returns less than the oracle price allows/);
+    expect(report.events.join('\n')).toMatch(
+      /waits: .*the pool returns less than the oracle price allows: swap 1 would return [\d.]+ USDC, at least [\d.]+ USDC required/,
+    );
     // Arbitrage brings the pool back to the oracle price; the next cycle executes the voted calls.
     await applyMarketDay(s.stack, prices);
     await runCycle(s.runtime);

@@ -125,6 +125,39 @@ describe('the bundled CLI (bin/prebuiltCli.js)', () => {
     expect(builds().filter((name) => name.startsWith('tmp-'))).toEqual([]);
   });
 
+  it("builds in a process that holds none of the agent's keys (only where programs and temporary files are)", async () => {
+    // ESBUILD_BINARY_PATH is passed on: a wrapper records the environment esbuild's service starts with.
+    const seen = join(root, 'esbuild-env.txt');
+    const wrapper = join(root, 'esbuild-wrapper.sh');
+    const real = join(
+      import.meta.dirname,
+      '..',
+      'node_modules',
+      '@esbuild',
+      `${process.platform}-${process.arch}`,
+      'bin',
+      'esbuild',
+    );
+    writeFileSync(wrapper, `#!/bin/sh\nenv > ${JSON.stringify(seen)}\nexec ${JSON.stringify(real)} "$@"\n`, {
+      mode: 0o755,
+    });
+    rmSync(join(root, '.cache'), { recursive: true, force: true });
+    const env = {
+      PATH: process.env.PATH,
+      ESBUILD_BINARY_PATH: wrapper,
+      TREASURY_AGENT_KEY: `0x${'ab'.repeat(32)}`,
+      OPENAI_API_KEY: 'sk-test-never-passed-on',
+      TREASURY_RPC_URL: 'https://rpc.example/v2/secret-key',
+    };
+    expect(await prebuiltCli({ root, env })).toMatch(/cli\.js$/);
+    const names = readFileSync(seen, 'utf8')
+      .split('\n')
+      .map((line) => line.split('=')[0]);
+    expect(names).toContain('PATH');
+    for (const secret of ['TREASURY_AGENT_KEY', 'OPENAI_API_KEY', 'TREASURY_RPC_URL'])
+      expect(names).not.toContain(secret);
+  });
+
   it('falls back to tsx (undefined) when asked, or when the sources do not build', async () => {
     expect(await prebuiltCli({ root, env: { TREASURY_TSX: '1' } })).toBeUndefined();
     write('agent/cli.ts', 'export const main = (;\n');
