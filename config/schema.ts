@@ -1,8 +1,8 @@
 import cron from 'node-cron';
-import { getAddress, isAddress } from 'viem';
 import { z } from 'zod';
 import { GuardrailsSchema } from '../strategies/guardrails.ts';
 import { StrategyConfigSchema, unknownStrategySymbols } from '../strategies/registry.ts';
+import { AddressSchema } from './addressSchema.ts';
 
 /**
  * The one config file the stewards write (YAML or JSON). Each section is a zod schema; the strategy's own
@@ -10,12 +10,7 @@ import { StrategyConfigSchema, unknownStrategySymbols } from '../strategies/regi
  * Secrets are never here: keys come from the environment (see agent/secrets.ts).
  */
 
-export const AddressSchema = z
-  .string()
-  .refine((value) => isAddress(value, { strict: false }), {
-    message: 'not an EVM address (0x + 40 hex digits)',
-  })
-  .transform((value) => getAddress(value));
+export { AddressSchema };
 
 export const TokenSymbolSchema = z.string().regex(/^[A-Z][A-Z0-9]{1,9}$/, {
   message: 'token symbols are 2–10 capital letters or digits, e.g. WETH',
