@@ -7,7 +7,7 @@ import { parseAuditLog } from './auditLog.ts';
 import { replayDecision, showDecision, verifyAudit } from './auditTools.ts';
 import { type Command, stringOption, UsageError } from './command.ts';
 import { runCycle } from './cycle.ts';
-import { describeError, TreasuryError } from './errors.ts';
+import { ConfigError, describeError, TreasuryError } from './errors.ts';
 import { Ledger } from './ledger.ts';
 import { buildRuntime } from './runtime.ts';
 import { startSchedule } from './scheduler.ts';
@@ -107,9 +107,10 @@ export const configValidateCommand: Command = {
       );
       return 0;
     } catch (error) {
-      if (error instanceof TreasuryError && error.details.length) {
+      // Every problem on stdout, one a line; what is wrong overall (and what to do) on stderr.
+      if (error instanceof ConfigError) {
         for (const line of error.details) io.out(line);
-        io.err(`${path}: ${error.details.length} problem(s)`);
+        io.err(`✖ ${error.hint ? `${error.shortMessage} → ${error.hint}` : error.shortMessage}`);
         return 1;
       }
       throw error;

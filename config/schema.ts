@@ -192,7 +192,7 @@ export const TreasuryAgentConfigSchema = z
   .strictObject({
     chain: ChainConfigSchema,
     safe: SafeConfigSchema,
-    tokens: z.array(TokenConfigSchema).min(2),
+    tokens: z.array(TokenConfigSchema).min(2).max(64),
     treasury: TreasuryConfigSchema,
     governance: GovernanceConfigSchema,
     /** shadow: observe, decide, draft and log, but post nothing and execute nothing. live: the whole cycle. */
@@ -212,10 +212,12 @@ export const TreasuryAgentConfigSchema = z
   })
   .superRefine((config, ctx) => {
     const symbols = config.tokens.map((t) => t.symbol);
+    const seen = new Set<string>();
     symbols.forEach((symbol, i) => {
-      if (symbols.indexOf(symbol) !== i) {
+      if (seen.has(symbol)) {
         ctx.addIssue({ code: 'custom', path: ['tokens', i, 'symbol'], message: `duplicate token ${symbol}` });
       }
+      seen.add(symbol);
     });
     const governance = config.tokens.filter((t) => t.role === 'governance');
     if (governance.length !== 1) {
