@@ -100,8 +100,8 @@ export async function loadSpacesFile(path: string): Promise<Space[]> {
   }
   let value: unknown;
   try {
-    // logLevel silent: YAML warnings would go to stderr as process warnings, quoting the file's lines.
-    value = /\.ya?ml$/i.test(path) ? parseYaml(text, { logLevel: 'silent' }) : JSON.parse(text);
+    // logLevel error: YAML warnings would go to stderr as process warnings, quoting the file's lines.
+    value = /\.ya?ml$/i.test(path) ? parseYaml(text, { logLevel: 'error' }) : JSON.parse(text);
   } catch (error) {
     throw new HubError(`the spaces file ${path} is not valid ${/\.ya?ml$/i.test(path) ? 'YAML' : 'JSON'}`, {
       cause: error,
