@@ -24,7 +24,8 @@ export const AddressSchema = z
   .string()
   .superRefine((value, ctx) => {
     const problem = addressProblem(value);
-    // Aborts: the object's own checks (e.g. "the agent must be an owner") would only repeat the problem.
-    if (problem) ctx.addIssue({ code: 'custom', message: problem, continue: false });
+    // Not aborting: the config's other checks still run and report their own problems. Those comparing
+    // addresses see this one as written (not normalised): they compare in lowercase.
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
   })
   .transform((value) => getAddress(value));

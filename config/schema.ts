@@ -2,7 +2,7 @@ import cron from 'node-cron';
 import { z } from 'zod';
 import { GuardrailsSchema } from '../strategies/guardrails.ts';
 import { StrategyConfigSchema, unknownStrategySymbols } from '../strategies/registry.ts';
-import { AddressSchema } from './addressSchema.ts';
+import { AddressSchema, addressProblem } from './addressSchema.ts';
 
 /**
  * The one config file the stewards write (YAML or JSON). Each section is a zod schema; the strategy's own
@@ -71,10 +71,12 @@ export const SafeConfigSchema = z
         message: `threshold ${safe.threshold} is above the number of owners (${safe.owners.length})`,
       });
     }
-    if (new Set(safe.owners).size !== safe.owners.length) {
+    // In lowercase: an address with a bad checksum (reported at its own path) reaches here as written.
+    const owners = safe.owners.map((owner) => owner.toLowerCase());
+    if (new Set(owners).size !== owners.length) {
       ctx.addIssue({ code: 'custom', path: ['owners'], message: 'owners must be distinct' });
     }
-    if (!safe.owners.includes(safe.agent)) {
+    if (!addressProblem(safe.agent) && !owners.includes(safe.agent.toLowerCase())) {
       ctx.addIssue({ code: 'custom', path: ['agent'], message: 'the agent must be one of the Safe owners' });
     }
   });

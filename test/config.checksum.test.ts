@@ -90,6 +90,16 @@ describe('config addresses: EIP-55 checksums', () => {
     expect(problems(stringify(raw))).toEqual([checksumLine(agent, 'safe.agent')]);
   });
 
+  it('reports the other problems of the file too', () => {
+    const raw = parse(mainnet);
+    raw.router = mistyped(raw.router);
+    raw.guardrails.allowlist.push('XYZ');
+    expect(problems(stringify(raw))).toEqual([
+      checksumLine(raw.router, 'router'),
+      '✖ unknown token XYZ (configured: GOV, WETH, WBTC, USDC, DAI) → at guardrails.allowlist[5]',
+    ]);
+  });
+
   it('still refuses what is not an address at all', () => {
     const raw = parse(mainnet);
     raw.router = '0X7A250D5630B4CF539739DF2C5DACB4C659F2488D';
