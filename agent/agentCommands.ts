@@ -11,6 +11,7 @@ import { ConfigError, describeError, TreasuryError } from './errors.ts';
 import { Ledger } from './ledger.ts';
 import { buildRuntime } from './runtime.ts';
 import { startSchedule } from './scheduler.ts';
+import { configSecrets, urlCredentials } from './secrets.ts';
 
 const agentOptions = {
   config: { type: 'string' as const, valueName: 'FILE', description: 'the agent config (YAML or JSON)' },
@@ -27,6 +28,7 @@ async function withRuntime(
   if (!path)
     throw new UsageError('--config FILE is required', { hint: 'e.g. --config config/examples/devnet.yaml' });
   const config = await loadConfig(path);
+  io.addSecrets?.(configSecrets(config));
   const runtime = await buildRuntime({
     config,
     env: process.env,
@@ -167,6 +169,7 @@ export const auditVerifyCommand: Command = {
     const configPath = stringOption(args, 'config');
     const rpc =
       stringOption(args, 'rpc') ?? (configPath ? (await loadConfig(configPath)).chain.rpcUrl : undefined);
+    io.addSecrets?.(urlCredentials(rpc));
     const client = rpc ? makePublicClient(Number.parseInt(await chainIdOf(rpc), 16), rpc) : undefined;
     const result = await verifyAudit(records, client);
     io.out(`${path}: ${result.chain.count} records, hash chain ${result.chain.ok ? 'intact' : 'BROKEN'}`);
@@ -240,6 +243,7 @@ export const resumeCommand: Command = {
     if (!path)
       throw new UsageError('--config FILE is required', { hint: 'the config whose ledger is paused' });
     const config = await loadConfig(path);
+    io.addSecrets?.(configSecrets(config));
     const ledger = Ledger.open(config.state.ledgerPath);
     try {
       const reason = ledger.getState('paused');

@@ -1,5 +1,6 @@
 import { type Command, type CommandIo, commandUsage, parseCommandArgs, UsageError } from './command.ts';
 import { describeError, redactUrlsIn, TreasuryError } from './errors.ts';
+import { createRedactor, environmentSecretValues } from './secrets.ts';
 
 /** A command as the registry knows it before loading it: loading pulls in its (heavy) dependencies. */
 export type CommandEntry = { name: string[]; summary: string; load: () => Promise<Command> };
@@ -109,10 +110,22 @@ export async function main(argv: string[], io?: Partial<CommandIo>): Promise<num
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
   }
+  // Everything printed goes through one redactor: the environment's secrets and those a command adds (its
+  // config's URL credentials), in any encoding it knows (agent/secrets.ts), then credentials in URLs.
+  const secrets = environmentSecretValues(process.env);
+  let redact = createRedactor(secrets);
+  const clean = (line: string) => redactUrlsIn(redact(line));
+  const out = io?.out ?? ((line) => process.stdout.write(`${line}\n`));
+  const err = io?.err ?? ((line) => process.stderr.write(`${line}\n`));
   const fullIo: CommandIo = {
-    out: io?.out ?? ((line) => process.stdout.write(`${line}\n`)),
-    err: io?.err ?? ((line) => process.stderr.write(`${line}\n`)),
+    out: (line) => out(clean(line)),
+    err: (line) => err(clean(line)),
     signal: io?.signal ?? controller.signal,
+    addSecrets: (values) => {
+      secrets.push(...values);
+      redact = createRedactor(secrets);
+      io?.addSecrets?.(values);
+    },
   };
   try {
     if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
@@ -132,7 +145,7 @@ export async function main(argv: string[], io?: Partial<CommandIo>): Promise<num
     }
     return await command.run(parsed, fullIo);
   } catch (error) {
-    fullIo.err(`✖ ${redactUrlsIn(describeError(error))}`);
+    fullIo.err(`✖ ${describeError(error)}`);
     if (process.env.TREASURY_DEBUG && error instanceof Error && error.stack) fullIo.err(error.stack);
     return error instanceof UsageError ? 2 : error instanceof TreasuryError ? 1 : 1;
   } finally {

@@ -23,9 +23,12 @@ function formatPath(path: readonly PropertyKey[]): string {
     .join('');
 }
 
-/** A key as JSON (control characters escaped), cut to a readable length. */
+/**
+ * A key as JSON (control characters escaped), whole: a cut key could show most of a secret pasted there, which
+ * the CLI's redaction (whole values only) would not recognise.
+ */
 function quoteKey(key: string): string {
-  return JSON.stringify(key.length > 64 ? `${key.slice(0, 64)}…` : key);
+  return JSON.stringify(key);
 }
 
 /** Top-level keys of the config file, required ones first (read from the schema, so they never drift). */
