@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { isAlias, LineCounter, parseDocument, visit } from 'yaml';
+import { isScalar, LineCounter, parseDocument, visit } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../agent/errors.ts';
 import { type TreasuryAgentConfig, TreasuryAgentConfigSchema } from './schema.ts';
@@ -8,8 +8,8 @@ import { type TreasuryAgentConfig, TreasuryAgentConfigSchema } from './schema.ts
 const CONFIG_HELP = 'start from config/examples/devnet.yaml; every field: treasury config schema';
 /** Problems listed for one file at most (a hostile file can hold millions). */
 const MAX_LISTED = 50;
-/** Longest config text parsed: the examples are 3 KB; YAML and the checks below stay fast up to here. */
-const MAX_CONFIG_CHARS = 1_000_000;
+/** Longest config text parsed: the examples are 3–4 KB; YAML and the checks below stay fast up to here. */
+const MAX_CONFIG_CHARS = 256_000;
 
 /** `a.b[1].c`; a key that is not a plain name is quoted (`a["x.y"]`), so a key cannot fake a path or a line. */
 function formatPath(path: readonly PropertyKey[]): string {
@@ -145,14 +145,25 @@ function parseYamlStrict(text: string, source: string): unknown {
   // Warnings (an unknown tag, …) stop too. parseDocument never prints them (`parse` would, on stderr, with the
   // line's text); logLevel 'silent' would also drop the error for a second document.
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true, logLevel: 'error', lineCounter });
+  // Duplicate keys are found below: the parser's own check compares every pair of keys of a mapping.
+  const doc = parseDocument(text, { uniqueKeys: false, prettyErrors: true, logLevel: 'error', lineCounter });
   const problem = doc.errors[0] ?? doc.warnings[0];
   if (problem) throw located(problem);
+  const at = (node: { range?: [number, number, number] | null }) => [
+    lineCounter.linePos(node.range?.[0] ?? 0),
+  ];
   visit(doc, {
     Alias(_, node) {
-      if (isAlias(node) && !node.resolve(doc)) {
-        const at = lineCounter.linePos(node.range?.[0] ?? 0);
-        throw located({ message: `unknown alias *${node.source}`, linePos: [at] });
+      if (!node.resolve(doc)) throw located({ message: `unknown alias *${node.source}`, linePos: at(node) });
+    },
+    Map(_, map) {
+      const keys = new Set<string>();
+      for (const { key } of map.items) {
+        const name = isScalar(key) ? `=${String(key.value)}` : String(key);
+        if (keys.has(name)) {
+          throw located({ message: 'Map keys must be unique', linePos: isScalar(key) ? at(key) : undefined });
+        }
+        keys.add(name);
       }
     },
   });
