@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { getAddress } from 'viem';
@@ -8,7 +10,7 @@ import { ConfigError } from '../agent/errors.ts';
 import { addressProblem } from '../config/addressSchema.ts';
 import { parseConfig } from '../config/loadConfig.ts';
 import { HubError } from '../governance/errors.ts';
-import { parseSpaces } from '../governance/hub/spaces.ts';
+import { loadSpacesFile, parseSpaces } from '../governance/hub/spaces.ts';
 
 const root = join(import.meta.dirname, '..');
 const mainnet = readFileSync(join(root, 'config/examples/mainnet.yaml'), 'utf8');
@@ -150,6 +152,15 @@ describe("the hub's spaces file: the same rule", () => {
         /^invalid spaces in spaces\.yaml: it holds (nothing|a single (string|number)), not a list of spaces or a mapping with "spaces:" → start from governance\/hub\/examples\/spaces\.yaml/,
       );
     }
+  });
+
+  it('refuses a spaces file far larger than any', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'treasury-spaces-'));
+    const path = join(dir, 'spaces.yaml');
+    await writeFile(path, `# ${'x'.repeat(300_000)}\n${spacesExample}`);
+    await expect(loadSpacesFile(path)).rejects.toThrow(
+      /is 30\d,\d{3} characters long → a spaces file is a few kilobytes/,
+    );
   });
 
   it('accepts lowercase addresses and normalises them', () => {

@@ -90,6 +90,9 @@ export function parseSpaces(value: unknown, source = 'spaces'): Space[] {
   return parsed.data;
 }
 
+/** Longest spaces file read (100 spaces of a few hundred bytes fit many times over; YAML's key check is quadratic). */
+const MAX_SPACES_FILE_CHARS = 256_000;
+
 /** Reads a spaces file (JSON, or YAML when the name ends in .yaml/.yml). */
 export async function loadSpacesFile(path: string): Promise<Space[]> {
   let text: string;
@@ -97,6 +100,11 @@ export async function loadSpacesFile(path: string): Promise<Space[]> {
     text = await readFile(path, 'utf8');
   } catch (error) {
     throw new HubError(`cannot read the spaces file ${path}`, { cause: error, hint: 'pass --spaces FILE' });
+  }
+  if (text.length > MAX_SPACES_FILE_CHARS) {
+    throw new HubError(`the spaces file ${path} is ${text.length.toLocaleString('en-US')} characters long`, {
+      hint: `a spaces file is a few kilobytes (at most ${MAX_SPACES_FILE_CHARS.toLocaleString('en-US')} characters)`,
+    });
   }
   let value: unknown;
   try {
