@@ -10,11 +10,11 @@ import { parseAuditLog } from './auditLog.ts';
 import { type AuditSources, replayDecision, showDecision, verifyAudit } from './auditTools.ts';
 import { type Command, integerOption, stringOption, UsageError } from './command.ts';
 import { clearPause, runCycle } from './cycle.ts';
-import { describeError, TreasuryError } from './errors.ts';
+import { ConfigError, describeError, TreasuryError } from './errors.ts';
 import { Ledger } from './ledger.ts';
 import { buildRuntime } from './runtime.ts';
 import { startSchedule } from './scheduler.ts';
-import { readSecrets } from './secrets.ts';
+import { configSecrets, readSecrets, urlCredentials } from './secrets.ts';
 
 const agentOptions = {
   config: { type: 'string' as const, valueName: 'FILE', description: 'the agent config (YAML or JSON)' },
@@ -35,6 +35,7 @@ async function withRuntime(
   if (!path)
     throw new UsageError('--config FILE is required', { hint: 'e.g. --config config/examples/devnet.yaml' });
   const config = await loadConfig(path);
+  io.addSecrets?.(configSecrets(config));
   const runtime = await buildRuntime({
     config,
     env: process.env,
@@ -150,9 +151,10 @@ export const configValidateCommand: Command = {
       );
       return 0;
     } catch (error) {
-      if (error instanceof TreasuryError && error.details.length) {
+      // Every problem on stdout, one a line; what is wrong overall (and what to do) on stderr.
+      if (error instanceof ConfigError) {
         for (const line of error.details) io.out(line);
-        io.err(`${path}: ${error.details.length} problem(s)`);
+        io.err(`✖ ${error.hint ? `${error.shortMessage} → ${error.hint}` : error.shortMessage}`);
         return 1;
       }
       throw error;
@@ -227,6 +229,7 @@ export const auditVerifyCommand: Command = {
     const config = configPath ? await loadConfig(configPath) : undefined;
     const { path, records } = await readLog(args, config?.state.auditLogPath);
     const rpc = stringOption(args, 'rpc') ?? config?.chain.rpcUrl;
+    io.addSecrets?.(urlCredentials(rpc));
     const client = rpc ? makePublicClient(Number.parseInt(await chainIdOf(rpc), 16), rpc) : undefined;
     const ledgerPath = stringOption(args, 'ledger') ?? config?.state.ledgerPath;
     let mirror: { seq: number; hash: string }[] | undefined;
@@ -374,6 +377,7 @@ export const resumeCommand: Command = {
     if (!path)
       throw new UsageError('--config FILE is required', { hint: 'the config whose ledger is paused' });
     const config = await loadConfig(path);
+    io.addSecrets?.(configSecrets(config));
     const ledger = Ledger.open(config.state.ledgerPath);
     try {
       const reason = clearPause(ledger);

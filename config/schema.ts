@@ -1,8 +1,8 @@
 import cron from 'node-cron';
-import { getAddress, isAddress } from 'viem';
 import { z } from 'zod';
 import { GuardrailsSchema } from '../strategies/guardrails.ts';
 import { StrategyConfigSchema, unknownStrategySymbols } from '../strategies/registry.ts';
+import { AddressSchema, addressProblem } from './addressSchema.ts';
 
 /**
  * The one config file the stewards write (YAML or JSON). Each section is a zod schema; the strategy's own
@@ -10,12 +10,7 @@ import { StrategyConfigSchema, unknownStrategySymbols } from '../strategies/regi
  * Secrets are never here: keys come from the environment (see agent/secrets.ts).
  */
 
-export const AddressSchema = z
-  .string()
-  .refine((value) => isAddress(value, { strict: false }), {
-    message: 'not an EVM address (0x + 40 hex digits)',
-  })
-  .transform((value) => getAddress(value));
+export { AddressSchema };
 
 export const TokenSymbolSchema = z.string().regex(/^[A-Z][A-Z0-9]{1,9}$/, {
   message: 'token symbols are 2–10 capital letters or digits, e.g. WETH',
@@ -89,10 +84,12 @@ export const SafeConfigSchema = z
         message: `threshold ${safe.threshold} is above the number of owners (${safe.owners.length})`,
       });
     }
-    if (new Set(safe.owners).size !== safe.owners.length) {
+    // In lowercase: an address with a bad checksum (reported at its own path) reaches here as written.
+    const owners = safe.owners.map((owner) => owner.toLowerCase());
+    if (new Set(owners).size !== owners.length) {
       ctx.addIssue({ code: 'custom', path: ['owners'], message: 'owners must be distinct' });
     }
-    if (!safe.owners.includes(safe.agent)) {
+    if (!addressProblem(safe.agent) && !owners.includes(safe.agent.toLowerCase())) {
       ctx.addIssue({ code: 'custom', path: ['agent'], message: 'the agent must be one of the Safe owners' });
     }
   });
@@ -255,7 +252,7 @@ export const TreasuryAgentConfigSchema = z
   .strictObject({
     chain: ChainConfigSchema,
     safe: SafeConfigSchema,
-    tokens: z.array(TokenConfigSchema).min(2),
+    tokens: z.array(TokenConfigSchema).min(2).max(64),
     treasury: TreasuryConfigSchema,
     governance: GovernanceConfigSchema,
     /** shadow: observe, decide, draft and log, but post nothing and execute nothing. live: the whole cycle. */
@@ -277,10 +274,12 @@ export const TreasuryAgentConfigSchema = z
   })
   .superRefine((config, ctx) => {
     const symbols = config.tokens.map((t) => t.symbol);
+    const seen = new Set<string>();
     symbols.forEach((symbol, i) => {
-      if (symbols.indexOf(symbol) !== i) {
+      if (seen.has(symbol)) {
         ctx.addIssue({ code: 'custom', path: ['tokens', i, 'symbol'], message: `duplicate token ${symbol}` });
       }
+      seen.add(symbol);
     });
     const governance = config.tokens.filter((t) => t.role === 'governance');
     if (governance.length !== 1) {

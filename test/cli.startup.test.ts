@@ -58,6 +58,7 @@ describe('a fast start: `treasury once` loads only what the config uses', () => 
       'agent/cli.ts',
       'agent/command.ts',
       'agent/errors.ts',
+      'agent/secrets.ts',
     ]);
     expect([...packages]).toEqual([]);
   });
