@@ -10,8 +10,10 @@ import { parseAuditLog } from './auditLog.ts';
 import { type AuditSources, replayDecision, showDecision, verifyAudit } from './auditTools.ts';
 import { type Command, integerOption, stringOption, UsageError } from './command.ts';
 import { clearPause, runCycle } from './cycle.ts';
+import { runLoggedCycle } from './cycleLog.ts';
 import { ConfigError, describeError, TreasuryError } from './errors.ts';
 import { Ledger } from './ledger.ts';
+import { createCommandLogger } from './logger.ts';
 import { buildRuntime } from './runtime.ts';
 import { startSchedule } from './scheduler.ts';
 import { configSecrets, readSecrets, urlCredentials } from './secrets.ts';
@@ -30,6 +32,7 @@ async function withRuntime(
   args: Parameters<Command['run']>[0],
   io: Parameters<Command['run']>[1],
   body: (runtime: Awaited<ReturnType<typeof buildRuntime>>) => Promise<number>,
+  options: { printEvents?: boolean } = {},
 ): Promise<number> {
   const path = stringOption(args, 'config');
   if (!path)
@@ -40,7 +43,7 @@ async function withRuntime(
     config,
     env: process.env,
     pricesPath: stringOption(args, 'prices'),
-    log: io.out,
+    log: options.printEvents === false ? undefined : io.out,
   });
   try {
     return await body(runtime);
@@ -73,24 +76,33 @@ export const runCommand: Command = {
     'SIGTERM lets the running cycle finish its step, then closes the ledger. A restart resumes open proposals.',
   ],
   run: (args, io) =>
-    withRuntime(args, io, async (runtime) => {
-      const config = runtime.config;
-      const schedule = startSchedule({
-        cron: config.schedule.cron,
-        signal: io.signal,
-        cycle: async () => {
-          await runCycle(runtime);
-        },
-        onSkip: (reason) => io.err(`tick skipped: ${reason}`),
-        onError: (error) => io.err(`✖ cycle failed: ${describeError(error)}`),
-      });
-      io.out(
-        `running on "${config.schedule.cron}" (UTC), mode ${config.mode}; next cycle ${schedule.nextRun()?.toISOString() ?? '—'}`,
-      );
-      await schedule.done;
-      io.out('stopped; ledger closed');
-      return 0;
-    }),
+    withRuntime(
+      args,
+      io,
+      async (runtime) => {
+        const config = runtime.config;
+        const log = await createCommandLogger(io, 'run');
+        const space = config.governance.space;
+        const schedule = startSchedule({
+          cron: config.schedule.cron,
+          signal: io.signal,
+          // One line per cycle, its events inside it (agent/cycleLog.ts).
+          cycle: async () => {
+            await runLoggedCycle(runtime, log);
+          },
+          onSkip: (reason) => log.warn({ space }, `${space}: tick skipped: ${reason}`),
+        });
+        const next = schedule.nextRun()?.toISOString() ?? null;
+        log.info(
+          { space, cron: config.schedule.cron, mode: config.mode, next },
+          `${space}: running on "${config.schedule.cron}" (UTC), mode ${config.mode}; next cycle ${next ?? '—'}`,
+        );
+        await schedule.done;
+        log.info({ space }, `${space}: stopped; ledger closed`);
+        return 0;
+      },
+      { printEvents: false },
+    ),
 };
 
 export const watchCommand: Command = {

@@ -178,3 +178,4 @@ export async function main(argv: string[], io?: Partial<CommandIo>): Promise<num
     }
   }
 }
+    tty: io?.tty ?? (io?.out ? false : Boolean(process.stdout.isTTY)),

@@ -26,9 +26,22 @@ export function startSchedule(options: {
       await running;
       running = undefined;
     },
-    { timezone: 'UTC', noOverlap: true, name: 'treasury-cycle' },
+    {
+      timezone: 'UTC',
+      noOverlap: true,
+      name: 'treasury-cycle',
+      // node-cron prints its own warnings with console.warn, past the CLI's redactor and logger: its overlap and
+      // missed-tick warnings come here as events instead, and its errors go to onError.
+      logger: {
+        info: () => {},
+        debug: () => {},
+        warn: () => {},
+        error: (message, error) => options.onError?.(error ?? message),
+      },
+    },
   );
   task.on('execution:overlap', () => options.onSkip?.('the previous cycle is still running'));
+  task.on('execution:missed', () => options.onSkip?.('the process was busy at the time of the tick'));
   const done = new Promise<void>((resolve) => {
     const stop = async () => {
       await task.stop();

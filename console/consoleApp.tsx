@@ -48,8 +48,8 @@ export type ConsoleOptions = {
   daos: DaoEntry[];
   /** The daily price history the backtests replay. */
   pricesPath: string;
-  /** One line per request: method, path, status, milliseconds. */
-  log?: (line: string) => void;
+  /** Told of every request: method, path (no query), status, milliseconds; `treasury console` logs a line each. */
+  onRequest?: (request: { method: string; path: string; status: number; ms: number }) => void;
 };
 
 type Readable = LiveDao | OfflineDao;
@@ -103,9 +103,12 @@ export function consoleApp(options: ConsoleOptions): Hono {
       headers.delete('content-length');
       c.res = new Response(text, { status: c.res.status, headers });
     }
-    options.log?.(
-      `${c.req.method} ${new URL(c.req.url).pathname} ${c.res.status} ${Math.round(performance.now() - started)}ms`,
-    );
+    options.onRequest?.({
+      method: c.req.method,
+      path: new URL(c.req.url).pathname,
+      status: c.res.status,
+      ms: Math.round(performance.now() - started),
+    });
   });
 
   app.get('/', (c) => {

@@ -1,5 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
 import { type Command, integerOption, stringOption, UsageError } from '../agent/command.ts';
+import { createCommandLogger } from '../agent/logger.ts';
 import { DEFAULT_PRICES } from '../strategies/backtest/backtestCommand.ts';
 import { loadDaos } from './daoSources.ts';
 
@@ -68,22 +69,28 @@ export const consoleCommand: Command = {
     const daos = await loadDaos({ config, configs, auditLog });
     // Loaded lazily, like every command: the web stack is only imported when the console runs.
     const { startConsole } = await import('./consoleApp.tsx');
+    const log = await createCommandLogger(io, 'console');
     const running = await startConsole({
       daos,
       port,
       host: stringOption(args, 'host'),
       pricesPath: stringOption(args, 'prices') ?? DEFAULT_PRICES,
-      log: io.out,
+      onRequest: (r) => log.info(r, `${r.method} ${r.path} ${r.status} ${r.ms}ms`),
     });
     try {
       for (const dao of daos) {
-        io.out(
-          dao.mode === 'broken'
-            ? `✖ ${dao.origin}: ${dao.error.split('\n')[0]}`
-            : `  ${dao.name} (${dao.mode}) → ${running.url}/dao/${dao.id}`,
-        );
+        if (dao.mode === 'broken')
+          log.warn({ dao: dao.id, origin: dao.origin }, `✖ ${dao.origin}: ${dao.error.split('\n')[0]}`);
+        else
+          log.info(
+            { dao: dao.id, mode: dao.mode, url: `${running.url}/dao/${dao.id}` },
+            `${dao.name} (${dao.mode}) → ${running.url}/dao/${dao.id}`,
+          );
       }
-      io.out(`console is up at ${running.url} (read-only); Ctrl-C (SIGINT) or SIGTERM stops it`);
+      log.info(
+        { url: running.url, daos: daos.length },
+        `console is up at ${running.url} (read-only); Ctrl-C (SIGINT) or SIGTERM stops it`,
+      );
       await new Promise<void>((resolve) => {
         if (io.signal.aborted) return resolve();
         io.signal.addEventListener('abort', () => resolve(), { once: true });
@@ -91,7 +98,7 @@ export const consoleCommand: Command = {
       return 0;
     } finally {
       await running.stop();
-      io.out('console stopped');
+      log.info('console stopped');
     }
   },
 };

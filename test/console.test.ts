@@ -326,8 +326,21 @@ describe('treasury console --audit-log (offline: the log alone)', () => {
       expect(response.status).toBe(405);
     }
     expect(readFileSync(offlineLog).equals(before)).toBe(true);
-    expect(cli.out.some((l) => /^GET \/dao\/[a-z0-9-]+\/audit 200 \d+ms$/.test(l))).toBe(true);
-    expect(cli.out.some((l) => /^POST \/ 405 \d+ms$/.test(l))).toBe(true);
+    // stdout is not a terminal: JSON lines, one per request (method, path, status, ms)
+    const logged = cli.out
+      .flatMap((l) => l.split('\n'))
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(logged.every((l) => l.command === 'console' && typeof l.time === 'string')).toBe(true);
+    expect(logged.some((l) => /^GET \/dao\/[a-z0-9-]+\/audit 200 \d+ms$/.test(String(l.msg)))).toBe(true);
+    const post = logged.find((l) => l.method === 'POST');
+    expect(post).toMatchObject({
+      level: 30,
+      path: '/',
+      status: 405,
+      msg: expect.stringMatching(/^POST \/ 405 \d+ms$/),
+    });
+    expect(typeof post?.ms).toBe('number');
   });
 });
 

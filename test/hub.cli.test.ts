@@ -3,6 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { generatePrivateKey } from 'viem/accounts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findFreePort } from '../contracts/anvil.ts';
 import { devSpace, type GovernanceChain, startGovernanceChain } from '../governance/testing.ts';
@@ -10,8 +11,11 @@ import { untilReady } from './support/processes.ts';
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'treasury.js');
 
-function run(args: string[]) {
-  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+function run(args: string[], env: Record<string, string> = {}) {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
   let stdout = '';
   let stderr = '';
   child.stdout?.on('data', (c: Buffer) => {
@@ -41,19 +45,23 @@ describe('treasury hub', { timeout: 300_000 }, () => {
     await chain?.stop();
   });
 
-  it('serves GraphQL, prints its URL and stops on SIGTERM', async () => {
+  it('serves GraphQL, logs one JSON line per request (no body, no signature, no key), stops on SIGTERM', async () => {
     const port = await findFreePort();
-    const hub = run([
-      'hub',
-      '--port',
-      String(port),
-      '--spaces',
-      spacesPath,
-      '--rpc',
-      chain.anvil.rpcUrl,
-      '--db',
-      join(dir, 'a.db'),
-    ]);
+    const agentKey = generatePrivateKey();
+    const hub = run(
+      [
+        'hub',
+        '--port',
+        String(port),
+        '--spaces',
+        spacesPath,
+        '--rpc',
+        chain.anvil.rpcUrl,
+        '--db',
+        join(dir, 'a.db'),
+      ],
+      { TREASURY_AGENT_KEY: agentKey },
+    );
     children.push(hub.child);
     await untilReady(
       () => hub.out().includes('hub is up'),
@@ -69,9 +77,34 @@ describe('treasury hub', { timeout: 300_000 }, () => {
     expect(await reply.json()).toEqual({
       data: { space: { id: 'treasury.eth', voting: { period: 3600, type: 'basic' } } },
     });
+    const signature = `0x${'5a'.repeat(65)}`;
+    const refused = await fetch(`http://127.0.0.1:${port}/`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ address: chain.anvil.rpcUrl, sig: signature, data: { message: 'body-text' } }),
+    });
+    expect(refused.status).toBe(400);
+    const missing = await fetch(`http://127.0.0.1:${port}/nothing/${agentKey}?query=query-text`);
+    expect(missing.status).toBe(404);
     hub.child.kill('SIGTERM');
     expect(await hub.exited).toBe(0);
-    expect(hub.out()).toContain('hub stopped');
+    // stdout is JSON lines (not a terminal): start-up, one per request, the stop.
+    const lines = hub
+      .out()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.map((l) => l.msg)).toEqual([
+      `hub is up at http://127.0.0.1:${port} (GraphQL http://127.0.0.1:${port}/graphql); Ctrl-C (SIGINT) or SIGTERM stops it`,
+      expect.stringMatching(/^POST \/graphql 200 \d+ms$/),
+      expect.stringMatching(/^POST \/ 400 \d+ms$/),
+      expect.stringMatching(/^GET \/nothing\/\*\*\* 404 \d+ms$/),
+      'hub stopped',
+    ]);
+    expect(lines[2]).toMatchObject({ level: 30, command: 'hub', method: 'POST', path: '/', status: 400 });
+    expect(typeof lines[2]!.ms).toBe('number');
+    for (const leak of [signature, '5a5a5a', 'body-text', 'query-text', agentKey, agentKey.slice(2)])
+      expect(hub.out() + hub.err()).not.toContain(leak);
   });
 
   it('refuses a port in use with one line, leaving nothing running', async () => {

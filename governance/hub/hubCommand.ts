@@ -1,4 +1,6 @@
 import { type Command, integerOption, stringOption, UsageError } from '../../agent/command.ts';
+import { describeError } from '../../agent/errors.ts';
+import { createCommandLogger } from '../../agent/logger.ts';
 import { urlCredentials } from '../../agent/secrets.ts';
 import { startHub } from './server.ts';
 
@@ -36,16 +38,22 @@ export const hubCommand: Command = {
     }
     const rpcUrl = stringOption(args, 'rpc') ?? 'http://127.0.0.1:8545';
     io.addSecrets?.(urlCredentials(rpcUrl));
+    const log = await createCommandLogger(io, 'hub');
     const hub = await startHub({
       port: integerOption(args, 'port', { min: 1, max: 65_535 }) ?? DEFAULT_HUB_PORT,
       spaces,
       rpcUrl,
       dbPath: stringOption(args, 'db') ?? 'hub.db',
       clock,
-      onError: (error) => io.err(`hub: ${error instanceof Error ? error.message : String(error)}`),
+      onError: (error) => log.error({ error: describeError(error) }, `hub: ${describeError(error)}`),
+      // One line per request: method, path, status, ms (no body, no signature).
+      onRequest: (r) => log.info(r, `${r.method} ${r.path} ${r.status} ${r.ms}ms`),
     });
     try {
-      io.out(`hub is up at ${hub.url} (GraphQL ${hub.graphqlUrl}); Ctrl-C (SIGINT) or SIGTERM stops it`);
+      log.info(
+        { url: hub.url, graphql: hub.graphqlUrl },
+        `hub is up at ${hub.url} (GraphQL ${hub.graphqlUrl}); Ctrl-C (SIGINT) or SIGTERM stops it`,
+      );
       await new Promise<void>((resolve) => {
         if (io.signal.aborted) return resolve();
         io.signal.addEventListener('abort', () => resolve(), { once: true });
@@ -53,7 +61,7 @@ export const hubCommand: Command = {
       return 0;
     } finally {
       await hub.stop();
-      io.out('hub stopped');
+      log.info('hub stopped');
     }
   },
 };

@@ -50,7 +50,14 @@ export type StartHubOptions = {
   workers?: number;
   /** Unexpected errors (HTTP 500) are reported here; default: printed to stderr. */
   onError?: (error: unknown) => void;
+  /**
+   * Told of every answered request: method, path (without the query), status and milliseconds; never a body,
+   * a signature or an address. `treasury hub` logs one line each with it.
+   */
+  onRequest?: (request: HubRequestLog) => void;
 };
+
+export type HubRequestLog = { method: string; path: string; status: number; ms: number };
 
 export type HubInstance = {
   /** Where `Client712` posts (the root URL). GraphQL is at `${url}/graphql`. */
@@ -190,7 +197,19 @@ export async function startHub(options: StartHubOptions): Promise<HubInstance> {
       response.end(reply.body);
     };
 
+    const onRequest = options.onRequest;
     server = createServer((request, response) => {
+      if (onRequest) {
+        const started = performance.now();
+        response.once('finish', () =>
+          onRequest({
+            method: request.method ?? 'GET',
+            path: new URL(request.url ?? '/', 'http://hub.local').pathname,
+            status: response.statusCode,
+            ms: Math.round(performance.now() - started),
+          }),
+        );
+      }
       handle(request, response).catch((error) => {
         onError(error);
         if (!response.headersSent)
