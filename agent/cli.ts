@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { editDistance, nearMatch } from '../config/nearMatch.ts';
 import { type Command, type CommandIo, commandUsage, parseCommandArgs, UsageError } from './command.ts';
 import { describeError, redactUrlsIn, TreasuryError } from './errors.ts';
 import { createRedactor, environmentSecretValues } from './secrets.ts';
@@ -100,16 +102,62 @@ export const commands: CommandEntry[] = [
   },
 ];
 
+function commandList(entries: readonly CommandEntry[]): string[] {
+  const width = Math.max(...entries.map((c) => c.name.join(' ').length)) + 2;
+  return entries.map((c) => `  ${c.name.join(' ').padEnd(width)} ${c.summary}`);
+}
+
 function topLevelHelp(): string {
-  const width = Math.max(...commands.map((c) => c.name.join(' ').length)) + 2;
   return [
     'treasury — the DAO treasury agent',
     '',
     'usage: treasury COMMAND [options]     (treasury COMMAND --help for each)',
     '',
+    'options:',
+    '  --version, -V   print the version',
+    '  --help, -h      show this help',
+    '',
     'commands:',
-    ...commands.map((c) => `  ${c.name.join(' ').padEnd(width)} ${c.summary}`),
+    ...commandList(commands),
   ].join('\n');
+}
+
+/** The commands whose first word is `group` (`config`, `audit`), when it names a group of sub-commands. */
+function groupOf(group: string | undefined): CommandEntry[] {
+  return commands.filter((c) => c.name.length > 1 && c.name[0] === group);
+}
+
+function groupHelp(group: string, members: readonly CommandEntry[]): string {
+  return [
+    `treasury ${group} — ${members.length} commands`,
+    '',
+    `usage: treasury ${group} COMMAND [options]     (treasury ${group} COMMAND --help for each)`,
+    '',
+    'commands:',
+    ...commandList(members),
+  ].join('\n');
+}
+
+/** The command the words most likely meant: each command compared with as many words as it has. */
+function didYouMean(argv: readonly string[]): string | undefined {
+  let best: { name: string; distance: number } | undefined;
+  for (const command of commands) {
+    const name = command.name.join(' ');
+    const typed = argv.slice(0, command.name.length).join(' ');
+    if (nearMatch(typed, [name]) === undefined) continue;
+    const distance = editDistance(typed, name);
+    if (!best || distance < best.distance) best = { name, distance };
+  }
+  return best?.name;
+}
+
+/** The package's version, read from package.json beside the sources (also from the bundled CLI). */
+function packageVersion(): string {
+  const text = readFileSync(new URL('../package.json', import.meta.url), 'utf8');
+  const version = (JSON.parse(text) as { version?: unknown }).version;
+  if (typeof version !== 'string')
+    throw new TreasuryError('package.json has no version', { hint: 'reinstall the package' });
+  return version;
 }
 
 function findCommand(argv: string[]): { command: CommandEntry; rest: string[] } | undefined {
@@ -145,6 +193,7 @@ export async function main(argv: string[], io?: Partial<CommandIo>): Promise<num
     out: (line) => out(clean(line)),
     err: (line) => err(clean(line)),
     signal: io?.signal ?? controller.signal,
+    tty: io?.tty ?? (io?.out ? false : Boolean(process.stdout.isTTY)),
     addSecrets: (values) => {
       secrets.push(...values);
       redact = createRedactor(secrets);
@@ -156,8 +205,23 @@ export async function main(argv: string[], io?: Partial<CommandIo>): Promise<num
       fullIo.out(topLevelHelp());
       return argv.length === 0 ? 2 : 0;
     }
+    if (argv[0] === '--version' || argv[0] === '-V' || argv[0] === 'version') {
+      fullIo.out(`treasury ${packageVersion()}`);
+      return 0;
+    }
     if (!found) {
-      fullIo.err(`✖ unknown command "${argv.join(' ')}"\n\n${topLevelHelp()}`);
+      const group = groupOf(argv[0]);
+      const asked = argv.length === 1 || argv[1] === '--help' || argv[1] === '-h';
+      if (group.length > 0 && asked) {
+        // `treasury config`, `treasury config --help`: the group's commands
+        fullIo.out(groupHelp(argv[0]!, group));
+        return argv.length === 1 ? 2 : 0;
+      }
+      const near = didYouMean(argv);
+      const words = argv.slice(0, group.length > 0 ? 2 : 1).join(' ');
+      fullIo.err(
+        `✖ unknown command "${words}"${near ? ` (did you mean ${near}?)` : ''}\n\n${group.length > 0 ? groupHelp(argv[0]!, group) : topLevelHelp()}`,
+      );
       return 2;
     }
     const command = await found.command.load();
@@ -178,4 +242,3 @@ export async function main(argv: string[], io?: Partial<CommandIo>): Promise<num
     }
   }
 }
-    tty: io?.tty ?? (io?.out ? false : Boolean(process.stdout.isTTY)),

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { isScalar, LineCounter, parseDocument, visit } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../agent/errors.ts';
+import { nearMatch } from './nearMatch.ts';
 import { type TreasuryAgentConfig, TreasuryAgentConfigSchema } from './schema.ts';
 
 /** Where a person starts from, and where every field is described. */
@@ -72,29 +73,9 @@ function allowedKeysAt(path: readonly PropertyKey[]): string[] | undefined {
   return undefined;
 }
 
-/** Edits (insert, delete, replace, swap two neighbours) from `a` to `b`: "chian" is 1 from "chain". */
-function editDistance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) =>
-    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
-  );
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let best = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
-        best = Math.min(best, d[i - 2]![j - 2]! + 1);
-      d[i]![j] = best;
-    }
-  }
-  return d[a.length]![b.length]!;
-}
-
 function unknownKeyLine(key: string, path: readonly PropertyKey[]): string {
   const allowed = key.length <= 64 ? (allowedKeysAt(path) ?? []) : [];
-  // One typo per four letters: "governence" → governance, "chian" → chain; "nope" is not "mode".
-  const near = allowed.find(
-    (name) => editDistance(name.toLowerCase(), key.toLowerCase()) <= Math.max(1, Math.floor(key.length / 4)),
-  );
+  const near = nearMatch(key, allowed);
   const suggestion = near ? ` (did you mean ${near}?)` : '';
   return `✖ unknown key ${quoteKey(key)}${suggestion} → at ${formatPath([...path, key])}`;
 }

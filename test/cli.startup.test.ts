@@ -59,6 +59,7 @@ describe('a fast start: `treasury once` loads only what the config uses', () => 
       'agent/command.ts',
       'agent/errors.ts',
       'agent/secrets.ts',
+      'config/nearMatch.ts',
     ]);
     expect([...packages]).toEqual([]);
   });
