@@ -19,62 +19,84 @@ export const TokenSymbolSchema = z.string().regex(/^[A-Z][A-Z0-9]{1,9}$/, {
 export const TokenRoleSchema = z.enum(['governance', 'stable', 'risk']);
 
 export const TokenConfigSchema = z.strictObject({
-  symbol: TokenSymbolSchema,
-  name: z.string().min(1).max(64).optional(),
-  decimals: z.number().int().min(0).max(36),
-  /** governance: the DAO's own token; stable: counts toward runway; risk: everything else. */
-  role: TokenRoleSchema,
-  /** The asset in the price history (data/prices_daily.csv) this token tracks, e.g. WETH → ETH. */
-  priceAsset: z.string().regex(/^[A-Z0-9]{2,10}$/),
-  /** Deployed token; absent on the devnet, where `treasury devnet` deploys it. */
-  address: AddressSchema.optional(),
-  /** AggregatorV3 price feed (8 decimals); absent on the devnet. */
-  feed: AddressSchema.optional(),
+  symbol: TokenSymbolSchema.describe(
+    "The token's symbol, e.g. WETH: exactly one token has role governance; USDC is required (every pool pairs with it).",
+  ),
+  name: z.string().min(1).max(64).optional().describe('Display name.'),
+  decimals: z.number().int().min(0).max(36).describe('Base-unit decimals (WBTC 8, USDC 6, most tokens 18).'),
+  role: TokenRoleSchema.describe(
+    "governance: the DAO's own token; stable: counts toward runway; risk: everything else.",
+  ),
+  priceAsset: z
+    .string()
+    .regex(/^[A-Z0-9]{2,10}$/)
+    .describe('The asset in the price history (data/prices_daily.csv) this token tracks, e.g. WETH → ETH.'),
+  address: AddressSchema.optional().describe(
+    'Deployed token; absent on the devnet, where `treasury devnet` deploys it.',
+  ),
+  feed: AddressSchema.optional().describe('AggregatorV3 price feed (8 decimals); absent on the devnet.'),
 });
 
 export const ChainConfigSchema = z.strictObject({
-  id: z.number().int().positive(),
-  /** JSON-RPC URL. May contain an API key: it is never printed (see redactUrl). */
-  rpcUrl: z.string().url(),
-  /**
-   * Blocks per eth_getLogs request when the agent looks for an execution (from the block the proposal was planned
-   * at, never from 0). Public RPCs limit the range (500 to 50,000 blocks): a refused range is halved and asked
-   * again, so this only saves the refused requests. Default 5000.
-   */
-  logChunkBlocks: z.number().int().min(1).max(1_000_000).optional(),
+  id: z.number().int().positive().describe('Chain id (1 for Ethereum mainnet, 31337 for the devnet).'),
+  rpcUrl: z
+    .string()
+    .url()
+    .describe('JSON-RPC URL. May contain an API key: it is never printed (see redactUrl).'),
+  logChunkBlocks: z
+    .number()
+    .int()
+    .min(1)
+    .max(1_000_000)
+    .optional()
+    .describe(
+      'Blocks per eth_getLogs request when the agent looks for an execution (from the block the proposal was planned at, never from 0). Public RPCs limit the range (500 to 50,000 blocks): a refused range is halved and asked again, so this only saves the refused requests. Default 5000.',
+    ),
 });
 
 export const SafeConfigSchema = z
   .strictObject({
-    /** The DAO's Safe; absent on the devnet, where it is deployed from owners and threshold. */
-    address: AddressSchema.optional(),
-    owners: z.array(AddressSchema).min(1).max(20),
-    threshold: z.number().int().min(1),
-    /** The agent's own address: one owner of the Safe, below threshold. */
-    agent: AddressSchema,
-    /**
-     * Modules the DAO enabled on the Safe on purpose (e.g. a Zodiac Roles modifier): `treasury preflight` fails on
-     * any other enabled module, since a module moves funds without the owners' signatures. Default: none.
-     */
-    modules: z.array(AddressSchema).max(50).optional(),
-    /** The transaction guard the DAO set on the Safe on purpose; `treasury preflight` fails on any other. */
-    guard: AddressSchema.optional(),
-    /**
-     * Safe v1.4.1 contract addresses, for chains without an entry in @safe-global/safe-deployments (the devnet
-     * fills them in). Default: the canonical deployments of the chain.
-     */
+    address: AddressSchema.optional().describe(
+      "The DAO's Safe; absent on the devnet, where it is deployed from owners and threshold.",
+    ),
+    owners: z
+      .array(AddressSchema)
+      .min(1)
+      .max(20)
+      .describe("The Safe's owner addresses (the agent is one of them)."),
+    threshold: z
+      .number()
+      .int()
+      .min(1)
+      .describe('Owner signatures the Safe requires; the agent alone stays below it.'),
+    agent: AddressSchema.describe("The agent's own address: one owner of the Safe, below threshold."),
+    modules: z
+      .array(AddressSchema)
+      .max(50)
+      .optional()
+      .describe(
+        "Modules the DAO enabled on the Safe on purpose (e.g. a Zodiac Roles modifier): `treasury preflight` fails on any other enabled module, since a module moves funds without the owners' signatures. Default: none.",
+      ),
+    guard: AddressSchema.optional().describe(
+      'The transaction guard the DAO set on the Safe on purpose; `treasury preflight` fails on any other.',
+    ),
     contracts: z
       .strictObject({
-        safeSingleton: AddressSchema,
-        safeProxyFactory: AddressSchema,
-        multiSend: AddressSchema,
-        multiSendCallOnly: AddressSchema,
-        fallbackHandler: AddressSchema,
-        signMessageLib: AddressSchema,
-        createCall: AddressSchema,
-        simulateTxAccessor: AddressSchema,
+        safeSingleton: AddressSchema.describe("Safe 1.4.1 singleton (the Safe's logic contract)."),
+        safeProxyFactory: AddressSchema.describe('Safe 1.4.1 proxy factory.'),
+        multiSend: AddressSchema.describe('Safe 1.4.1 MultiSend.'),
+        multiSendCallOnly: AddressSchema.describe(
+          'Safe 1.4.1 MultiSendCallOnly: the batch contract of every voted transaction (calls only, no delegatecall).',
+        ),
+        fallbackHandler: AddressSchema.describe('Safe 1.4.1 compatibility fallback handler.'),
+        signMessageLib: AddressSchema.describe('Safe 1.4.1 SignMessageLib.'),
+        createCall: AddressSchema.describe('Safe 1.4.1 CreateCall.'),
+        simulateTxAccessor: AddressSchema.describe('Safe 1.4.1 SimulateTxAccessor.'),
       })
-      .optional(),
+      .optional()
+      .describe(
+        'Safe v1.4.1 contract addresses, for chains without an entry in @safe-global/safe-deployments (the devnet fills them in). Default: the canonical deployments of the chain.',
+      ),
   })
   .superRefine((safe, ctx) => {
     if (safe.threshold > safe.owners.length) {
@@ -95,182 +117,283 @@ export const SafeConfigSchema = z
   });
 
 export const DevnetConfigSchema = z.strictObject({
-  /** Pools and feeds start at the closing prices of this day of the price history. */
-  priceDate: z.iso.date(),
-  /** Treasury value in USD at `priceDate`. */
-  treasuryUsd: z.number().positive().max(1e12),
-  /** Share of the treasury per token symbol in basis points, summing to 10,000. */
-  treasuryMixBps: z.record(TokenSymbolSchema, z.number().int().min(0).max(10_000)),
-  /** USD depth of each side of every token/USDC pool. */
-  poolDepthUsd: z.number().positive().max(1e12),
-  /** Seconds between blocks' timestamps (stable Uniswap gas figures); 0 lets anvil choose. */
-  blockTimeSeconds: z.number().int().min(0).max(3600).default(12),
-  /**
-   * Days before priceDate whose closes each feed holds as past rounds, so the agent reads its lookback from the
-   * chain; default: the strategy's lookback + 7.
-   */
-  historyDays: z.number().int().min(0).max(3650).optional(),
+  priceDate: z.iso
+    .date()
+    .describe('Pools and feeds start at the closing prices of this day of the price history.'),
+  treasuryUsd: z.number().positive().max(1e12).describe('Treasury value in USD at `priceDate`.'),
+  treasuryMixBps: z
+    .record(TokenSymbolSchema, z.number().int().min(0).max(10_000))
+    .describe('Share of the treasury per token symbol in basis points, summing to 10,000.'),
+  poolDepthUsd: z.number().positive().max(1e12).describe('USD depth of each side of every token/USDC pool.'),
+  blockTimeSeconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(3600)
+    .default(12)
+    .describe("Seconds between blocks' timestamps (stable Uniswap gas figures); 0 lets anvil choose."),
+  historyDays: z
+    .number()
+    .int()
+    .min(0)
+    .max(3650)
+    .optional()
+    .describe(
+      "Days before priceDate whose closes each feed holds as past rounds, so the agent reads its lookback from the chain; default: the strategy's lookback + 7.",
+    ),
 });
 
 export const TreasuryConfigSchema = z.strictObject({
-  /** What the DAO spends per month, in USD, paid from stablecoins. */
-  monthlySpendUsd: z.number().min(0, { message: 'monthly spend cannot be negative' }),
+  monthlySpendUsd: z
+    .number()
+    .min(0, { message: 'monthly spend cannot be negative' })
+    .describe('What the DAO spends per month, in USD, paid from stablecoins.'),
 });
 
 export const GovernanceConfigSchema = z.strictObject({
-  /** Snapshot hub: the project's local hub by default, https://hub.snapshot.org in production. */
-  hubUrl: z.string().url(),
-  /** Snapshot space id, e.g. mydao.eth. */
-  space: z.string().min(1).max(64),
-  /** A new proposal at most this often. */
-  proposalCadenceDays: z.number().int().min(1).max(365).default(7),
-  /** Seconds from posting to the start of voting (the space's voting delay). */
+  hubUrl: z
+    .string()
+    .url()
+    .describe("Snapshot hub: the project's local hub by default, https://hub.snapshot.org in production."),
+  space: z.string().min(1).max(64).describe('Snapshot space id, e.g. mydao.eth.'),
+  proposalCadenceDays: z
+    .number()
+    .int()
+    .min(1)
+    .max(365)
+    .default(7)
+    .describe('A new proposal at most this often.'),
   votingDelaySeconds: z
     .number()
     .int()
     .min(0)
     .max(30 * 86_400)
-    .default(0),
-  /** Seconds from start to end of voting (the space's voting period). */
+    .default(0)
+    .describe("Seconds from posting to the start of voting (the space's voting delay)."),
   votingPeriodSeconds: z
     .number()
     .int()
     .min(60)
     .max(30 * 86_400)
-    .default(3 * 86_400),
-  /** Seconds after the vote closes before the agent executes (time for co-signers and checks). */
+    .default(3 * 86_400)
+    .describe("Seconds from start to end of voting (the space's voting period)."),
   executionDelaySeconds: z
     .number()
     .int()
     .min(0)
     .max(30 * 86_400)
-    .default(86_400),
-  /** Votes (in governance tokens, For + Against + Abstain) needed for a result to count. */
-  quorum: z.number().min(0),
-  /** Where proposals are discussed (a forum thread or category): the proposal's discussion link. */
-  discussionUrl: z.string().url().max(256).optional(),
+    .default(86_400)
+    .describe('Seconds after the vote closes before the agent executes (time for co-signers and checks).'),
+  quorum: z
+    .number()
+    .min(0)
+    .describe('Votes (in governance tokens, For + Against + Abstain) needed for a result to count.'),
+  discussionUrl: z
+    .string()
+    .url()
+    .max(256)
+    .optional()
+    .describe("Where proposals are discussed (a forum thread or category): the proposal's discussion link."),
 });
 
 export const ScheduleConfigSchema = z.strictObject({
-  /** Five-field cron expression, evaluated in UTC: when `treasury run` starts a cycle. */
-  cron: z.string().refine((expression) => cron.validate(expression), {
-    message: 'not a valid cron expression (5 or 6 fields, e.g. "0 12 * * 1" for Mondays 12:00 UTC)',
-  }),
-  timezone: z.literal('UTC').default('UTC'),
+  cron: z
+    .string()
+    .refine((expression) => cron.validate(expression), {
+      message: 'not a valid cron expression (5 or 6 fields, e.g. "0 12 * * 1" for Mondays 12:00 UTC)',
+    })
+    .describe('Five-field cron expression, evaluated in UTC: when `treasury run` starts a cycle.'),
+  timezone: z.literal('UTC').default('UTC').describe('Always UTC: cron expressions are evaluated in UTC.'),
 });
 
 export const LlmConfigSchema = z.strictObject({
-  /** deterministic: the offline rationale writer (no network, no key). Others need their key in the environment. */
-  provider: z.enum(['deterministic', 'openai', 'anthropic', 'ollama']).default('deterministic'),
-  /** Model name for the provider, e.g. gpt-4o-mini, claude-sonnet-4-5, llama3.1. */
-  model: z.string().min(1).optional(),
-  /** Base URL (ollama, or an OpenAI-compatible endpoint). */
-  baseUrl: z.string().url().optional(),
-  /** A reply slower than this falls back to the deterministic writer. */
-  timeoutMs: z.number().int().min(100).max(600_000).default(30_000),
-  temperature: z.number().min(0).max(2).default(0),
+  provider: z
+    .enum(['deterministic', 'openai', 'anthropic', 'ollama'])
+    .default('deterministic')
+    .describe(
+      'deterministic: the offline rationale writer (no network, no key). Others need their key in the environment.',
+    ),
+  model: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('Model name for the provider, e.g. gpt-4o-mini, claude-sonnet-4-5, llama3.1.'),
+  baseUrl: z.string().url().optional().describe('Base URL (ollama, or an OpenAI-compatible endpoint).'),
+  timeoutMs: z
+    .number()
+    .int()
+    .min(100)
+    .max(600_000)
+    .default(30_000)
+    .describe('A reply slower than this falls back to the deterministic writer.'),
+  temperature: z
+    .number()
+    .min(0)
+    .max(2)
+    .default(0)
+    .describe('Sampling temperature of the model (0: the most repeatable).'),
 });
 
 export const ObserveConfigSchema = z.strictObject({
-  /** A feed answer older than this (seconds, by the chain's clock) stops the cycle. */
   maxFeedAgeSeconds: z
     .number()
     .int()
     .min(1)
     .max(30 * 86_400)
-    .default(2 * 86_400),
-  /** A feed price further than this from the DEX pool's price (basis points) stops the cycle. */
-  maxPoolDeviationBps: z.number().int().min(1).max(10_000).default(300),
-  /**
-   * Moves against the previous observation (within 36 h) and the price history's last close that pause the
-   * agent, even when feed and pool agree; a steward investigates and clears it with `treasury resume`.
-   */
+    .default(2 * 86_400)
+    .describe("A feed answer older than this (seconds, by the chain's clock) stops the cycle."),
+  maxPoolDeviationBps: z
+    .number()
+    .int()
+    .min(1)
+    .max(10_000)
+    .default(300)
+    .describe("A feed price further than this from the DEX pool's price (basis points) stops the cycle."),
   circuitBreaker: z
     .strictObject({
-      /** Governance and risk tokens: the largest move allowed, in bps (3000 = ±30%). */
-      maxMoveBps: z.number().int().min(1).max(100_000).default(3_000),
-      /** Stablecoins: the largest move allowed, in bps (300 = ±3%). */
-      maxStableMoveBps: z.number().int().min(1).max(10_000).default(300),
+      maxMoveBps: z
+        .number()
+        .int()
+        .min(1)
+        .max(100_000)
+        .default(3_000)
+        .describe('Governance and risk tokens: the largest move allowed, in bps (3000 = ±30%).'),
+      maxStableMoveBps: z
+        .number()
+        .int()
+        .min(1)
+        .max(10_000)
+        .default(300)
+        .describe('Stablecoins: the largest move allowed, in bps (300 = ±3%).'),
     })
-    .prefault({}),
+    .prefault({})
+    .describe(
+      "Moves against the previous observation (within 36 h) and the price history's last close that pause the agent, even when feed and pool agree; a steward investigates and clears it with `treasury resume`.",
+    ),
 });
 
 export const StateConfigSchema = z.strictObject({
-  /** SQLite ledger (WAL): one row per proposal with its state machine. */
-  ledgerPath: z.string().min(1).default('out/ledger.db'),
-  /** Append-only, hash-chained audit log (JSONL), mirrored in the ledger. */
-  auditLogPath: z.string().min(1).default('out/audit.jsonl'),
-  /** Where the DAO publishes the audit log for voters and auditors (named in every proposal). */
-  auditLogUrl: z.string().url().optional(),
+  ledgerPath: z
+    .string()
+    .min(1)
+    .default('out/ledger.db')
+    .describe('SQLite ledger (WAL): one row per proposal with its state machine.'),
+  auditLogPath: z
+    .string()
+    .min(1)
+    .default('out/audit.jsonl')
+    .describe('Append-only, hash-chained audit log (JSONL), mirrored in the ledger.'),
+  auditLogUrl: z
+    .string()
+    .url()
+    .optional()
+    .describe('Where the DAO publishes the audit log for voters and auditors (named in every proposal).'),
 });
 
 export const ExecutionConfigSchema = z.strictObject({
-  /** How co-signatures are collected: with co-signer keys from the environment (the devnet), or by proposing
-   *  the transaction to the Safe Transaction Service for the other owners (production). */
-  coSigning: z.enum(['local-keys', 'safe-transaction-service']).default('local-keys'),
-  /** Safe Transaction Service URL (production). */
-  transactionServiceUrl: z.string().url().optional(),
-  /**
-   * PolicySwapper (contracts/solidity/PolicySwapper.sol, no owner): the contract the voted batch calls, which
-   * checks each swap's price policy against the feeds when it runs. Absent on the devnet, which deploys it.
-   */
-  policySwapper: AddressSchema.optional(),
-  /** The swaps' router deadline, in seconds after the planned execution time. */
+  coSigning: z
+    .enum(['local-keys', 'safe-transaction-service'])
+    .default('local-keys')
+    .describe(
+      'How co-signatures are collected: with co-signer keys from the environment (the devnet), or by proposing the transaction to the Safe Transaction Service for the other owners (production).',
+    ),
+  transactionServiceUrl: z.string().url().optional().describe('Safe Transaction Service URL (production).'),
+  policySwapper: AddressSchema.optional().describe(
+    "PolicySwapper (contracts/solidity/PolicySwapper.sol, no owner): the contract the voted batch calls, which checks each swap's price policy against the feeds when it runs. Absent on the devnet, which deploys it.",
+  ),
   deadlineSlackSeconds: z
     .number()
     .int()
     .min(60)
     .max(30 * 86_400)
-    .default(2 * 86_400),
+    .default(2 * 86_400)
+    .describe("The swaps' router deadline, in seconds after the planned execution time."),
 });
 
 export const WatchdogConfigSchema = z.strictObject({
-  /** `treasury watch` checks the Safe this often (cron, UTC); every agent cycle checks it too. */
   cron: z
     .string()
     .refine((expression) => cron.validate(expression), {
       message: 'not a valid cron expression (e.g. "*/5 * * * *" for every five minutes)',
     })
-    .default('*/5 * * * *'),
-  /** Outflows the DAO expects outside proposals (payroll, grants): token, recipient, at most this a month. */
+    .default('*/5 * * * *')
+    .describe('`treasury watch` checks the Safe this often (cron, UTC); every agent cycle checks it too.'),
   allowances: z
     .array(
       z.strictObject({
-        token: TokenSymbolSchema,
-        to: AddressSchema,
-        /** Whole tokens per calendar month (UTC). */
-        maxPerMonth: z.number().positive(),
-        label: z.string().max(64).optional(),
+        token: TokenSymbolSchema.describe('The token of the expected outflow (a configured symbol).'),
+        to: AddressSchema.describe('The recipient of the expected outflow.'),
+        maxPerMonth: z
+          .number()
+          .positive()
+          .describe('At most this many whole tokens per calendar month (UTC).'),
+        label: z.string().max(64).optional().describe('A name for people, e.g. payroll.'),
       }),
     )
-    .default([]),
-  /** Alerts are POSTed here as JSON; the URL may hold a token: it is never printed. */
-  webhookUrl: z.string().url().optional(),
+    .default([])
+    .describe(
+      'Outflows the DAO expects outside proposals (payroll, grants): token, recipient, at most this a month.',
+    ),
+  webhookUrl: z
+    .string()
+    .url()
+    .optional()
+    .describe('Alerts are POSTed here as JSON; the URL may hold a token: it is never printed.'),
 });
 
 export const TreasuryAgentConfigSchema = z
   .strictObject({
-    chain: ChainConfigSchema,
-    safe: SafeConfigSchema,
-    tokens: z.array(TokenConfigSchema).min(2).max(64),
-    treasury: TreasuryConfigSchema,
-    governance: GovernanceConfigSchema,
-    /** shadow: observe, decide, draft and log, but post nothing and execute nothing. live: the whole cycle. */
-    mode: z.enum(['shadow', 'live']).default('shadow'),
-    schedule: ScheduleConfigSchema.prefault({ cron: '0 12 * * 1' }),
-    llm: LlmConfigSchema.prefault({}),
-    observe: ObserveConfigSchema.prefault({}),
-    state: StateConfigSchema.prefault({}),
-    execution: ExecutionConfigSchema.prefault({}),
-    /** The treasury watchdog: what may change the Safe or move its funds besides the agent's proposals. */
-    watchdog: WatchdogConfigSchema.prefault({}),
-    /** Uniswap V2 router the executor may call; absent on the devnet. */
-    router: AddressSchema.optional(),
-    devnet: DevnetConfigSchema.optional(),
-    /** The allocation strategy and its overlays (strategies/registry.ts); required to plan or backtest. */
-    strategy: StrategyConfigSchema.optional(),
-    /** Limits every plan respects (strategies/guardrails.ts); defaults apply when absent. */
-    guardrails: GuardrailsSchema.prefault({}),
+    chain: ChainConfigSchema.describe('The chain the Safe lives on and how to reach it.'),
+    safe: SafeConfigSchema.describe(
+      "The DAO's Safe: its owners, threshold, the agent, expected modules and guard.",
+    ),
+    tokens: z
+      .array(TokenConfigSchema)
+      .min(2)
+      .max(64)
+      .describe(
+        'The tokens the treasury holds and may trade, each with its decimals, role, price asset and feed.',
+      ),
+    treasury: TreasuryConfigSchema.describe('What the DAO spends: the runway is counted from it.'),
+    governance: GovernanceConfigSchema.describe(
+      'The Snapshot space, its voting timing and quorum, and the proposal cadence.',
+    ),
+    mode: z
+      .enum(['shadow', 'live'])
+      .default('shadow')
+      .describe(
+        'shadow: observe, decide, draft and log, but post nothing and execute nothing. live: the whole cycle.',
+      ),
+    schedule: ScheduleConfigSchema.prefault({ cron: '0 12 * * 1' }).describe(
+      'When `treasury run` starts a cycle.',
+    ),
+    llm: LlmConfigSchema.prefault({}).describe(
+      'The model that writes the rationale (figures always come from the plan), or the deterministic writer.',
+    ),
+    observe: ObserveConfigSchema.prefault({}).describe(
+      'What the agent accepts from the feeds and pools before deciding: freshness, pool deviation, circuit breaker.',
+    ),
+    state: StateConfigSchema.prefault({}).describe(
+      'Where the ledger and the audit log are kept, and published.',
+    ),
+    execution: ExecutionConfigSchema.prefault({}).describe(
+      "How a passed proposal executes: co-signing, PolicySwapper, the swaps' deadline.",
+    ),
+    watchdog: WatchdogConfigSchema.prefault({}).describe(
+      "The treasury watchdog: what may change the Safe or move its funds besides the agent's proposals.",
+    ),
+    router: AddressSchema.optional().describe(
+      'Uniswap V2 router the executor may call; absent on the devnet.',
+    ),
+    devnet: DevnetConfigSchema.optional().describe(
+      'The local devnet only (`treasury devnet`, the demo): the day, treasury and pools it starts from.',
+    ),
+    strategy: StrategyConfigSchema.optional().describe(
+      'The allocation strategy and its overlays (strategies/registry.ts); required to plan or backtest.',
+    ),
+    guardrails: GuardrailsSchema.prefault({}).describe(
+      'Limits every plan respects (strategies/guardrails.ts); defaults apply when absent.',
+    ),
   })
   .superRefine((config, ctx) => {
     const symbols = config.tokens.map((t) => t.symbol);

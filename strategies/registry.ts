@@ -37,8 +37,11 @@ export const overlayRegistry: Readonly<Record<string, Overlay<any>>> = Object.fr
 const ParamsSchema = z.record(z.string(), z.unknown()).default({});
 
 export const OverlayConfigSchema = z.strictObject({
-  id: z.string().min(1),
-  params: ParamsSchema,
+  id: z
+    .string()
+    .min(1)
+    .describe('The overlay: runway-floor, governance-cap, max-step, drift-band, volatility-target, …'),
+  params: ParamsSchema.describe("The overlay's params; their bounds and defaults are in its own zod schema."),
 });
 
 /**
@@ -57,9 +60,22 @@ export const OverlayConfigSchema = z.strictObject({
  */
 export const StrategyConfigSchema = z
   .strictObject({
-    id: z.string().min(1),
-    params: ParamsSchema,
-    overlays: z.array(OverlayConfigSchema).max(10).default([]),
+    id: z
+      .string()
+      .min(1)
+      .describe(
+        'The strategy: fixed-weights, equal-weight, inverse-volatility, risk-parity, … (strategies/README.md).',
+      ),
+    params: ParamsSchema.describe(
+      "The strategy's params; their bounds and defaults are in its own zod schema.",
+    ),
+    overlays: z
+      .array(OverlayConfigSchema)
+      .max(10)
+      .default([])
+      .describe(
+        "Overlays applied in order to the strategy's weights (runway-floor, governance-cap, max-step, …).",
+      ),
   })
   .superRefine((config, ctx) => {
     const strategy = strategyRegistry[config.id];

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { main } from '../agent/cli.ts';
 import { loadConfig } from '../config/loadConfig.ts';
 import { configFieldPaths } from '../config/reference.ts';
 
@@ -14,6 +15,42 @@ describe('config reference', () => {
     const schema = configFieldPaths();
     expect(schema.length).toBeGreaterThan(40);
     expect([...documented].sort()).toEqual([...schema].sort());
+  });
+
+  it('`treasury config schema` describes every field, at every depth', async () => {
+    const lines: string[] = [];
+    expect(await main(['config', 'schema'], { out: (l) => lines.push(l), err: (l) => lines.push(l) })).toBe(
+      0,
+    );
+    type Node = {
+      description?: string;
+      properties?: Record<string, Node>;
+      items?: Node;
+      anyOf?: Node[];
+      additionalProperties?: Node | boolean;
+    };
+    const schema = JSON.parse(lines.join('\n')) as Node;
+    const described: string[] = [];
+    const undescribed: string[] = [];
+    const walk = (node: Node | undefined, path: string) => {
+      if (!node) return;
+      for (const option of node.anyOf ?? []) walk(option, path);
+      for (const [key, child] of Object.entries(node.properties ?? {})) {
+        const at = path ? `${path}.${key}` : key;
+        if (typeof child.description === 'string' && child.description.trim().length >= 10)
+          described.push(at);
+        else undescribed.push(at);
+        walk(child, at);
+      }
+      walk(node.items, `${path}[]`);
+      if (typeof node.additionalProperties === 'object') walk(node.additionalProperties, `${path}{}`);
+    };
+    walk(schema, '');
+    expect(undescribed).toEqual([]);
+    // every field of the reference table, and every section above them
+    for (const field of configFieldPaths()) expect(described).toContain(field);
+    for (const section of ['chain', 'safe', 'tokens', 'governance', 'observe', 'strategy.overlays'])
+      expect(described).toContain(section);
   });
 
   it('both examples are valid configs', async () => {
