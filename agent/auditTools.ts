@@ -1,16 +1,8 @@
-import {
-  type Address,
-  type Chain,
-  formatUnits,
-  getAddress,
-  type Hex,
-  type PublicClient,
-  type Transport,
-} from 'viem';
+import { type Address, type Chain, getAddress, type Hex, type PublicClient, type Transport } from 'viem';
 import { listDecisionExecutions } from '../contracts/executionLogs.ts';
 import { executedSafeTx } from '../contracts/safeEvents.ts';
 import { policySwapsIn } from '../contracts/safeExecutor.ts';
-import { parseTreasuryPlugin } from '../governance/proposalBody.ts';
+import { displayAmount, parseTreasuryPlugin } from '../governance/proposalBody.ts';
 import { AuditError, type AuditRecord, mirrorProblems, verifyAuditChain } from './auditLog.ts';
 import { type DecisionInputs, decide } from './decide.ts';
 
@@ -264,7 +256,7 @@ export function showDecision(records: AuditRecord[], id: string): string[] {
   lines.push('what:');
   for (const s of data.plan.swaps) {
     lines.push(
-      `  sell ${formatUnits(BigInt(s.amountIn), decimals[s.sell]!)} ${s.sell} for at least ${formatUnits(BigInt(s.minAmountOut), decimals[s.buy]!)} ${s.buy} (at the floor price; more when the oracle price is higher)`,
+      `  sell ${displayAmount(BigInt(s.amountIn), decimals[s.sell]!)} ${s.sell} for at least ${displayAmount(BigInt(s.minAmountOut), decimals[s.buy]!)} ${s.buy} (at the floor price; more when the oracle price is higher)`,
     );
   }
   if (data.safeTxHash)

@@ -1,6 +1,7 @@
 import {
   type Address,
   type Chain,
+  formatUnits,
   getAddress,
   type Hex,
   isAddress,
@@ -846,7 +847,10 @@ export function compareWithPlan(decision: Decision, changes: RebalanceExecution[
     const min = expectedMin[symbol] ?? 0n;
     const max = expectedMax[symbol] ?? 0n;
     if (change.delta < min || change.delta > max)
-      problems.push(`${symbol} changed by ${change.delta}, expected between ${min} and ${max}`);
+      problems.push(
+        // exact display units: a divergence may be in the last digits
+        `${symbol} changed by ${formatUnits(change.delta, change.decimals)} ${symbol}, expected between ${formatUnits(min, change.decimals)} and ${formatUnits(max, change.decimals)} ${symbol}`,
+      );
   }
   return problems;
 }

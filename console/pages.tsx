@@ -4,6 +4,7 @@ import { raw } from 'hono/html';
 import type { Child } from 'hono/jsx';
 import type { AuditRecord } from '../agent/auditLog.ts';
 import type { AuditVerification } from '../agent/auditTools.ts';
+import { percentTick, usdTick } from '../strategies/backtest/axisLabels.ts';
 import type { BacktestResult } from '../strategies/backtest/engine.ts';
 import { drawdowns, timeWeightedIndex } from '../strategies/backtest/metrics.ts';
 import { allocationChart, lineChart, METRIC_COLUMNS, PALETTE } from '../strategies/backtest/report.ts';
@@ -949,14 +950,12 @@ export function BacktestPage(
     const fromDay = dayOf(first.from);
     const dates = Array.from({ length: first.values.length }, (_, i) => isoDateOf(fromDay + i));
     const colored = results.map((r, i) => ({ r, color: PALETTE[i % PALETTE.length]! }));
-    const usd = (x: number) =>
-      Math.abs(x) >= 1e6 ? `$${(x / 1e6).toFixed(1)}M` : `$${(x / 1e3).toFixed(0)}k`;
     charts =
       lineChart(
         'Treasury value (USD, after spending)',
         dates,
         colored.map(({ r, color }) => ({ name: r.name, values: r.values, color })),
-        usd,
+        usdTick,
       ) +
       lineChart(
         'Drawdown from peak (time-weighted, spending added back)',
@@ -966,7 +965,7 @@ export function BacktestPage(
           values: Array.from(drawdowns(timeWeightedIndex(r.values, r.outflows)), (v) => -v),
           color,
         })),
-        (v) => `${(v * 100).toFixed(0)}%`,
+        percentTick,
       ) +
       (first.allocation
         ? allocationChart(dates, first.allocation, 'The strategy’s allocation over time')

@@ -322,7 +322,7 @@ export async function prepareRebalance(
     if (swap.amountIn > available) {
       const token = allowedTokens.get(tokenIn)!;
       throw new RefusedError(
-        `swap ${i + 1}: sells ${swap.amountIn} base units of ${token.symbol} but the Safe will hold only ${available}`,
+        `swap ${i + 1}: sells ${formatUnits(swap.amountIn, token.decimals)} ${token.symbol} but the Safe will hold only ${formatUnits(available, token.decimals)} ${token.symbol}`,
         { hint: 'amounts above the balance are never sent; re-plan from current holdings' },
       );
     }
@@ -472,7 +472,7 @@ export async function preparePolicyBatch(
     const available = running.get(getAddress(tokenIn.address)) ?? 0n;
     if (order.amountIn > available) {
       throw new RefusedError(
-        `swap ${i + 1}: sells ${order.amountIn} base units of ${tokenIn.symbol} but the Safe will hold only ${available}`,
+        `swap ${i + 1}: sells ${formatUnits(order.amountIn, tokenIn.decimals)} ${tokenIn.symbol} but the Safe will hold only ${formatUnits(available, tokenIn.decimals)} ${tokenIn.symbol}`,
         { hint: 'amounts above the balance are never sent; re-plan from current holdings' },
       );
     }

@@ -122,6 +122,11 @@ describe('the agent cycle on anvil and the local hub', () => {
     expect(replay.out).toContain(`replayed ${hubSwaps(records)} swaps, safeTxHash ${row.safeTxHash}`);
     const show = await cli(['audit', 'show', decisionId, '--log', logPath]);
     expect(show.out).toContain(`safeTxHash ${row.safeTxHash}`);
+    // amounts in display units with sensible precision (not 18 decimals, not base units)
+    expect(show.out).toMatch(
+      /^ {2}sell [\d,]+(\.\d{1,2})? GOV for at least [\d,]+(\.\d{1,2})? USDC \(at the floor price/m,
+    );
+    expect(show.out).not.toMatch(/\d\.\d{5,}/);
     expect(show.out).toMatch(
       /vote: passed — For 5,000,000 GOV beat Against 1,500,000 GOV, with 6,500,000 GOV voted \(quorum 1,000,000 GOV\)/,
     );

@@ -125,6 +125,10 @@ describe('the demo (a short stretch)', () => {
       const box = await charts.first().boundingBox();
       expect(box!.width).toBeGreaterThan(500);
       expect(await page.locator('figure svg path').count()).toBeGreaterThanOrEqual(4);
+      // the value axis: round ticks in display units ($15.5M), never $15,533,167
+      const ticks = await charts.first().locator('text[text-anchor="end"]').allTextContents();
+      expect(ticks.length).toBeGreaterThanOrEqual(3);
+      for (const tick of ticks) expect(tick).toMatch(/^\$\d+(\.\d{1,2})?[kM]$/);
       expect(await page.locator('article.proposal').count()).toBe(result.proposals.length);
       const executed = result.proposals.find((p) => p.executionTxHash)!;
       expect(await page.locator('article.proposal.executed').first().textContent()).toContain(

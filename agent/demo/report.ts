@@ -1,9 +1,7 @@
+import { numberTick, percentTick, usdTick } from '../../strategies/backtest/axisLabels.ts';
 import { allocationChart, esc, lineChart, PALETTE } from '../../strategies/backtest/report.ts';
 import type { DemoResult } from './runDemo.ts';
 import { maxDrawdown, summaryLines } from './summary.ts';
-
-const usd = (v: number) => `$${Math.round(v).toLocaleString('en-US')}`;
-const pct = (v: number) => `${(v * 100).toFixed(0)}%`;
 
 function drawdownSeries(values: number[]): number[] {
   let peak = 0;
@@ -25,7 +23,7 @@ export function renderDemoReport(result: DemoResult): string {
       { name: 'agent (on chain)', values: agent, color: PALETTE[0]! },
       { name: 'holding still', values: hold, color: PALETTE[1]! },
     ],
-    usd,
+    usdTick,
   );
   const dd = lineChart(
     'Drawdown from peak',
@@ -34,13 +32,13 @@ export function renderDemoReport(result: DemoResult): string {
       { name: 'agent', values: drawdownSeries(agent), color: PALETTE[0]! },
       { name: 'holding still', values: drawdownSeries(hold), color: PALETTE[1]! },
     ],
-    pct,
+    percentTick,
   );
   const runway = lineChart(
     'Runway in stablecoins (months of spending)',
     dates,
     [{ name: 'runway', values: result.weeks.map((w) => w.runwayMonths), color: PALETTE[3]! }],
-    (v) => v.toFixed(0),
+    numberTick,
   );
   const symbols = Object.keys(result.weeks[0]?.allocationBps ?? {});
   const allocation = Object.fromEntries(

@@ -1,4 +1,5 @@
 import { isoDateOf } from '../priceHistory.ts';
+import { type Axis, axisTicks, percentTick, usdTick } from './axisLabels.ts';
 import type { BacktestResult } from './engine.ts';
 import type { BacktestMetrics } from './metrics.ts';
 import { drawdowns, timeWeightedIndex } from './metrics.ts';
@@ -103,7 +104,7 @@ export function lineChart(
   title: string,
   dates: string[],
   series: Series[],
-  format: (v: number) => string,
+  format: (v: number, axis: Axis) => string,
   options: { invert?: boolean } = {},
 ) {
   const W = 900;
@@ -128,17 +129,20 @@ export function lineChart(
   }
   if (options.invert) lo = Math.min(lo, 0);
   if (hi === lo) hi = lo + 1;
+  // Round ticks ($15.5M, 20%), the scale widened to the outer ones.
+  const axis = axisTicks(lo, hi);
+  lo = axis.lo;
+  hi = axis.hi;
   const x = (i: number) => m.l + (i / Math.max(1, n - 1)) * (W - m.l - m.r);
   const y = (v: number) =>
     options.invert
       ? m.t + ((v - lo) / (hi - lo)) * (H - m.t - m.b)
       : H - m.b - ((v - lo) / (hi - lo)) * (H - m.t - m.b);
   const grid: string[] = [];
-  for (let k = 0; k <= 4; k++) {
-    const v = lo + ((hi - lo) * k) / 4;
+  for (const v of axis.ticks) {
     grid.push(
       `<line x1="${m.l}" x2="${W - m.r}" y1="${y(v).toFixed(1)}" y2="${y(v).toFixed(1)}" class="grid"/>`,
-      `<text x="${m.l - 6}" y="${(y(v) + 4).toFixed(1)}" text-anchor="end">${esc(format(v))}</text>`,
+      `<text x="${m.l - 6}" y="${(y(v) + 4).toFixed(1)}" text-anchor="end">${esc(format(v, axis))}</text>`,
     );
   }
   for (let k = 0; k <= 5; k++) {
@@ -213,13 +217,13 @@ export function renderHtmlReport(results: readonly BacktestResult[], title = 'Tr
     'Treasury value (USD, after spending)',
     dates,
     colored.map(({ r, color }) => ({ name: r.name, values: r.values, color })),
-    usd,
+    usdTick,
   );
   const growth = lineChart(
     'Growth of $1 (time-weighted, spending added back)',
     dates,
     colored.map(({ r, color }) => ({ name: r.name, values: timeWeightedIndex(r.values, r.outflows), color })),
-    (v) => v.toFixed(2),
+    usdTick,
   );
   const dd = lineChart(
     'Drawdown from peak',
@@ -229,7 +233,7 @@ export function renderHtmlReport(results: readonly BacktestResult[], title = 'Tr
       values: Array.from(drawdowns(timeWeightedIndex(r.values, r.outflows)), (v) => -v),
       color,
     })),
-    pct,
+    percentTick,
   );
   const runway = lineChart(
     'Runway in stablecoins (months of spending)',
