@@ -1,3 +1,4 @@
+import { formatUnits as units } from 'viem';
 import { TreasuryError } from '../agent/errors.ts';
 import type { Guardrails } from './guardrails.ts';
 import {
@@ -421,7 +422,13 @@ export function executePolicySwaps(
     });
     if (!quoted.ok) return { ok: false, index: i, kind: quoted.refusal.kind, reason: quoted.refusal.reason };
     if ((b[swap.sell] ?? 0n) < swap.amountIn) {
-      return { ok: false, index: i, kind: 'balance', reason: `${swap.sell} balance below amountIn` };
+      const held = units(b[swap.sell] ?? 0n, decimals[swap.sell]!);
+      return {
+        ok: false,
+        index: i,
+        kind: 'balance',
+        reason: `sells ${units(swap.amountIn, decimals[swap.sell]!)} ${swap.sell} but holds only ${held} ${swap.sell}`,
+      };
     }
     const selling = swap.sell !== HUB;
     const out = selling
@@ -432,7 +439,7 @@ export function executePolicySwaps(
         ok: false,
         index: i,
         kind: 'insufficient-output',
-        reason: `${swap.sell} → ${swap.buy}: the pool returns less than the oracle price allows (${out} < ${quoted.quote.requiredOut} base units)`,
+        reason: `${swap.sell} → ${swap.buy}: the pool would return ${units(out, decimals[swap.buy]!)} ${swap.buy}, below the ${units(quoted.quote.requiredOut, decimals[swap.buy]!)} ${swap.buy} the oracle price allows`,
       };
     }
     p[tokenSide] = selling

@@ -328,6 +328,18 @@ describe('the voted batch under the price policy (the model of PolicySwapper.exe
       plan.swaps,
     );
     expect(sandwiched).toMatchObject({ ok: false, index: 0, kind: 'insufficient-output' });
+    // in display units with the symbol, exact (the shortfall may be in the last digits), never base units
+    expect(!sandwiched.ok && sandwiched.reason).toMatch(
+      /^GOV → USDC: the pool would return \d+(\.\d{1,6})? USDC, below the \d+(\.\d{1,6})? USDC the oracle price allows$/,
+    );
+    const short = executePolicySwaps(
+      TOKENS,
+      { ...holdings, GOV: 10n ** 18n },
+      marketAt(prices, poolsAt(prices)),
+      plan.swaps,
+    );
+    expect(short).toMatchObject({ ok: false, index: 0, kind: 'balance' });
+    expect(!short.ok && short.reason).toMatch(/^sells [\d.]+ GOV but holds only 1 GOV$/);
     const stale = executePolicySwaps(
       TOKENS,
       holdings,
