@@ -1,12 +1,14 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { userInfo } from 'node:os';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { z } from 'zod';
 import { loadConfig, parseConfig } from '../config/loadConfig.ts';
 import { TreasuryAgentConfigSchema } from '../config/schema.ts';
 import { makePublicClient } from '../contracts/chainClients.ts';
+import { chainClock, systemClock } from '../governance/clock.ts';
 import { createSnapshotClient } from '../governance/snapshotClient.ts';
-import { parseAuditLog } from './auditLog.ts';
+import { AuditLog, parseAuditLog } from './auditLog.ts';
 import { type AuditSources, replayDecision, showDecision, verifyAudit } from './auditTools.ts';
 import { type Command, integerOption, stringOption, UsageError } from './command.ts';
 import { clearPause, runCycle } from './cycle.ts';
@@ -383,7 +385,23 @@ export const resumeCommand: Command = {
   name: ['resume'],
   summary:
     'clear a pause (balances diverged from a plan, or the circuit breaker tripped) after investigating it',
-  options: { config: agentOptions.config },
+  options: {
+    config: agentOptions.config,
+    note: {
+      type: 'string',
+      valueName: 'TEXT',
+      description: 'why it is cleared (what was investigated), kept in the audit record',
+    },
+    by: {
+      type: 'string',
+      valueName: 'NAME',
+      description: "who clears it, kept in the audit record (default: this system's user name)",
+    },
+  },
+  help: [
+    'Appends a `resumed` record to the audit log: why the agent was paused, who cleared it, when, and the note.',
+    'Example: treasury resume --config agent.yaml --by alice --note "feed outage on 2026-11-20, prices confirmed"',
+  ],
   async run(args, io) {
     const path = stringOption(args, 'config');
     if (!path)
@@ -392,13 +410,23 @@ export const resumeCommand: Command = {
     io.addSecrets?.(configSecrets(config));
     const ledger = Ledger.open(config.state.ledgerPath);
     try {
-      const reason = clearPause(ledger);
-      if (!reason) {
+      if (!ledger.getState('paused')) {
         io.out('the agent is not paused');
         return 0;
       }
+      // The log is verified (chain and the ledger's mirror) before anything changes: a log that does not verify
+      // stops the resume as it would stop the agent.
+      const audit = AuditLog.open(config.state.auditLogPath, ledger);
+      // the agent's clock: the chain's on the devnet (its records are in chain time), the wall clock elsewhere
+      const at = await (config.chain.id === 31337 ? chainClock(config.chain.rpcUrl) : systemClock)();
+      const reason = clearPause(ledger)!;
+      const by = stringOption(args, 'by') ?? userInfo().username;
+      const note = stringOption(args, 'note') ?? null;
+      const record = audit.append('resumed', { pausedBecause: reason, by, note }, at);
       io.out(`paused because: ${reason}`);
-      io.out('pause cleared: the next cycle runs normally');
+      io.out(
+        `pause cleared by ${by}${note ? ` (${note})` : ''}: the next cycle runs normally (audit record ${record.id})`,
+      );
       return 0;
     } finally {
       ledger.close();

@@ -316,6 +316,10 @@ export function daoModel(
           source: 'audit log',
         };
         break;
+      case 'resumed':
+        // `treasury resume` records who cleared the pause, when and why: the pause before it is over
+        pause = undefined;
+        break;
       case 'cycle-stopped':
         stopped.unshift({ record: record.id, at: record.at, reason: firstLine(String(data.reason ?? '')) });
         break;

@@ -236,7 +236,7 @@ function PauseBanner(props: { model: DaoModel; mode: 'live' | 'offline' }) {
         ⏸ The log records a pause{pause.since ? ` at ${UTC(pause.since)}` : ''} ({pause.record}):{' '}
         {pause.reason}
         <div class="meta">
-          Resumes are kept in the ledger, not the log: whether it is still paused needs the ledger.
+          No <code>resumed</code> record follows it in the log (<code>treasury resume</code> writes one).
         </div>
       </div>
     );

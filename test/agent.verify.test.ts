@@ -1,6 +1,9 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { parseAuditLog, verifyAuditChain } from '../agent/auditLog.ts';
 import { compareWithPlan } from '../agent/cycle.ts';
 import type { Decision } from '../agent/decide.ts';
+import { chainClock } from '../governance/clock.ts';
 
 const decision = {
   plan: {
@@ -81,15 +84,37 @@ describe('pause and resume', () => {
       expect(await s.runtime.governance.listProposals(space, { state: 'all' })).toHaveLength(0);
       s.runtime.close();
       const out: string[] = [];
-      const code = await main(['resume', '--config', configPath], {
+      const note = 'checked the execution receipt: a fee-on-transfer token';
+      const code = await main(['resume', '--config', configPath, '--by', 'alice', '--note', note], {
         out: (l) => out.push(l),
         err: (l) => out.push(l),
       });
       expect(code, out.join('\n')).toBe(0);
+      const records = parseAuditLog(readFileSync(s.runtime.config.state.auditLogPath, 'utf8'));
+      const resumed = records.at(-1)!;
       expect(out).toEqual([
         'paused because: balances diverged from the plan after 0xabc',
-        'pause cleared: the next cycle runs normally',
+        `pause cleared by alice (${note}): the next cycle runs normally (audit record ${resumed.id})`,
       ]);
+      // who, when and why, in the hash chain
+      expect(resumed.kind).toBe('resumed');
+      expect(resumed.data).toEqual({
+        pausedBecause: 'balances diverged from the plan after 0xabc',
+        by: 'alice',
+        note,
+      });
+      // at the agent's clock: the chain's on the devnet
+      const chainNow = await chainClock(s.runtime.config.chain.rpcUrl)();
+      expect(resumed.at).toBeLessThanOrEqual(chainNow);
+      expect(chainNow - resumed.at).toBeLessThan(3600);
+      expect(verifyAuditChain(records).ok).toBe(true);
+      // a second resume finds nothing to clear and records nothing
+      const again: string[] = [];
+      expect(await main(['resume', '--config', configPath], { out: (l) => again.push(l) })).toBe(0);
+      expect(again).toEqual(['the agent is not paused']);
+      expect(parseAuditLog(readFileSync(s.runtime.config.state.auditLogPath, 'utf8'))).toHaveLength(
+        records.length,
+      );
       const { Ledger } = await import('../agent/ledger.ts');
       const reopened = Ledger.open(s.runtime.config.state.ledgerPath);
       expect(reopened.getState('paused')).toBeUndefined();

@@ -110,6 +110,14 @@ describe('the console reads an audit log', () => {
     ]);
     expect(model.stopped[0]!.reason).toBe('market data refused at block 9: WETH feed is stale');
     expect(model.pause).toMatchObject({ source: 'audit log', reason: /^circuit breaker: WBTC/ });
+    // a `resumed` record (treasury resume) ends the pause before it; a later pause shows again
+    const resumed = record('resumed', { pausedBecause: 'circuit breaker: WBTC …', by: 'alice', note: null });
+    expect(daoModel([...records, resumed]).pause).toBeUndefined();
+    const again = record('paused', { reason: 'balances diverged from the plan after 0xdef' });
+    expect(daoModel([...records, resumed, again]).pause).toMatchObject({
+      source: 'audit log',
+      reason: 'balances diverged from the plan after 0xdef',
+    });
   });
 
   it('puts figures in display units', () => {
