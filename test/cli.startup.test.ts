@@ -48,8 +48,18 @@ describe('a fast start: `treasury once` loads only what the config uses', () => 
       '@langchain/anthropic',
       '@langchain/ollama',
       'solc',
+      'pino', // the logs of run, hub and console: imported when a command logs (agent/logger.ts)
+      'pino-pretty', // only on a terminal
     ])
       expect(packages, heavy).not.toContain(heavy);
+  });
+
+  it('the commands that log load pino when they start logging, not when they are imported', () => {
+    for (const entry of ['governance/hub/hubCommand.ts', 'console/consoleCommand.ts', 'agent/logger.ts']) {
+      const { packages } = staticPackages(entry);
+      expect(packages, entry).not.toContain('pino');
+      expect(packages, entry).not.toContain('pino-pretty');
+    }
   });
 
   it('the registry itself imports no command', () => {
