@@ -93,6 +93,8 @@ export const runCommand: Command = {
             await runLoggedCycle(runtime, log);
           },
           onSkip: (reason) => log.warn({ space }, `${space}: tick skipped: ${reason}`),
+          onError: (error) =>
+            log.error({ space, error: describeError(error) }, `${space}: schedule: ${describeError(error)}`),
         });
         const next = schedule.nextRun()?.toISOString() ?? null;
         log.info(
