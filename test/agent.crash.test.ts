@@ -140,12 +140,19 @@ describe('crash safety: the agent killed at every step resumes without posting o
     });
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     await untilReady(() => out.includes('running on'), { exited, output: () => out }, 'treasury run');
-    expect(out).toMatch(/running on "\* \* \* \* \* \*" \(UTC\), mode live/);
+    // not a terminal: JSON lines (the last may still be arriving)
+    const messages = () =>
+      out
+        .split('\n')
+        .filter((l) => l.startsWith('{') && l.endsWith('}'))
+        .map((l) => (JSON.parse(l) as { msg: string }).msg);
+    expect(messages().join('\n')).toMatch(/running on "\* \* \* \* \* \*" \(UTC\), mode live/);
     await new Promise((r) => setTimeout(r, 2_500)); // a few ticks: cycles run (the open proposal is done: quiet)
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
-    expect(out).toContain('stopped; ledger closed');
+    expect(messages()).toContainEqual(expect.stringMatching(/: stopped; ledger closed$/));
     expect(out).not.toContain('✖');
+    expect(out).not.toContain('"level":50'); // no error line
     const ledger = Ledger.open(s.stack.config.state.ledgerPath);
     expect(ledger.all()).toHaveLength(1);
     ledger.close();
