@@ -16,17 +16,39 @@ import { buildPriceTape, runBacktest } from './engine.ts';
 import type { BacktestMetrics } from './metrics.ts';
 import { backtestSettingsFromConfig, type WindowOptions } from './setup.ts';
 
-const RANKABLE = [
-  'cagr',
+/**
+ * Objectives a sweep ranks by (metrics of BacktestMetrics): `sharpe`, `sortino`, `maxDrawdown`, `runwayBreaches`
+ * (days below the runway floor after reaching it), `endValueUsd` (the final value), and a few more.
+ */
+export const RANKABLE = [
   'sharpe',
   'sortino',
   'maxDrawdown',
+  'runwayBreaches',
+  'endValueUsd',
+  'cagr',
   'volatility',
   'turnover',
-  'endValueUsd',
 ] as const;
+export type Rankable = (typeof RANKABLE)[number];
 /** Lower is better for these. */
-const ASCENDING = new Set<string>(['maxDrawdown', 'volatility', 'turnover']);
+const ASCENDING = new Set<Rankable>(['maxDrawdown', 'runwayBreaches', 'volatility', 'turnover']);
+
+/** Best first by `key`; ties (e.g. no breaches for many) go to the higher Sharpe, then the grid order. */
+export function rankRows(rows: SweepRow[], key: Rankable): SweepRow[] {
+  const sign = ASCENDING.has(key) ? 1 : -1;
+  const value = (row: SweepRow) => {
+    const v = row.metrics[key];
+    return Number.isFinite(v) ? v : sign * Number.POSITIVE_INFINITY; // NaN last
+  };
+  return rows
+    .map((row, i) => ({ row, i }))
+    .sort(
+      (a, b) =>
+        sign * (value(a.row) - value(b.row)) || b.row.metrics.sharpe - a.row.metrics.sharpe || a.i - b.i,
+    )
+    .map(({ row }) => row);
+}
 
 /**
  * A `--sweep FILE`: config paths (dot-separated, array indexes as numbers) and the values to try for each;
@@ -165,8 +187,5 @@ export function runSweep(
     rows.push({ params: Object.fromEntries(combo), metrics: result.metrics });
     onProgress?.(k + 1, combos.length);
   });
-  const key = spec.rankBy;
-  const sign = ASCENDING.has(key) ? 1 : -1;
-  rows.sort((a, b) => sign * ((a.metrics[key] as number) - (b.metrics[key] as number)));
-  return rows;
+  return rankRows(rows, spec.rankBy);
 }
