@@ -158,6 +158,34 @@ function validateVaried(raw: TreasuryAgentConfig, touched: Set<string>): Treasur
 
 export type SweepRow = { params: Record<string, unknown>; metrics: BacktestMetrics };
 
+/** How often a sweep computed base weights and how often it reused them from another combination. */
+export type SweepStats = { weightsComputed: number; weightsReused: number };
+
+export type SweepOptions = {
+  /**
+   * Share the base weights of holdings-independent strategies between combinations (default true: the same
+   * figures, less work). false: every combination computes its own (benchmarks that count computed work).
+   */
+  shareWeights?: boolean;
+  /** Filled in with the memo's counts (both 0 when nothing was shared). */
+  stats?: SweepStats;
+};
+
+/** A memo that counts its hits (weights reused) and its entries (weights computed once). */
+class CountingMemo extends Map<string, WeightsBps> {
+  computed = 0;
+  reused = 0;
+  override get(key: string): WeightsBps | undefined {
+    const value = super.get(key);
+    if (value !== undefined) this.reused++;
+    return value;
+  }
+  override set(key: string, value: WeightsBps): this {
+    this.computed++;
+    return super.set(key, value);
+  }
+}
+
 /** Runs every combination (strategy only, no baselines) and returns them ranked, best first. */
 export function runSweep(
   config: TreasuryAgentConfig,
@@ -165,13 +193,15 @@ export function runSweep(
   spec: SweepSpec,
   window: WindowOptions = {},
   onProgress?: (done: number, total: number) => void,
+  options: SweepOptions = {},
 ): SweepRow[] {
   const combos = gridCombinations(spec.grid);
   const base = backtestSettingsFromConfig(config, history, window);
   const tape = buildPriceTape(history, base.tokens, base.fromDay, base.toDay);
   const rows: SweepRow[] = [];
   // base weights of holdings-independent strategies are shared between combinations (same history, tokens)
-  const memo = new Map<string, WeightsBps>();
+  const counting = new CountingMemo();
+  const memo = options.shareWeights === false ? undefined : counting;
   const touched = new Set(Object.keys(spec.grid).map((path) => path.split('.')[0]!));
   combos.forEach((combo, k) => {
     const raw = structuredClone(config);
@@ -182,10 +212,14 @@ export function runSweep(
         `sweep combination ${combo.map(([p, v]) => `${p}=${JSON.stringify(v)}`).join(', ')} is invalid:\n${varied}`,
       );
     }
-    const settings = backtestSettingsFromConfig(varied, history, window, { memo });
+    const settings = backtestSettingsFromConfig(varied, history, window, memo ? { memo } : {});
     const result = runBacktest(history, { ...settings, tape });
     rows.push({ params: Object.fromEntries(combo), metrics: result.metrics });
     onProgress?.(k + 1, combos.length);
   });
+  if (options.stats) {
+    options.stats.weightsComputed = counting.computed;
+    options.stats.weightsReused = counting.reused;
+  }
   return rankRows(rows, spec.rankBy);
 }
