@@ -154,6 +154,32 @@ export async function runDemo(
     return usd;
   };
 
+  /** The agent's cycle at the chain's current time; the members vote an hour later on any proposal it posted. */
+  const cycleAndVote = async (day: number, ethChange: number) => {
+    const before = new Set(runtime.ledger.all().map((r) => r.key));
+    await runCycle(runtime);
+    const posted = runtime.ledger.all().filter((r) => !before.has(r.key) && r.proposalId);
+    for (const row of posted) {
+      await setChainTime(runtime.client, day * 86_400 + NOON + 3600);
+      const proposal = await runtime.governance.getProposal(row.proposalId!);
+      if (!proposal) continue;
+      for (const [i, member] of members.entries()) {
+        const decision = member.decide(proposal, { ethWeeklyChange: ethChange });
+        if (!decision) continue;
+        await voters[i]!.vote({
+          space: stack.config.governance.space,
+          proposal: proposal.id,
+          choice: decision.choice,
+          reason: decision.reason,
+        });
+        voteReasons.set(`${proposal.id}:${stack.members[i]!.address}`, decision.reason);
+        say(
+          `  vote   ${member.name} votes ${CHOICES[decision.choice]} (${member.stake.toLocaleString('en-US')} GOV): ${decision.reason}`,
+        );
+      }
+    }
+  };
+
   try {
     for (let day = fromDay; day <= toDay; day += 7) {
       if (options.signal.aborted) {
@@ -175,33 +201,13 @@ export async function runDemo(
             ' · ',
           )}${previousEth && ethChange ? ` (ETH ${ethChange >= 0 ? '+' : ''}${(ethChange * 100).toFixed(1)}% w/w)` : ''}`,
       );
-      const before = new Set(runtime.ledger.all().map((r) => r.key));
-      await runCycle(runtime);
-      const posted = runtime.ledger.all().filter((r) => !before.has(r.key) && r.proposalId);
-      for (const row of posted) {
-        await setChainTime(runtime.client, day * 86_400 + NOON + 3600);
-        const proposal = await runtime.governance.getProposal(row.proposalId!);
-        if (!proposal) continue;
-        for (const [i, member] of members.entries()) {
-          const decision = member.decide(proposal, { ethWeeklyChange: ethChange });
-          if (!decision) continue;
-          await voters[i]!.vote({
-            space: stack.config.governance.space,
-            proposal: proposal.id,
-            choice: decision.choice,
-            reason: decision.reason,
-          });
-          voteReasons.set(`${proposal.id}:${stack.members[i]!.address}`, decision.reason);
-          say(
-            `  vote   ${member.name} votes ${CHOICES[decision.choice]} (${member.stake.toLocaleString('en-US')} GOV): ${decision.reason}`,
-          );
-        }
-      }
+      await cycleAndVote(day, ethChange);
       if (options.signal.aborted) {
         aborted = true;
         break;
       }
-      // Once the vote has closed and the execution delay passed: the market moves again, the agent executes.
+      // Once the vote has closed and the execution delay passed: the market moves again, the agent executes
+      // (and may post the next proposal: the members vote on it then, as on Monday's).
       const g = stack.config.governance;
       const friday =
         day +
@@ -209,7 +215,7 @@ export async function runDemo(
       await setChainTime(runtime.client, friday * 86_400 + NOON);
       const fridayPrices = pricesOnDay(stack, history, friday);
       await applyMarketDay(stack, fridayPrices);
-      await runCycle(runtime);
+      await cycleAndVote(friday, ethChange);
       const holdings = await readHoldings(runtime.client, { safe, tokens });
       const amounts = Object.fromEntries(Object.values(holdings.holdings).map((h) => [h.symbol, h.amount]));
       const usd = value(amounts, fridayPrices);
