@@ -152,7 +152,11 @@ export function decisionHashOf(inputs: DecisionInputs, targets: WeightsBps, plan
 }
 
 /** The decision, purely from its logged inputs: same inputs, same swaps, same safeTxHash. */
-export function decide(inputs: DecisionInputs): Decision {
+export function decide(observed: DecisionInputs): Decision {
+  // Decide from the inputs exactly as the audit log stores them (canonical JSON: keys sorted), so that the live
+  // decision and its replay add up the same floats in the same order (holdings arrive in config order, the log
+  // keeps them sorted) and give the same amounts to the base unit.
+  const inputs = JSON.parse(canonicalJson(observed)) as DecisionInputs;
   const strategy = configureStrategy(inputs.strategy.config as NonNullable<TreasuryAgentConfig['strategy']>);
   const day = Math.floor(inputs.at / DAY_SECONDS);
   const snapshot: MarketSnapshot = {
