@@ -8,16 +8,21 @@ import { makePublicClient } from '../contracts/chainClients.ts';
 import { createSnapshotClient } from '../governance/snapshotClient.ts';
 import { parseAuditLog } from './auditLog.ts';
 import { type AuditSources, replayDecision, showDecision, verifyAudit } from './auditTools.ts';
-import { type Command, stringOption, UsageError } from './command.ts';
+import { type Command, integerOption, stringOption, UsageError } from './command.ts';
 import { clearPause, runCycle } from './cycle.ts';
-import { describeError, TreasuryError } from './errors.ts';
+import { ConfigError, describeError, TreasuryError } from './errors.ts';
 import { Ledger } from './ledger.ts';
 import { buildRuntime } from './runtime.ts';
 import { startSchedule } from './scheduler.ts';
+import { configSecrets, readSecrets, urlCredentials } from './secrets.ts';
 
 const agentOptions = {
   config: { type: 'string' as const, valueName: 'FILE', description: 'the agent config (YAML or JSON)' },
-  prices: { type: 'string' as const, valueName: 'FILE', description: 'price history CSV (lookbacks)' },
+  prices: {
+    type: 'string' as const,
+    valueName: 'FILE',
+    description: "take the lookback from this price CSV instead of the feeds' rounds on chain",
+  },
 };
 
 /** Loads the config, builds the runtime from the environment, runs `body`, and always closes the ledger. */
@@ -30,6 +35,7 @@ async function withRuntime(
   if (!path)
     throw new UsageError('--config FILE is required', { hint: 'e.g. --config config/examples/devnet.yaml' });
   const config = await loadConfig(path);
+  io.addSecrets?.(configSecrets(config));
   const runtime = await buildRuntime({
     config,
     env: process.env,
@@ -87,6 +93,41 @@ export const runCommand: Command = {
     }),
 };
 
+export const watchCommand: Command = {
+  name: ['watch'],
+  summary:
+    'watch the Safe on watchdog.cron: owners, threshold, modules, guard, fallback handler and outflows the agent cannot explain pause it and alert',
+  options: agentOptions,
+  help: [
+    'Runs only the watchdog (every agent cycle runs it too), at its own faster cadence. Anything unexplained is',
+    'an audit record, a pause (`treasury resume` clears it) and an alert, printed and POSTed to watchdog.webhookUrl.',
+  ],
+  run: (args, io) =>
+    withRuntime(args, io, async (runtime) => {
+      const { runWatchdog } = await import('./watchdog.ts');
+      const cron = runtime.config.watchdog.cron;
+      const schedule = startSchedule({
+        cron,
+        signal: io.signal,
+        cycle: async () => {
+          const report = await runWatchdog({ ...runtime, log: io.out }, await runtime.clock());
+          if (!report.alerted)
+            io.out(
+              `watchdog: blocks ${report.fromBlock}–${report.toBlock} checked, ${report.findings.length ? `${report.findings.length} known finding(s), already reported` : 'nothing unexplained'}`,
+            );
+        },
+        onSkip: (reason) => io.err(`tick skipped: ${reason}`),
+        onError: (error) => io.err(`✖ watchdog failed: ${describeError(error)}`),
+      });
+      io.out(
+        `watching ${runtime.config.safe.address} on "${cron}" (UTC); next look ${schedule.nextRun()?.toISOString() ?? '—'}`,
+      );
+      await schedule.done;
+      io.out('stopped; ledger closed');
+      return 0;
+    }),
+};
+
 export const configValidateCommand: Command = {
   name: ['config', 'validate'],
   summary: 'check a config file and print every problem with its path',
@@ -110,9 +151,10 @@ export const configValidateCommand: Command = {
       );
       return 0;
     } catch (error) {
-      if (error instanceof TreasuryError && error.details.length) {
+      // Every problem on stdout, one a line; what is wrong overall (and what to do) on stderr.
+      if (error instanceof ConfigError) {
         for (const line of error.details) io.out(line);
-        io.err(`${path}: ${error.details.length} problem(s)`);
+        io.err(`✖ ${error.hint ? `${error.shortMessage} → ${error.hint}` : error.shortMessage}`);
         return 1;
       }
       throw error;
@@ -170,6 +212,12 @@ export const auditVerifyCommand: Command = {
       description:
         "or everything from the agent's config: the log, the ledger, the RPC, the hub's proposals, PolicySwapper",
     },
+    'from-block': {
+      type: 'string',
+      valueName: 'N',
+      description:
+        "scan PolicySwapper's executions from block N (default: the earliest snapshot block of the agent's proposals)",
+    },
   },
   help: [
     'With --config, the file is compared with the ledger the agent mirrors it into, with the audit heads the hub',
@@ -181,6 +229,7 @@ export const auditVerifyCommand: Command = {
     const config = configPath ? await loadConfig(configPath) : undefined;
     const { path, records } = await readLog(args, config?.state.auditLogPath);
     const rpc = stringOption(args, 'rpc') ?? config?.chain.rpcUrl;
+    io.addSecrets?.(urlCredentials(rpc));
     const client = rpc ? makePublicClient(Number.parseInt(await chainIdOf(rpc), 16), rpc) : undefined;
     const ledgerPath = stringOption(args, 'ledger') ?? config?.state.ledgerPath;
     let mirror: { seq: number; hash: string }[] | undefined;
@@ -199,21 +248,34 @@ export const auditVerifyCommand: Command = {
     }
     let hub: AuditSources['hub'];
     let anchors: AuditSources['anchors'];
+    let unscanned: string | undefined;
+    const fromBlockOption = integerOption(args, 'from-block', { min: 0, max: Number.MAX_SAFE_INTEGER });
     if (config) {
       const reader = createSnapshotClient({
         hubUrl: config.governance.hubUrl,
         account: privateKeyToAccount(generatePrivateKey()),
+        apiKey: readSecrets(process.env).snapshotApiKey,
       });
       const proposals = await reader.listProposals(config.governance.space, { first: 1000, state: 'all' });
       hub = { proposals, agent: config.safe.agent };
       const own = proposals.filter((p) => p.author.toLowerCase() === config.safe.agent.toLowerCase());
-      const fromBlock = own.reduce((min, p) => Math.min(min, p.snapshot ?? min), Number.POSITIVE_INFINITY);
+      // The scan starts where the agent's first proposal was planned: public RPCs refuse to serve logs from
+      // block 0, and scanning all of a live chain in chunks would take thousands of requests.
+      const earliest = own.reduce((min, p) => Math.min(min, p.snapshot ?? min), Number.POSITIVE_INFINITY);
+      const fromBlock =
+        fromBlockOption ?? (Number.isFinite(earliest) ? earliest : config.chain.id === 31337 ? 0 : undefined);
       if (config.execution.policySwapper && config.safe.address) {
-        anchors = {
-          swapper: config.execution.policySwapper,
-          safe: config.safe.address,
-          fromBlock: BigInt(Number.isFinite(fromBlock) ? fromBlock : 0),
-        };
+        if (fromBlock === undefined) {
+          unscanned =
+            '  · decisions executed on chain not scanned: the hub has no proposal of the agent to start from (pass --from-block N, e.g. the block PolicySwapper was deployed at)';
+        } else {
+          anchors = {
+            swapper: config.execution.policySwapper,
+            safe: config.safe.address,
+            fromBlock: BigInt(fromBlock),
+            chunkBlocks: config.chain.logChunkBlocks ? BigInt(config.chain.logChunkBlocks) : undefined,
+          };
+        }
       }
     }
     const result = await verifyAudit(records, { client, mirror, hub, anchors });
@@ -244,6 +306,7 @@ export const auditVerifyCommand: Command = {
       );
       for (const problem of result.onChain.problems) io.out(`    ✖ ${problem}`);
     }
+    if (unscanned) io.out(unscanned);
     for (const e of result.executed)
       io.out(
         `  ${e.onChain === 'verified' ? '✔' : e.onChain === 'skipped' ? '·' : '✖'} ${e.id} executed ${e.transactionHash}: ${e.onChain === 'skipped' ? 'on-chain check skipped (no --rpc or --config)' : e.onChain}`,
@@ -314,6 +377,7 @@ export const resumeCommand: Command = {
     if (!path)
       throw new UsageError('--config FILE is required', { hint: 'the config whose ledger is paused' });
     const config = await loadConfig(path);
+    io.addSecrets?.(configSecrets(config));
     const ledger = Ledger.open(config.state.ledgerPath);
     try {
       const reason = clearPause(ledger);

@@ -51,7 +51,7 @@ export type AuditSources = {
   /** The agent's proposals as the hub has them. */
   hub?: { proposals: readonly { id: string; author: string; plugins: unknown }[]; agent: Address };
   /** PolicySwapper's executions for the Safe since a block (needs `client`). */
-  anchors?: { swapper: Address; safe: Address; fromBlock: bigint };
+  anchors?: { swapper: Address; safe: Address; fromBlock: bigint; chunkBlocks?: bigint };
 };
 
 /**

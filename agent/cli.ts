@@ -1,8 +1,13 @@
 import { type Command, type CommandIo, commandUsage, parseCommandArgs, UsageError } from './command.ts';
 import { describeError, redactUrlsIn, TreasuryError } from './errors.ts';
+import { createRedactor, environmentSecretValues } from './secrets.ts';
 
-/** A command as the registry knows it before loading it: loading pulls in its (heavy) dependencies. */
-export type CommandEntry = { name: string[]; summary: string; load: () => Promise<Command> };
+/**
+ * A command as the registry knows it before loading it: loading pulls in its (heavy) dependencies. `keys: false`
+ * marks a command that needs none of the agent's keys: its process never reads them from the environment, not
+ * even to redact them (it cannot print what it never read); its config's URL credentials are still redacted.
+ */
+export type CommandEntry = { name: string[]; summary: string; keys?: false; load: () => Promise<Command> };
 
 /**
  * Every `treasury` command. Only the command that runs is loaded (viem, protocol-kit, snapshot.js and the
@@ -38,6 +43,11 @@ export const commands: CommandEntry[] = [
         "run cycles on the config's cron schedule (UTC, no overlap) until SIGINT/SIGTERM",
       ],
       [
+        'watch',
+        'watchCommand',
+        'watch the Safe on watchdog.cron: owners, threshold, modules, guard, fallback handler and outflows the agent cannot explain pause it and alert',
+      ],
+      [
         'config validate',
         'configValidateCommand',
         'check a config file and print every problem with its path',
@@ -69,6 +79,19 @@ export const commands: CommandEntry[] = [
     summary,
     load: async () => (await import('./agentCommands.ts'))[exported],
   })),
+  {
+    name: ['preflight'],
+    summary:
+      'check a config against the chain, the Snapshot space, the Transaction Service and the LLM: one ✔/✖ line each',
+    load: async () => (await import('./preflightCommand.ts')).preflightCommand,
+  },
+  {
+    name: ['console'],
+    summary:
+      'a read-only web console: proposals, votes, the voted Safe transaction, executions, the audit log, backtests',
+    keys: false,
+    load: async () => (await import('../console/consoleCommand.ts')).consoleCommand,
+  },
   {
     name: ['demo'],
     summary:
@@ -109,17 +132,30 @@ export async function main(argv: string[], io?: Partial<CommandIo>): Promise<num
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
   }
+  // Everything printed goes through one redactor: the environment's secrets (unless the command reads no keys)
+  // and those a command adds (its config's URL credentials), in any encoding it knows (agent/secrets.ts), then
+  // credentials in URLs.
+  const found = findCommand(argv);
+  const secrets = found?.command.keys === false ? [] : environmentSecretValues(process.env);
+  let redact = createRedactor(secrets);
+  const clean = (line: string) => redactUrlsIn(redact(line));
+  const out = io?.out ?? ((line) => process.stdout.write(`${line}\n`));
+  const err = io?.err ?? ((line) => process.stderr.write(`${line}\n`));
   const fullIo: CommandIo = {
-    out: io?.out ?? ((line) => process.stdout.write(`${line}\n`)),
-    err: io?.err ?? ((line) => process.stderr.write(`${line}\n`)),
+    out: (line) => out(clean(line)),
+    err: (line) => err(clean(line)),
     signal: io?.signal ?? controller.signal,
+    addSecrets: (values) => {
+      secrets.push(...values);
+      redact = createRedactor(secrets);
+      io?.addSecrets?.(values);
+    },
   };
   try {
     if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
       fullIo.out(topLevelHelp());
       return argv.length === 0 ? 2 : 0;
     }
-    const found = findCommand(argv);
     if (!found) {
       fullIo.err(`✖ unknown command "${argv.join(' ')}"\n\n${topLevelHelp()}`);
       return 2;
@@ -132,7 +168,7 @@ export async function main(argv: string[], io?: Partial<CommandIo>): Promise<num
     }
     return await command.run(parsed, fullIo);
   } catch (error) {
-    fullIo.err(`✖ ${redactUrlsIn(describeError(error))}`);
+    fullIo.err(`✖ ${describeError(error)}`);
     if (process.env.TREASURY_DEBUG && error instanceof Error && error.stack) fullIo.err(error.stack);
     return error instanceof UsageError ? 2 : error instanceof TreasuryError ? 1 : 1;
   } finally {

@@ -7,6 +7,11 @@ export type CommandIo = {
   err: (line: string) => void;
   /** Aborted on SIGINT/SIGTERM: long-running commands finish their step, clean up and return. */
   signal: AbortSignal;
+  /**
+   * Tells the CLI more secret values to redact from everything printed after this (the credentials in the
+   * config's URLs or in --rpc); the environment's keys are redacted from the start. See agent/secrets.ts.
+   */
+  addSecrets?: (values: readonly string[]) => void;
 };
 
 type OptionSpec = NonNullable<ParseArgsConfig['options']>[string] & {

@@ -1,7 +1,6 @@
 import {
   type Address,
   type Chain,
-  getAbiItem,
   getAddress,
   type Hex,
   isAddress,
@@ -10,9 +9,10 @@ import {
 } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
 import type { TreasuryAgentConfig } from '../config/schema.ts';
-import { safeAbi } from '../contracts/abis.ts';
 import { type ExecutionFound, findDecisionExecution } from '../contracts/executionLogs.ts';
+import { ConfirmationTimeoutError } from '../contracts/receipts.ts';
 import {
+  type BatchSimulation,
   decisionExecuted,
   type ExecutorContext,
   executePolicyBatch,
@@ -20,6 +20,7 @@ import {
   policySwapsIn,
   preparePolicyBatch,
   type RebalanceExecution,
+  simulateBatch,
   simulateInnerCalls,
 } from '../contracts/safeExecutor.ts';
 import { SAFE_TX_TYPES, safeTxAtNonce, safeTxToJson } from '../contracts/safeTransaction.ts';
@@ -28,16 +29,17 @@ import {
   type TransactionService,
   verifiedSignatures,
 } from '../contracts/transactionService.ts';
-import { readBalancesAt, readPools, readSafeState } from '../contracts/treasuryReads.ts';
+import { readBalancesAt, readSafeState } from '../contracts/treasuryReads.ts';
 import { parseTreasuryPlugin, renderProposalBody } from '../governance/proposalBody.ts';
 import type { PreparedMessage, ProposeInput, SnapshotClient } from '../governance/snapshotClient.ts';
-import { type PriceHistory, priceAsOf } from '../strategies/priceHistory.ts';
-import { getAmountOut } from '../strategies/uniswap.ts';
+import { priceAsOf } from '../strategies/priceHistory.ts';
+import { configureStrategy } from '../strategies/registry.ts';
 import { type AuditLog, sha256Hex } from './auditLog.ts';
 import { DAY_SECONDS, type Decision, type DecisionInputs, decide, decisionInputs } from './decide.ts';
 import type { RationaleWriter } from './draft/types.ts';
 import { ChainError, MarketDataError, RefusedError, TreasuryError } from './errors.ts';
 import type { Ledger, ProposalRow } from './ledger.ts';
+import type { DailyCloses, MarketHistory } from './marketHistory.ts';
 import {
   circuitBreakerProblems,
   LAST_OBSERVATION_KEY,
@@ -49,6 +51,7 @@ import {
 } from './observe.ts';
 import { draftFacts, proposalBodyInput, proposalTitle } from './proposalContent.ts';
 import { checkVote, type PostedProposal } from './voteCheck.ts';
+import { runWatchdog } from './watchdog.ts';
 
 /**
  * One cycle of the agent (DESIGN.md): carry every open proposal forward (watch → execute exactly the voted
@@ -69,7 +72,8 @@ export type CycleDeps = {
     swapper: Address;
     contractNetworks?: ExecutorContext['contractNetworks'];
   };
-  history: PriceHistory;
+  /** The daily closes for the strategy's lookback and the circuit breaker (the feeds' rounds, or a price file). */
+  marketHistory: MarketHistory;
   ledger: Ledger;
   audit: AuditLog;
   clock: () => Promise<number>;
@@ -129,6 +133,8 @@ export async function runCycle(deps: CycleDeps): Promise<CycleReport> {
     events.push(line);
     deps.log?.(`${day(at)} ${line}`);
   };
+  // The watchdog looks first, paused or not: a change nobody explains is reported even while paused.
+  await runWatchdog({ ...deps, log: say }, at);
   const paused = deps.ledger.getState('paused');
   if (paused) {
     say(`agent paused: ${paused}`);
@@ -157,17 +163,33 @@ export function clearPause(ledger: Ledger): string | undefined {
 const BREAKER_CLEARED_AT_KEY = 'circuitBreakerClearedAt';
 
 /**
- * observe, then the circuit breaker: the prices are compared with the previous observation (within 36 h) and
- * with the history's close of the day before (unless a steward cleared a breaker within 36 h); a move beyond
- * observe.circuitBreaker pauses the agent, with the reason in the audit log, and stops this cycle.
+ * observe, then the daily closes of the `lookbackDays + 1` days before the observation's day (read at its
+ * block), then the circuit breaker: the prices are compared with the previous observation (within 36 h) and
+ * with the close of the day before (unless a steward cleared a breaker within 36 h); a move beyond
+ * observe.circuitBreaker pauses the agent, with the reason in the audit log, and stops this cycle. A feed
+ * without a close on every one of those days stops the cycle too (MarketDataError).
  */
 async function observeChecked(
   deps: CycleDeps,
   at: number,
   say: (line: string) => void,
-): Promise<Observation> {
+  lookbackDays: number,
+): Promise<{ observation: Observation; closes: DailyCloses }> {
   const { config, ledger } = deps;
   const observation = await observe({ client: deps.client, config, factory: deps.contracts.factory });
+  const yesterday = Math.floor(observation.at / DAY_SECONDS) - 1;
+  const feeds = tokenRefs(config);
+  const closes = await deps.marketHistory.dailyCloses({
+    tokens: config.tokens.map((t, i) => ({
+      symbol: t.symbol,
+      priceAsset: t.priceAsset,
+      feed: feeds[i]!.feed,
+    })),
+    fromDay: yesterday - lookbackDays,
+    toDay: yesterday,
+    blockNumber: observation.blockNumber,
+    blockTimestamp: observation.at,
+  });
   const prices = Object.fromEntries(Object.values(observation.prices).map((p) => [p.symbol, p.usd]));
   const references: PriceReference[] = [];
   const last = ledger.getState(LAST_OBSERVATION_KEY);
@@ -183,17 +205,16 @@ async function observeChecked(
   }
   const clearedAt = Number(ledger.getState(BREAKER_CLEARED_AT_KEY) ?? Number.NEGATIVE_INFINITY);
   if (observation.at - clearedAt > REFERENCE_MAX_AGE_SECONDS) {
-    const yesterday = Math.floor(observation.at / DAY_SECONDS) - 1;
-    const closes: Record<string, number> = {};
+    const yesterdays: Record<string, number> = {};
     for (const token of config.tokens) {
-      const close = priceAsOf(deps.history, token.priceAsset, yesterday);
-      if (close !== undefined) closes[token.symbol] = close;
+      const close = priceAsOf(closes.history, token.priceAsset, yesterday);
+      if (close !== undefined) yesterdays[token.symbol] = close;
     }
-    if (Object.keys(closes).length > 0) {
+    if (Object.keys(yesterdays).length > 0) {
       references.push({
         what: `the close of ${day(yesterday * DAY_SECONDS)}`,
         at: yesterday * DAY_SECONDS,
-        prices: closes,
+        prices: yesterdays,
       });
     }
   }
@@ -213,7 +234,7 @@ async function observeChecked(
       },
     );
   }
-  return observation;
+  return { observation, closes };
 }
 
 function cadenceAllows(deps: CycleDeps, at: number): boolean {
@@ -235,15 +256,23 @@ function contractsOf(deps: CycleDeps) {
 async function decideAndPropose(deps: CycleDeps, at: number, say: (line: string) => void) {
   const { config, audit } = deps;
   let observation: Observation;
+  let closes: DailyCloses;
   try {
-    observation = await observeChecked(deps, at, say);
+    const lookbackDays = config.strategy ? configureStrategy(config.strategy).lookbackDays : 0;
+    ({ observation, closes } = await observeChecked(deps, at, say, lookbackDays));
   } catch (error) {
     if (!(error instanceof MarketDataError)) throw error;
     audit.append('cycle-stopped', { reason: error.message }, at);
     say(`market data refused, no proposal: ${error.shortMessage}`);
     return;
   }
-  const inputs = decisionInputs({ config, observation, history: deps.history, contracts: contractsOf(deps) });
+  const inputs = decisionInputs({
+    config,
+    observation,
+    history: closes.history,
+    provenance: closes.provenance,
+    contracts: contractsOf(deps),
+  });
   const decision = decide(inputs);
   const base = {
     mode: config.mode,
@@ -254,6 +283,18 @@ async function decideAndPropose(deps: CycleDeps, at: number, say: (line: string)
   if (!decision.tx) {
     audit.append('decision', { ...base, outcome: 'no-trades' }, at);
     say(`on target (or trades below the minimum): nothing to propose`);
+    if (config.mode === 'shadow') deps.ledger.setState('lastShadowCycle', String(at));
+    return;
+  }
+  // The exact voted calls, run from the Safe now: what voters will read as the simulation, and a batch that
+  // would already fail is never proposed.
+  let simulation: BatchSimulation;
+  try {
+    simulation = await simulateBatch(executorContext(deps, { inputs }), decision.tx);
+  } catch (error) {
+    if (!(error instanceof TreasuryError)) throw error;
+    audit.append('decision', { ...base, outcome: 'not-proposed', reason: error.message }, at);
+    say(`the voted batch would fail now, not proposed: ${error.shortMessage}`);
     if (config.mode === 'shadow') deps.ledger.setState('lastShadowCycle', String(at));
     return;
   }
@@ -272,6 +313,9 @@ async function decideAndPropose(deps: CycleDeps, at: number, say: (line: string)
     draft: draft.draft,
     auditRecordId: decisionRecordId,
     auditHead: audit.head(),
+    simulation,
+    discussionUrl: config.governance.discussionUrl,
+    auditLogUrl: config.state.auditLogUrl,
   });
   const rendered = renderProposalBody(bodyInput);
   const propose: ProposeInput = {
@@ -281,6 +325,7 @@ async function decideAndPropose(deps: CycleDeps, at: number, say: (line: string)
     snapshot: Number(observation.blockNumber),
     plugins: rendered.plugins,
     choices: ['For', 'Against', 'Abstain'],
+    ...(config.governance.discussionUrl ? { discussion: config.governance.discussionUrl } : {}),
     timing: { delay: config.governance.votingDelaySeconds, period: config.governance.votingPeriodSeconds },
   };
   const skip = draft.draft.recommendation === 'skip';
@@ -300,6 +345,7 @@ async function decideAndPropose(deps: CycleDeps, at: number, say: (line: string)
       prompt: draft.prompt ?? null,
       reply: draft.reply ?? null,
       proposal: { title: propose.title, bodySha256: sha256Hex(propose.body), plugins: rendered.plugin },
+      simulation: { gasUsed: simulation.gasUsed, balancesAfter: simulation.balancesAfter },
     },
     at,
   );
@@ -445,15 +491,17 @@ async function watch(deps: CycleDeps, row: ProposalRow, at: number, say: (line: 
   const tally = { for: forVotes, against, abstain, total, quorum, votes: checked.tally.votes };
   let outcome: 'passed' | 'rejected';
   let reason: string;
+  const symbol = deps.config.tokens.find((t) => t.role === 'governance')!.symbol;
+  const tokens = (n: number) => `${n.toLocaleString('en-US', { maximumFractionDigits: 2 })} ${symbol}`;
   if (total < quorum) {
     outcome = 'rejected';
-    reason = `short of quorum: ${total} of ${quorum} votes`;
+    reason = `short of quorum: ${tokens(total)} voted, ${tokens(quorum)} needed`;
   } else if (forVotes <= against) {
     outcome = 'rejected';
-    reason = `For ${forVotes} did not beat Against ${against}`;
+    reason = `For ${tokens(forVotes)} did not beat Against ${tokens(against)}`;
   } else {
     outcome = 'passed';
-    reason = `For ${forVotes} beat Against ${against} with quorum ${total} ≥ ${quorum}`;
+    reason = `For ${tokens(forVotes)} beat Against ${tokens(against)}, with ${tokens(total)} voted (quorum ${tokens(quorum)})`;
   }
   const votes = checked.votes.map((v) => ({ voter: v.voter, choice: v.choice, vp: v.vp }));
   deps.ledger.transition(row.key, 'posted', outcome, { reason }, at);
@@ -526,7 +574,7 @@ function sameCalls(
 }
 
 /** The executor's view of this agent's Safe, allowlists and contracts. */
-function executorContext(deps: CycleDeps, record: ProposalRecord): ExecutorContext {
+function executorContext(deps: CycleDeps, record: Pick<ProposalRecord, 'inputs'>): ExecutorContext {
   return {
     client: deps.client,
     rpcUrl: deps.config.chain.rpcUrl,
@@ -589,7 +637,7 @@ async function checkBeforeExecution(deps: CycleDeps, row: ProposalRow, at: numbe
     throw new Expire(`the voted validity window ended at ${utcTime(Number(record.inputs.deadline))}${last}`);
   }
   // 4. Prices: fresh, sane feeds (else wait), then the batch as the chain would run it now.
-  await observeChecked(deps, at, () => {});
+  await observeChecked(deps, at, () => {}, 0);
   const ctx = executorContext(deps, record);
   try {
     const prepared = await preparePolicyBatch(ctx, {
@@ -723,6 +771,9 @@ async function executeNow(
     );
   } catch (error) {
     if (!(error instanceof TreasuryError)) throw error;
+    // Sent, not yet confirmed: it may still be mined, so this is no failure. The row stays `executing` and the
+    // next cycle looks for it on chain first (resumeExecution); the Safe's nonce forbids a second run anyway.
+    if (error instanceof ConfirmationTimeoutError) throw error;
     // A price-policy refusal is found before anything is sent: the voted batch can no longer run (expired).
     const to = error instanceof PolicyRefusedError ? 'expired' : 'failed';
     deps.ledger.transition(row.key, 'executing', to, { reason: error.shortMessage }, at);
@@ -811,6 +862,7 @@ async function executedOnChain(deps: CycleDeps, record: ProposalRecord): Promise
     safe,
     decisionHash: decision.decisionHash,
     fromBlock: BigInt(record.propose.snapshot),
+    chunkBlocks: deps.config.chain.logChunkBlocks ? BigInt(deps.config.chain.logChunkBlocks) : undefined,
   });
   if (!found) {
     throw new ChainError(

@@ -16,6 +16,7 @@ import type { MarketSnapshot, TokenInfo, WeightsBps } from '../strategies/types.
 import type { PoolReserves } from '../strategies/uniswap.ts';
 import { canonicalJson, sha256Hex } from './auditLog.ts';
 import { ConfigError } from './errors.ts';
+import type { HistoryProvenance } from './marketHistory.ts';
 import type { Observation } from './observe.ts';
 
 /**
@@ -35,14 +36,25 @@ export type DecisionInputs = {
   guardrails: unknown;
   monthlySpendUsd: number;
   tokens: (TokenInfo & { address: Address; feed: Address })[];
-  snapshot: { prices: Record<string, number>; closes: Record<string, number[]>; lookbackDays: number };
+  /** Closes per day, oldest first; null where the history has no price (JSON has no NaN). */
+  snapshot: {
+    prices: Record<string, number>;
+    closes: Record<string, (number | null)[]>;
+    lookbackDays: number;
+  };
+  /** Where the closes came from: the feeds' rounds (with each day's round id) or a price file. */
+  history?: HistoryProvenance;
   holdings: Record<string, string>;
   pools: Record<string, { reserveToken: string; reserveUsdc: string }>;
   safe: { address: Address; nonce: string; chainId: number };
   contracts: { router: Address; factory: Address; multiSendCallOnly: Address; swapper: Address };
   /** What every swap's policy asks of the feeds at execution. */
   policy: { maxFeedAgeSeconds: number; feedDecimals: number };
-  /** The voted batch runs only inside [validAfter, deadline] (unix seconds): from the vote's end on. */
+  /**
+   * The voted batch runs only inside [validAfter, deadline] (unix seconds). validAfter is the drafting time, so
+   * the exact voted calls can be simulated when drafted; that they run only after a passed vote is what the
+   * agent and the co-signers (the Safe's threshold) enforce.
+   */
   validAfter: string;
   deadline: string;
 };
@@ -82,11 +94,15 @@ export function swapDeadline(config: TreasuryAgentConfig, at: number): bigint {
   );
 }
 
-/** Gathers the inputs of a decision from an observation and the price history (closes before today). */
+/**
+ * Gathers the inputs of a decision from an observation and the price history (closes before today: from the
+ * feeds' rounds for the agent, see agent/marketHistory.ts), with where that history came from.
+ */
 export function decisionInputs(params: {
   config: TreasuryAgentConfig;
   observation: Observation;
   history: PriceHistory;
+  provenance?: HistoryProvenance;
   contracts: DecisionInputs['contracts'];
 }): DecisionInputs {
   const { config, observation, history } = params;
@@ -120,9 +136,15 @@ export function decisionInputs(params: {
     tokens,
     snapshot: {
       prices,
-      closes: Object.fromEntries(Object.entries(historical.closes).map(([s, c]) => [s, Array.from(c)])),
+      closes: Object.fromEntries(
+        Object.entries(historical.closes).map(([s, c]) => [
+          s,
+          Array.from(c, (x) => (Number.isFinite(x) ? x : null)),
+        ]),
+      ),
       lookbackDays: historical.lookbackDays,
     },
+    ...(params.provenance ? { history: params.provenance } : {}),
     holdings: Object.fromEntries(
       Object.values(observation.holdings.holdings).map((h) => [h.symbol, h.amount.toString()]),
     ),
@@ -139,9 +161,7 @@ export function decisionInputs(params: {
     },
     contracts: params.contracts,
     policy: { maxFeedAgeSeconds: config.observe.maxFeedAgeSeconds, feedDecimals: FEED_DECIMALS },
-    validAfter: String(
-      observation.at + config.governance.votingDelaySeconds + config.governance.votingPeriodSeconds,
-    ),
+    validAfter: String(observation.at),
     deadline: swapDeadline(config, observation.at).toString(),
   };
 }
@@ -151,12 +171,14 @@ export function decisionHashOf(inputs: DecisionInputs, targets: WeightsBps, plan
   return keccak256(stringToHex(canonicalJson({ inputs, targets, plan })));
 }
 
-/** The decision, purely from its logged inputs: same inputs, same swaps, same safeTxHash. */
-export function decide(observed: DecisionInputs): Decision {
-  // Decide from the inputs exactly as the audit log stores them (canonical JSON: keys sorted), so that the live
-  // decision and its replay add up the same floats in the same order (holdings arrive in config order, the log
-  // keeps them sorted) and give the same amounts to the base unit.
-  const inputs = JSON.parse(canonicalJson(observed)) as DecisionInputs;
+/**
+ * The decision, purely from its logged inputs: same inputs, same swaps, same safeTxHash. The inputs are taken
+ * as the log keeps them (a canonical JSON round trip: keys sorted, NaN closes as null), so a decision replayed
+ * from the log is the one made (holdings arrive in config order and the log keeps them sorted: without the round
+ * trip the live decision and its replay add the same floats in another order and can differ in the last digits).
+ */
+export function decide(given: DecisionInputs): Decision {
+  const inputs = JSON.parse(canonicalJson(given)) as DecisionInputs;
   const strategy = configureStrategy(inputs.strategy.config as NonNullable<TreasuryAgentConfig['strategy']>);
   const day = Math.floor(inputs.at / DAY_SECONDS);
   const snapshot: MarketSnapshot = {
@@ -165,7 +187,10 @@ export function decide(observed: DecisionInputs): Decision {
     tokens: Object.fromEntries(inputs.tokens.map((t) => [t.symbol, t])),
     prices: inputs.snapshot.prices,
     closes: Object.fromEntries(
-      Object.entries(inputs.snapshot.closes).map(([s, c]) => [s, Float64Array.from(c)]),
+      Object.entries(inputs.snapshot.closes).map(([s, c]) => [
+        s,
+        Float64Array.from(c, (x) => x ?? Number.NaN),
+      ]),
     ),
     lookbackDays: inputs.snapshot.lookbackDays,
   };

@@ -70,25 +70,46 @@ export class MarketDataError extends TreasuryError {
 /** Removes user:password and query-string secrets from a URL before it is shown anywhere. */
 export function redactUrl(url: string): string {
   try {
-    const parsed = new URL(url);
-    if (parsed.username || parsed.password) {
-      parsed.username = '***';
-      parsed.password = '';
-    }
-    for (const key of [...parsed.searchParams.keys()]) {
-      if (/key|token|secret|auth/i.test(key)) parsed.searchParams.set(key, '***');
-    }
-    // Path segments that look like API keys (e.g. /v2/<32+ hex or base64>) are hidden too.
-    parsed.pathname = parsed.pathname.replace(/\/[A-Za-z0-9_-]{24,}(?=\/|$)/g, '/***');
-    return parsed.toString();
+    return redactedUrl(url) ?? new URL(url).toString();
   } catch {
     return '<invalid url>';
   }
 }
 
-/** Redacts every URL in a text (credentials, key-like query values and path segments). */
+/** The URL without its credentials, or undefined when it holds none ('<invalid url>' when it does not parse). */
+function redactedUrl(url: string): string | undefined {
+  try {
+    const parsed = new URL(url);
+    let changed = false;
+    if (parsed.username || parsed.password) {
+      parsed.username = '***';
+      parsed.password = '';
+      changed = true;
+    }
+    for (const key of [...parsed.searchParams.keys()]) {
+      if (/key|token|secret|auth|pass|sig/i.test(key)) {
+        parsed.searchParams.set(key, '***');
+        changed = true;
+      }
+    }
+    // Path segments that look like API keys (e.g. /v2/<32+ hex or base64>) are hidden too.
+    const pathname = parsed.pathname.replace(/\/[A-Za-z0-9_-]{24,}(?=\/|$)/g, '/***');
+    if (pathname !== parsed.pathname) {
+      parsed.pathname = pathname;
+      changed = true;
+    }
+    return changed ? parsed.toString() : undefined;
+  } catch {
+    return '<invalid url>';
+  }
+}
+
+/**
+ * Redacts every URL in a text (credentials, key-like query values and path segments); a URL without any stays
+ * as written (the CLI passes every printed line through this).
+ */
 export function redactUrlsIn(text: string): string {
-  return text.replace(/https?:\/\/[^\s"'<>)]+/g, (url) => redactUrl(url));
+  return text.replace(/https?:\/\/[^\s"'<>)]+/g, (url) => redactedUrl(url) ?? url);
 }
 
 /** For a person: what is wrong and what to do on the first line (`message → hint`), details below it. */

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'libsql';
 import { TreasuryError } from './errors.ts';
@@ -54,6 +54,12 @@ export type ProposalRow = {
   createdAt: number;
   updatedAt: number;
 };
+
+/**
+ * A feed's close of one UTC day (days since 1970-01-01): its last round with updatedAt ≤ the end of that day
+ * (contracts/feedRounds.ts). The feed address is stored in lower case.
+ */
+export type FeedClose = { feed: string; day: number; answer: bigint; updatedAt: number; roundId: bigint };
 
 export class LedgerError extends TreasuryError {
   override name = 'LedgerError';
@@ -152,7 +158,35 @@ export class Ledger {
         json TEXT NOT NULL
       );
       CREATE TABLE IF NOT EXISTS agent_state (k TEXT PRIMARY KEY, v TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS feed_daily_closes (
+        feed TEXT NOT NULL,
+        day INTEGER NOT NULL,
+        answer TEXT NOT NULL,
+        updated_at INTEGER NOT NULL,
+        round_id TEXT NOT NULL,
+        PRIMARY KEY (feed, day)
+      ) WITHOUT ROWID;
     `);
+    return new Ledger(db);
+  }
+
+  /**
+   * Opens an existing ledger to read only (`query_only`: any write is refused by SQLite): the console and
+   * auditors read it while the agent may be writing (WAL).
+   */
+  static openReadOnly(path: string): Ledger {
+    if (!existsSync(path)) throw new LedgerError(`no ledger at ${path}`, { hint: 'check state.ledgerPath' });
+    let db: Database.Database;
+    try {
+      db = new Database(path);
+    } catch (error) {
+      throw new LedgerError(`cannot open the ledger at ${path}`, {
+        cause: error,
+        hint: 'check state.ledgerPath',
+      });
+    }
+    db.pragma('query_only = ON');
+    db.pragma('busy_timeout = 5000');
     return new Ledger(db);
   }
 
@@ -300,6 +334,43 @@ export class Ledger {
 
   clearState(name: string): void {
     this.db.prepare('DELETE FROM agent_state WHERE k = ?').run(name);
+  }
+
+  /** The stored daily closes of a feed for days fromDay…toDay (inclusive), by day. */
+  feedCloses(feed: string, fromDay: number, toDay: number): FeedClose[] {
+    return (
+      this.db
+        .prepare(
+          'SELECT feed, day, answer, updated_at, round_id FROM feed_daily_closes WHERE feed = ? AND day BETWEEN ? AND ? ORDER BY day',
+        )
+        .all(feed.toLowerCase(), fromDay, toDay) as {
+        feed: string;
+        day: number;
+        answer: string;
+        updated_at: number;
+        round_id: string;
+      }[]
+    ).map((r) => ({
+      feed: r.feed,
+      day: r.day,
+      answer: BigInt(r.answer),
+      updatedAt: r.updated_at,
+      roundId: BigInt(r.round_id),
+    }));
+  }
+
+  /** Stores daily closes (days that are over, so their close cannot change), in one transaction. */
+  storeFeedCloses(rows: readonly FeedClose[]): void {
+    if (rows.length === 0) return;
+    const insert = this.db.prepare(
+      `INSERT INTO feed_daily_closes (feed, day, answer, updated_at, round_id) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT(feed, day) DO UPDATE SET answer = excluded.answer, updated_at = excluded.updated_at,
+         round_id = excluded.round_id`,
+    );
+    this.db.transaction(() => {
+      for (const r of rows)
+        insert.run(r.feed.toLowerCase(), r.day, r.answer.toString(), r.updatedAt, r.roundId.toString());
+    })();
   }
 
   /** Mirrors one audit record (the JSONL file is the primary copy; both must agree). */

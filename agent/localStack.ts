@@ -4,13 +4,20 @@ import type { TreasuryAgentConfig } from '../config/schema.ts';
 import { aggregatorV3Abi } from '../contracts/abis.ts';
 import { projectArtifacts } from '../contracts/artifacts.ts';
 import { makePublicClient, makeWalletClient } from '../contracts/chainClients.ts';
+import { setChainTime } from '../contracts/chainTime.ts';
 import { devAccount, devPrivateKey } from '../contracts/devAccounts.ts';
-import { contractNetworksFor, priceToFeedAnswer } from '../contracts/devnet.ts';
+import { closeTimeOf, contractNetworksFor, priceToFeedAnswer } from '../contracts/devnet.ts';
+import { writeFeedRounds } from '../contracts/feedRoundWriter.ts';
 import { type LocalDevnet, startDevnet } from '../contracts/localDevnet.ts';
+import { waitForReceipt } from '../contracts/receipts.ts';
 import type { HubInstance } from '../governance/hub/server.ts';
 import { startHub } from '../governance/hub/server.ts';
 import type { SpaceInput } from '../governance/hub/spaces.ts';
 import { ConfigError } from './errors.ts';
+
+/** What to do when anvil, on this machine, does not confirm a transaction in minutes. */
+export const LOCAL_HINT =
+  'anvil did not mine it: the machine may be starved of CPU or anvil stuck; stop other work and run it again';
 
 /**
  * The whole local environment on one machine: anvil with the devnet, the Snapshot-compatible hub on the same
@@ -68,12 +75,14 @@ export async function startLocalStack(options: {
   hubDbPath?: string;
   hubPort?: number;
   anvilPort?: number;
+  /** The price file the devnet's pools and feeds (and their past rounds) start from (default: data/). */
+  pricesPath?: string;
 }): Promise<LocalStack> {
   const { config } = options;
   if (config.chain.id !== 31337)
     throw new ConfigError('the local stack runs only on the devnet (chain.id 31337)');
   if (options.memberStakes.length > 8) throw new ConfigError('at most 8 members (dev accounts 4–11)');
-  const devnet = await startDevnet({ config, port: options.anvilPort });
+  const devnet = await startDevnet({ config, port: options.anvilPort, pricesPath: options.pricesPath });
   let hub: HubInstance | undefined;
   try {
     const deployed = devnet.config;
@@ -94,7 +103,11 @@ export async function startLocalStack(options: {
           args: [account.address, amount],
         }),
       });
-      await client.waitForTransactionReceipt({ hash });
+      await waitForReceipt(client, {
+        hash,
+        step: `minting GOV for member ${account.address}`,
+        hint: LOCAL_HINT,
+      });
       members.push({ index, address: account.address, key: devPrivateKey(index), gov: amount });
     }
     const stewards = config.safe.owners.filter((o) => o !== config.safe.agent);
@@ -169,5 +182,51 @@ export async function postFeedPrices(
       data: encodeFunctionData({ abi: aggregatorV3Abi, functionName: 'updateAnswer', args: [answer] }),
     });
   }
-  if (last) await client.waitForTransactionReceipt({ hash: last });
+  if (last)
+    await waitForReceipt(client, { hash: last, step: 'posting prices to the feeds', hint: LOCAL_HINT });
+}
+
+/**
+ * Moves the local chain's clock forward by `seconds` as feeds with a daily heartbeat live through it: every feed
+ * posts its latest answer as the close of each day that ends on the way (stamped 23:59:00, so the agent's
+ * history has no gap), then once more at the new time. Returns the new time.
+ */
+export async function advanceWithHeartbeats(
+  stack: Pick<LocalStack, 'devnet'>,
+  seconds: number,
+): Promise<number> {
+  const { deployment } = stack.devnet;
+  const client = makePublicClient(deployment.chainId, deployment.rpcUrl);
+  const from = Number((await client.getBlock({ blockTag: 'latest' })).timestamp);
+  const to = from + seconds;
+  const days: number[] = [];
+  for (let day = Math.floor(from / 86_400); closeTimeOf(day) < to; day++) {
+    if (closeTimeOf(day) > from) days.push(day);
+  }
+  await setChainTime(client, to);
+  if (days.length > 0) {
+    const feeds = Object.values(deployment.tokens).map((t) => t.feed);
+    const answers = await Promise.all(
+      feeds.map(
+        async (feed) =>
+          (
+            await client.readContract({
+              address: feed,
+              abi: aggregatorV3Abi,
+              functionName: 'latestRoundData',
+            })
+          )[1],
+      ),
+    );
+    await writeFeedRounds({
+      rpcUrl: deployment.rpcUrl,
+      chainId: deployment.chainId,
+      from: devAccount(0).address,
+      rounds: feeds.flatMap((feed, i) =>
+        days.map((day) => ({ feed, answer: answers[i]!, updatedAt: closeTimeOf(day) })),
+      ),
+    });
+  }
+  await postFeedPrices(stack);
+  return to;
 }

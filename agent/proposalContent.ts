@@ -1,7 +1,9 @@
 import { formatUnits } from 'viem';
-import type { ProposalBodyInput } from '../governance/proposalBody.ts';
+import { displayAmount, type ProposalBodyInput } from '../governance/proposalBody.ts';
+import { describeStrategy } from '../strategies/describe.ts';
 import type { PlannedSwap } from '../strategies/planner.ts';
 import { PRICE_SCALE, priceToNumber } from '../strategies/pricePolicy.ts';
+import type { StrategyConfig } from '../strategies/registry.ts';
 import { annualisedVolatility } from '../strategies/stats.ts';
 import type { Decision } from './decide.ts';
 import type { DraftFacts } from './draft/types.ts';
@@ -36,7 +38,7 @@ export function draftFacts(
     spend > 0 ? stablesUsd(decision, w) / spend : Number.POSITIVE_INFINITY;
   return {
     asOf: inputs.asOf,
-    strategy: inputs.strategy.description,
+    strategy: inputs.strategy.id,
     treasuryUsd: plan.valueUsd,
     movedUsd: plan.movedUsd,
     monthlySpendUsd: spend,
@@ -63,7 +65,10 @@ export function draftFacts(
       updatedAt: p.updatedAt,
     })),
     volatility: Object.fromEntries(
-      Object.entries(inputs.snapshot.closes).map(([s, c]) => [s, annualisedVolatility(c)]),
+      Object.entries(inputs.snapshot.closes).map(([s, c]) => [
+        s,
+        annualisedVolatility(Float64Array.from(c, (x) => x ?? Number.NaN)),
+      ]),
     ),
     guardrails: guardrailChecks(decision),
     untrusted: { tokenNames, earlierProposals },
@@ -125,6 +130,32 @@ export function proposalTitle(decision: Decision): string {
   return `Treasury rebalance ${decision.inputs.asOf}: ${parts.join(', ')} (${movedPct}% of treasury)`;
 }
 
+/** What each voted call does, in words, in the order of the batch (approvals, then PolicySwapper.execute). */
+export function callsInWords(decision: Decision): string[] {
+  const token = (address: string) =>
+    decision.inputs.tokens.find((t) => t.address.toLowerCase() === address.toLowerCase())!;
+  const approvals = new Map<string, bigint>();
+  for (const order of decision.policyDecision.orders) {
+    approvals.set(
+      order.tokenIn.toLowerCase(),
+      (approvals.get(order.tokenIn.toLowerCase()) ?? 0n) + order.amountIn,
+    );
+  }
+  const words = [...approvals].map(([address, amount]) => {
+    const t = token(address);
+    return `approve PolicySwapper to take exactly ${displayAmount(amount, t.decimals)} ${t.symbol} from the Safe`;
+  });
+  const d = decision.policyDecision;
+  words.push(
+    `PolicySwapper.execute decision ${d.decisionHash.slice(0, 10)}…: ${d.orders
+      .map((o) => `${token(o.tokenIn).symbol} → ${token(o.tokenOut).symbol}`)
+      .join(
+        ', ',
+      )} on the Uniswap V2 router ${d.router}, each under its price policy above, valid ${UTC(Number(d.validAfter))} to ${UTC(Number(d.validUntil))}, once`,
+  );
+  return words;
+}
+
 /** A price for people: 3,450 / 16.20 / 0.0421. */
 function priceText(x: number): string {
   if (x >= 1000) return x.toLocaleString('en-US', { maximumFractionDigits: 0 });
@@ -162,6 +193,10 @@ export function proposalBodyInput(params: {
   draft: { summary: string; rationale: string; risks: string[] };
   auditRecordId: string;
   auditHead: { seq: number; hash: string };
+  /** The voted calls simulated from the Safe when drafted. */
+  simulation?: { gasUsed: readonly bigint[]; balancesAfter: Readonly<Record<string, bigint>> };
+  discussionUrl?: string;
+  auditLogUrl?: string;
 }): ProposalBodyInput {
   const { decision, observation, draft } = params;
   const tx = decision.tx!;
@@ -200,7 +235,11 @@ export function proposalBodyInput(params: {
     dataSources: [
       { name: 'holdings', source: observation.holdings.source, asOf: observation.holdings.blockTimestamp },
       { name: 'pool reserves', source: observation.pools.source, asOf: observation.pools.blockTimestamp },
-      { name: 'price history (lookback)', source: 'data/prices_daily.csv', asOf: observation.at },
+      {
+        name: 'price history (lookback)',
+        source: decision.inputs.history?.source ?? 'data/prices_daily.csv',
+        asOf: observation.at,
+      },
     ],
     safe: {
       address: decision.inputs.safe.address,
@@ -216,5 +255,22 @@ export function proposalBodyInput(params: {
     },
     auditRecordId: params.auditRecordId,
     auditHead: params.auditHead,
+    strategy: describeStrategy(decision.inputs.strategy.config as StrategyConfig),
+    callWords: callsInWords(decision),
+    ...(params.simulation
+      ? {
+          simulation: {
+            block: observation.blockNumber,
+            gasUsed: params.simulation.gasUsed.reduce((a, b) => a + b, 0n),
+            balances: decision.inputs.tokens.map((t) => ({
+              symbol: t.symbol,
+              before: `${displayAmount(BigInt(decision.inputs.holdings[t.symbol] ?? '0'), t.decimals)} ${t.symbol}`,
+              after: `${displayAmount(params.simulation!.balancesAfter[t.symbol] ?? 0n, t.decimals)} ${t.symbol}`,
+            })),
+          },
+        }
+      : {}),
+    ...(params.discussionUrl ? { discussionUrl: params.discussionUrl } : {}),
+    ...(params.auditLogUrl ? { auditLogUrl: params.auditLogUrl } : {}),
   };
 }

@@ -5,8 +5,7 @@ import type { TreasuryAgentConfig } from '../config/schema.ts';
 import { uniswapV2RouterAbi } from '../contracts/abis.ts';
 import { makePublicClient } from '../contracts/chainClients.ts';
 import { contractNetworksFor } from '../contracts/devnet.ts';
-import { DEFAULT_PRICES_PATH } from '../contracts/localDevnet.ts';
-import { apiKitTransactionService, type TransactionService } from '../contracts/transactionService.ts';
+import { safeTransactionService, type TransactionService } from '../contracts/transactionService.ts';
 import { type Clock, chainClock, systemClock } from '../governance/clock.ts';
 import { createSnapshotClient } from '../governance/snapshotClient.ts';
 import { loadPriceHistory } from '../strategies/priceHistory.ts';
@@ -16,6 +15,7 @@ import { deterministicWriter } from './draft/deterministicWriter.ts';
 import type { RationaleWriter } from './draft/types.ts';
 import { ChainError, ConfigError } from './errors.ts';
 import { Ledger } from './ledger.ts';
+import { chainMarketHistory, fileMarketHistory } from './marketHistory.ts';
 import { readSecrets } from './secrets.ts';
 
 /**
@@ -29,8 +29,12 @@ export type RuntimeOptions = {
   clock?: Clock;
   writer?: RationaleWriter;
   log?: (line: string) => void;
+  /**
+   * A price file to take the lookback from instead of the feeds' past rounds (backtest-style runs, tests);
+   * absent: the chain's history, kept in the ledger.
+   */
   pricesPath?: string;
-  /** Default per execution.coSigning: the Safe Transaction Service through api-kit. */
+  /** Default per execution.coSigning: the Safe Transaction Service (TREASURY_SAFE_API_KEY for Safe's hosted one). */
   transactionService?: TransactionService;
   /** protocol-kit contract addresses for chains without a safe-deployments entry (the devnet). */
   contractNetworks?: CycleDeps['contracts']['contractNetworks'];
@@ -100,11 +104,28 @@ export async function buildRuntime(options: RuntimeOptions): Promise<Runtime> {
       hint: 'deploy contracts/solidity/PolicySwapper.sol there, or fix the address',
     });
   }
+  // Before anything is opened: a missing TREASURY_SAFE_API_KEY for Safe's hosted service fails here.
+  const transactionService =
+    options.transactionService ??
+    (config.execution.coSigning === 'safe-transaction-service'
+      ? safeTransactionService({
+          chainId: config.chain.id,
+          txServiceUrl: config.execution.transactionServiceUrl,
+          apiKey: secrets.safeApiKey,
+        })
+      : undefined);
   const clock = options.clock ?? (config.chain.id === 31337 ? chainClock(config.chain.rpcUrl) : systemClock);
   const ledger = Ledger.open(config.state.ledgerPath);
   const audit = AuditLog.open(config.state.auditLogPath, ledger);
-  const history = await loadPriceHistory(options.pricesPath ?? DEFAULT_PRICES_PATH);
-  const governance = createSnapshotClient({ hubUrl: config.governance.hubUrl, account: agent, clock });
+  const marketHistory = options.pricesPath
+    ? fileMarketHistory(await loadPriceHistory(options.pricesPath))
+    : chainMarketHistory({ client, ledger });
+  const governance = createSnapshotClient({
+    hubUrl: config.governance.hubUrl,
+    account: agent,
+    clock,
+    apiKey: secrets.snapshotApiKey,
+  });
   const writer = options.writer ?? (await rationaleWriterFor(config, secrets));
   return {
     config,
@@ -120,7 +141,7 @@ export async function buildRuntime(options: RuntimeOptions): Promise<Runtime> {
           ? contractNetworksFor({ chainId: config.chain.id, safeContracts: config.safe.contracts })
           : undefined),
     },
-    history,
+    marketHistory,
     ledger,
     audit,
     clock,
@@ -128,14 +149,7 @@ export async function buildRuntime(options: RuntimeOptions): Promise<Runtime> {
     governance,
     agentKey: secrets.agentKey as Hex,
     coSignerKeys: secrets.coSignerKeys,
-    transactionService:
-      options.transactionService ??
-      (config.execution.coSigning === 'safe-transaction-service'
-        ? apiKitTransactionService({
-            chainId: config.chain.id,
-            txServiceUrl: config.execution.transactionServiceUrl,
-          })
-        : undefined),
+    transactionService,
     log: options.log,
     crashPoint: crashHook(options.env.TREASURY_TEST_CRASH_AT),
     close: () => ledger.close(),

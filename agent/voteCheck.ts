@@ -76,8 +76,7 @@ export function checkVote(input: VoteCheckInput): VoteCheck {
   const only = strategies.length === 1 ? strategies[0] : undefined;
   const params = (only?.params ?? {}) as { address?: unknown; decimals?: unknown };
   if (
-    !only ||
-    only.name !== 'erc20-balance-of' ||
+    only?.name !== 'erc20-balance-of' ||
     typeof params.address !== 'string' ||
     params.address.toLowerCase() !== input.token.address.toLowerCase() ||
     Number(params.decimals) !== input.token.decimals ||

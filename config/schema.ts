@@ -1,8 +1,8 @@
 import cron from 'node-cron';
-import { getAddress, isAddress } from 'viem';
 import { z } from 'zod';
 import { GuardrailsSchema } from '../strategies/guardrails.ts';
 import { StrategyConfigSchema, unknownStrategySymbols } from '../strategies/registry.ts';
+import { AddressSchema, addressProblem } from './addressSchema.ts';
 
 /**
  * The one config file the stewards write (YAML or JSON). Each section is a zod schema; the strategy's own
@@ -10,12 +10,7 @@ import { StrategyConfigSchema, unknownStrategySymbols } from '../strategies/regi
  * Secrets are never here: keys come from the environment (see agent/secrets.ts).
  */
 
-export const AddressSchema = z
-  .string()
-  .refine((value) => isAddress(value, { strict: false }), {
-    message: 'not an EVM address (0x + 40 hex digits)',
-  })
-  .transform((value) => getAddress(value));
+export { AddressSchema };
 
 export const TokenSymbolSchema = z.string().regex(/^[A-Z][A-Z0-9]{1,9}$/, {
   message: 'token symbols are 2–10 capital letters or digits, e.g. WETH',
@@ -41,6 +36,12 @@ export const ChainConfigSchema = z.strictObject({
   id: z.number().int().positive(),
   /** JSON-RPC URL. May contain an API key: it is never printed (see redactUrl). */
   rpcUrl: z.string().url(),
+  /**
+   * Blocks per eth_getLogs request when the agent looks for an execution (from the block the proposal was planned
+   * at, never from 0). Public RPCs limit the range (500 to 50,000 blocks): a refused range is halved and asked
+   * again, so this only saves the refused requests. Default 5000.
+   */
+  logChunkBlocks: z.number().int().min(1).max(1_000_000).optional(),
 });
 
 export const SafeConfigSchema = z
@@ -51,6 +52,13 @@ export const SafeConfigSchema = z
     threshold: z.number().int().min(1),
     /** The agent's own address: one owner of the Safe, below threshold. */
     agent: AddressSchema,
+    /**
+     * Modules the DAO enabled on the Safe on purpose (e.g. a Zodiac Roles modifier): `treasury preflight` fails on
+     * any other enabled module, since a module moves funds without the owners' signatures. Default: none.
+     */
+    modules: z.array(AddressSchema).max(50).optional(),
+    /** The transaction guard the DAO set on the Safe on purpose; `treasury preflight` fails on any other. */
+    guard: AddressSchema.optional(),
     /**
      * Safe v1.4.1 contract addresses, for chains without an entry in @safe-global/safe-deployments (the devnet
      * fills them in). Default: the canonical deployments of the chain.
@@ -76,10 +84,12 @@ export const SafeConfigSchema = z
         message: `threshold ${safe.threshold} is above the number of owners (${safe.owners.length})`,
       });
     }
-    if (new Set(safe.owners).size !== safe.owners.length) {
+    // In lowercase: an address with a bad checksum (reported at its own path) reaches here as written.
+    const owners = safe.owners.map((owner) => owner.toLowerCase());
+    if (new Set(owners).size !== owners.length) {
       ctx.addIssue({ code: 'custom', path: ['owners'], message: 'owners must be distinct' });
     }
-    if (!safe.owners.includes(safe.agent)) {
+    if (!addressProblem(safe.agent) && !owners.includes(safe.agent.toLowerCase())) {
       ctx.addIssue({ code: 'custom', path: ['agent'], message: 'the agent must be one of the Safe owners' });
     }
   });
@@ -95,6 +105,11 @@ export const DevnetConfigSchema = z.strictObject({
   poolDepthUsd: z.number().positive().max(1e12),
   /** Seconds between blocks' timestamps (stable Uniswap gas figures); 0 lets anvil choose. */
   blockTimeSeconds: z.number().int().min(0).max(3600).default(12),
+  /**
+   * Days before priceDate whose closes each feed holds as past rounds, so the agent reads its lookback from the
+   * chain; default: the strategy's lookback + 7.
+   */
+  historyDays: z.number().int().min(0).max(3650).optional(),
 });
 
 export const TreasuryConfigSchema = z.strictObject({
@@ -132,6 +147,8 @@ export const GovernanceConfigSchema = z.strictObject({
     .default(86_400),
   /** Votes (in governance tokens, For + Against + Abstain) needed for a result to count. */
   quorum: z.number().min(0),
+  /** Where proposals are discussed (a forum thread or category): the proposal's discussion link. */
+  discussionUrl: z.string().url().max(256).optional(),
 });
 
 export const ScheduleConfigSchema = z.strictObject({
@@ -183,6 +200,8 @@ export const StateConfigSchema = z.strictObject({
   ledgerPath: z.string().min(1).default('out/ledger.db'),
   /** Append-only, hash-chained audit log (JSONL), mirrored in the ledger. */
   auditLogPath: z.string().min(1).default('out/audit.jsonl'),
+  /** Where the DAO publishes the audit log for voters and auditors (named in every proposal). */
+  auditLogUrl: z.string().url().optional(),
 });
 
 export const ExecutionConfigSchema = z.strictObject({
@@ -205,11 +224,35 @@ export const ExecutionConfigSchema = z.strictObject({
     .default(2 * 86_400),
 });
 
+export const WatchdogConfigSchema = z.strictObject({
+  /** `treasury watch` checks the Safe this often (cron, UTC); every agent cycle checks it too. */
+  cron: z
+    .string()
+    .refine((expression) => cron.validate(expression), {
+      message: 'not a valid cron expression (e.g. "*/5 * * * *" for every five minutes)',
+    })
+    .default('*/5 * * * *'),
+  /** Outflows the DAO expects outside proposals (payroll, grants): token, recipient, at most this a month. */
+  allowances: z
+    .array(
+      z.strictObject({
+        token: TokenSymbolSchema,
+        to: AddressSchema,
+        /** Whole tokens per calendar month (UTC). */
+        maxPerMonth: z.number().positive(),
+        label: z.string().max(64).optional(),
+      }),
+    )
+    .default([]),
+  /** Alerts are POSTed here as JSON; the URL may hold a token: it is never printed. */
+  webhookUrl: z.string().url().optional(),
+});
+
 export const TreasuryAgentConfigSchema = z
   .strictObject({
     chain: ChainConfigSchema,
     safe: SafeConfigSchema,
-    tokens: z.array(TokenConfigSchema).min(2),
+    tokens: z.array(TokenConfigSchema).min(2).max(64),
     treasury: TreasuryConfigSchema,
     governance: GovernanceConfigSchema,
     /** shadow: observe, decide, draft and log, but post nothing and execute nothing. live: the whole cycle. */
@@ -219,6 +262,8 @@ export const TreasuryAgentConfigSchema = z
     observe: ObserveConfigSchema.prefault({}),
     state: StateConfigSchema.prefault({}),
     execution: ExecutionConfigSchema.prefault({}),
+    /** The treasury watchdog: what may change the Safe or move its funds besides the agent's proposals. */
+    watchdog: WatchdogConfigSchema.prefault({}),
     /** Uniswap V2 router the executor may call; absent on the devnet. */
     router: AddressSchema.optional(),
     devnet: DevnetConfigSchema.optional(),
@@ -229,10 +274,12 @@ export const TreasuryAgentConfigSchema = z
   })
   .superRefine((config, ctx) => {
     const symbols = config.tokens.map((t) => t.symbol);
+    const seen = new Set<string>();
     symbols.forEach((symbol, i) => {
-      if (symbols.indexOf(symbol) !== i) {
+      if (seen.has(symbol)) {
         ctx.addIssue({ code: 'custom', path: ['tokens', i, 'symbol'], message: `duplicate token ${symbol}` });
       }
+      seen.add(symbol);
     });
     const governance = config.tokens.filter((t) => t.role === 'governance');
     if (governance.length !== 1) {

@@ -2,6 +2,7 @@ import { parseAbi } from 'viem';
 
 /** The small read/write surfaces the agent uses; full artifacts are only needed to deploy. */
 export const erc20Abi = parseAbi([
+  'event Transfer(address indexed from, address indexed to, uint256 value)',
   'function balanceOf(address owner) view returns (uint256)',
   'function decimals() view returns (uint8)',
   'function symbol() view returns (string)',
@@ -43,8 +44,10 @@ export const safeAbi = parseAbi([
   'function getOwners() view returns (address[])',
   'function isOwner(address owner) view returns (bool)',
   'function VERSION() view returns (string)',
+  'function getModulesPaginated(address start, uint256 pageSize) view returns (address[] array, address next)',
   'function getTransactionHash(address to, uint256 value, bytes data, uint8 operation, uint256 safeTxGas, uint256 baseGas, uint256 gasPrice, address gasToken, address refundReceiver, uint256 _nonce) view returns (bytes32)',
   'function execTransaction(address to, uint256 value, bytes data, uint8 operation, uint256 safeTxGas, uint256 baseGas, uint256 gasPrice, address gasToken, address refundReceiver, bytes signatures) payable returns (bool success)',
+  'function getModulesPaginated(address start, uint256 pageSize) view returns (address[] array, address next)',
   'event ExecutionSuccess(bytes32 indexed txHash, uint256 payment)',
   'event ExecutionFailure(bytes32 indexed txHash, uint256 payment)',
 ]);

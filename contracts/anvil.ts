@@ -20,7 +20,7 @@ export type AnvilOptions = {
   dumpStatePath?: string;
   /** Start the chain at this unix time (seconds). */
   startTimestamp?: number;
-  /** Give up if anvil does not answer within this many ms. */
+  /** Give up if anvil does not answer within this many ms (default 60 s: a loaded machine starts it late). */
   startTimeoutMs?: number;
 };
 
@@ -187,7 +187,10 @@ export async function startAnvil(options: AnvilOptions = {}): Promise<AnvilInsta
   };
 
   const rpcUrl = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + (options.startTimeoutMs ?? 15_000);
+  const startTimeoutMs = options.startTimeoutMs ?? 60_000;
+  const deadline = Date.now() + startTimeoutMs;
+  // Each attempt may take longer than the last: on a busy machine anvil answers its first request late.
+  let attemptMs = 500;
   while (Date.now() < deadline) {
     if (exited) {
       throw new ProcessError(
@@ -197,12 +200,13 @@ export async function startAnvil(options: AnvilOptions = {}): Promise<AnvilInsta
         },
       );
     }
-    const answered = await rpcChainId(rpcUrl, AbortSignal.timeout(500));
+    const answered = await rpcChainId(rpcUrl, AbortSignal.timeout(attemptMs));
     if (answered === chainId) return { rpcUrl, port, chainId, process: child, stop };
+    attemptMs = Math.min(attemptMs * 2, 5_000);
     await new Promise((r) => setTimeout(r, 25));
   }
   await stop();
-  throw new ProcessError(`anvil did not answer on ${rpcUrl} within ${options.startTimeoutMs ?? 15_000} ms`, {
+  throw new ProcessError(`anvil did not answer on ${rpcUrl} within ${startTimeoutMs} ms`, {
     hint: 'the machine may be overloaded; try again, or pass another --port',
   });
 }

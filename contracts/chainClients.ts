@@ -27,13 +27,29 @@ export function chainFor(chainId: number, rpcUrl: string): Chain {
   });
 }
 
+/** A node on this machine (anvil): answers fast when the machine is idle, late (never lost) when it is busy. */
+export function isLocalRpc(rpcUrl: string): boolean {
+  return /127\.0\.0\.1|localhost|\[::1\]/.test(rpcUrl);
+}
+
+/**
+ * How long one JSON-RPC request may take. Remote: viem's 10 s, with retries. Local: no retries (a refused
+ * connection means anvil is gone) and 2 minutes, since a node on a machine loaded to the hilt answers late.
+ */
+export function rpcRequestTimeoutMs(rpcUrl: string): number {
+  return isLocalRpc(rpcUrl) ? 120_000 : 10_000;
+}
+
+function transportFor(rpcUrl: string) {
+  return http(rpcUrl, { retryCount: isLocalRpc(rpcUrl) ? 0 : 3, timeout: rpcRequestTimeoutMs(rpcUrl) });
+}
+
 /** A public client with a short polling interval on local chains (viem's 4 s default keeps scripts alive). */
 export function makePublicClient(chainId: number, rpcUrl: string): PublicClient<Transport, Chain> {
-  const local = /127\.0\.0\.1|localhost/.test(rpcUrl);
   return createPublicClient({
     chain: chainFor(chainId, rpcUrl),
-    transport: http(rpcUrl, { retryCount: local ? 0 : 3 }),
-    pollingInterval: local ? 20 : 2_000,
+    transport: transportFor(rpcUrl),
+    pollingInterval: isLocalRpc(rpcUrl) ? 20 : 2_000,
   });
 }
 
@@ -42,11 +58,10 @@ export function makeWalletClient(
   rpcUrl: string,
   account: Account,
 ): WalletClient<Transport, Chain, Account> {
-  const local = /127\.0\.0\.1|localhost/.test(rpcUrl);
   return createWalletClient({
     chain: chainFor(chainId, rpcUrl),
-    transport: http(rpcUrl, { retryCount: local ? 0 : 3 }),
+    transport: transportFor(rpcUrl),
     account,
-    pollingInterval: local ? 20 : 2_000,
+    pollingInterval: isLocalRpc(rpcUrl) ? 20 : 2_000,
   });
 }

@@ -13,6 +13,8 @@ import type { TokenConfig, TreasuryAgentConfig } from '../config/schema.ts';
 import { type Artifact, projectArtifacts, safeArtifacts, uniswapArtifacts } from './artifacts.ts';
 import { makePublicClient, makeWalletClient } from './chainClients.ts';
 import { devAccount } from './devAccounts.ts';
+import { writeFeedRounds } from './feedRoundWriter.ts';
+import { waitForReceipt } from './receipts.ts';
 
 /** Feeds report USD prices with 8 decimals, like Chainlink's USD feeds. */
 export const FEED_DECIMALS = 8;
@@ -76,7 +78,15 @@ export type DeployDevnetOptions = {
   config: TreasuryAgentConfig;
   /** USD close of each configured token's `priceAsset` on `config.devnet.priceDate`. */
   pricesUsd: Record<string, number>;
+  /**
+   * Daily USD closes of each `priceAsset` before priceDate (days since 1970-01-01, oldest first): each becomes a
+   * round of the token's feed stamped 23:59:00 of its day, so the agent reads its lookback from the chain.
+   */
+  historyUsd?: Record<string, { day: number; usd: number }[]>;
 };
+
+/** When the devnet's feeds post a day's close: 60 s before the day ends (days since 1970-01-01). */
+export const closeTimeOf = (day: number) => (day + 1) * 86_400 - 60;
 
 /** Converts a USD amount at a USD price into token base units (bigint), without float rounding drift. */
 export function usdToUnits(usd: number, priceUsd: number, decimals: number): bigint {
@@ -125,7 +135,11 @@ export async function deployDevnet(options: DeployDevnetOptions): Promise<Devnet
   });
 
   const waitFor = async (hash: Hex, what: string) => {
-    const receipt = await publicClient.waitForTransactionReceipt({ hash, pollingInterval: 10 });
+    const receipt = await waitForReceipt(publicClient, {
+      hash,
+      step: `devnet deployment (${what})`,
+      hint: 'the machine may be starved of CPU, or anvil stuck: stop it and start the devnet again',
+    });
     if (receipt.status !== 'success') throw new ChainError(`devnet deployment failed at: ${what}`);
     return receipt;
   };
@@ -197,10 +211,13 @@ export async function deployDevnet(options: DeployDevnetOptions): Promise<Devnet
       token.symbol === 'WETH'
         ? weth9
         : await deploy(projectArtifacts.testToken, [name, token.symbol, token.decimals]);
+    // With a history, the feed's first round is its first day's close; the rest is posted below.
+    const first = options.historyUsd?.[token.priceAsset]?.[0];
     const feed = await deploy(projectArtifacts.priceFeed, [
       FEED_DECIMALS,
       `${token.symbol} / USD`,
-      priceToFeedAnswer(priceUsd),
+      priceToFeedAnswer(first ? first.usd : priceUsd),
+      first ? BigInt(closeTimeOf(first.day)) : 0n,
     ]);
     tokens[token.symbol] = {
       symbol: token.symbol,
@@ -212,6 +229,29 @@ export async function deployDevnet(options: DeployDevnetOptions): Promise<Devnet
       feed,
       startPriceUsd: priceUsd,
     };
+  }
+
+  // The feeds' history: one round per day before priceDate, then priceDate's close, in as few blocks as fit.
+  if (options.historyUsd) {
+    const priceDay = Math.floor(Date.parse(devnet.priceDate) / 86_400_000);
+    const now = Number((await publicClient.getBlock({ blockTag: 'latest' })).timestamp);
+    const rounds = Object.values(tokens).flatMap((token) => {
+      const days = options.historyUsd?.[token.priceAsset] ?? [];
+      if (days.length === 0) return [];
+      return [
+        ...days.slice(1).map((d) => ({
+          feed: token.feed,
+          answer: priceToFeedAnswer(d.usd),
+          updatedAt: closeTimeOf(d.day),
+        })),
+        {
+          feed: token.feed,
+          answer: priceToFeedAnswer(token.startPriceUsd),
+          updatedAt: Math.min(closeTimeOf(priceDay), now),
+        },
+      ];
+    });
+    await writeFeedRounds({ rpcUrl, chainId, from: deployer, rounds });
   }
 
   const fund = async (symbol: string, to: Address, amount: bigint) => {

@@ -2,7 +2,10 @@ import { writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Command, integerOption, stringOption } from '../agent/command.ts';
+import { configToYaml } from '../config/configYaml.ts';
 import { loadConfig } from '../config/loadConfig.ts';
+import type { TreasuryAgentConfig } from '../config/schema.ts';
+import { devAccount } from './devAccounts.ts';
 import type { DevnetDeployment } from './devnet.ts';
 import { startDevnet } from './localDevnet.ts';
 
@@ -33,6 +36,30 @@ export function describeDeployment(d: DevnetDeployment): string[] {
   return lines;
 }
 
+/**
+ * The config for the running devnet, ready for `treasury once`/`run`/`preflight`: every address filled in (Safe
+ * and its 1.4.1 contracts, tokens, feeds, router, PolicySwapper), chain.rpcUrl this anvil. The `devnet` section is
+ * left out, so validation requires every address as it does for a live chain. Keys are not in it.
+ */
+export function devnetAgentConfig(deployed: TreasuryAgentConfig): TreasuryAgentConfig {
+  const { devnet: _devnet, ...rest } = deployed;
+  return rest;
+}
+
+export function devnetConfigYaml(deployed: TreasuryAgentConfig, deployment: DevnetDeployment): string {
+  const account = Array.from({ length: 12 }, (_, i) => i).find(
+    (i) => devAccount(i).address === deployment.safe.agent,
+  );
+  const whose = account === undefined ? "the agent's key" : `anvil's development key of account ${account}`;
+  return configToYaml(devnetAgentConfig(deployed), [
+    `Written by \`treasury devnet --write-config\` for the devnet at ${deployment.rpcUrl} (chain ${deployment.chainId}, prices of ${deployment.priceDate}).`,
+    'Valid while that anvil runs; a new devnet deploys new addresses. Keys are never written here: the agent reads',
+    `TREASURY_AGENT_KEY from the environment (here ${whose}), and TREASURY_COSIGNER_KEYS for coSigning local-keys.`,
+    'governance.hubUrl needs a hub for live mode: `treasury hub`.',
+    '',
+  ]);
+}
+
 export const devnetCommand: Command = {
   name: ['devnet'],
   summary:
@@ -45,6 +72,11 @@ export const devnetCommand: Command = {
     },
     port: { type: 'string', valueName: 'N', description: 'anvil port on 127.0.0.1 (default: a free port)' },
     json: { type: 'string', valueName: 'FILE', description: 'also write every address to FILE as JSON' },
+    'write-config': {
+      type: 'string',
+      valueName: 'FILE',
+      description: 'also write a ready agent config (YAML) for this devnet to FILE (no keys)',
+    },
     prices: {
       type: 'string',
       valueName: 'FILE',
@@ -53,7 +85,8 @@ export const devnetCommand: Command = {
   },
   help: [
     'The pools and feeds start at the closes of devnet.priceDate; the Safe is funded per devnet.treasuryMixBps.',
-    'Example: treasury devnet --port 8545 --json out/devnet.json',
+    'Example: treasury devnet --port 8545 --json out/devnet.json --write-config out/devnet-agent.yaml',
+    'then, in another shell: treasury once --config out/devnet-agent.yaml (with TREASURY_AGENT_KEY set).',
   ],
   async run(args, io) {
     const config = await loadConfig(stringOption(args, 'config') ?? DEFAULT_DEVNET_CONFIG);
@@ -65,6 +98,13 @@ export const devnetCommand: Command = {
       if (jsonPath) {
         await writeFile(jsonPath, `${JSON.stringify(devnet.deployment, null, 2)}\n`);
         io.out(`addresses written to ${jsonPath}`);
+      }
+      const configPath = stringOption(args, 'write-config');
+      if (configPath) {
+        await writeFile(configPath, devnetConfigYaml(devnet.config, devnet.deployment));
+        io.out(
+          `agent config written to ${configPath} (no keys: TREASURY_AGENT_KEY comes from the environment)`,
+        );
       }
       io.out('devnet is up; Ctrl-C (SIGINT) or SIGTERM stops it');
       await new Promise<void>((resolve) => {

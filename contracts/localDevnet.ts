@@ -2,7 +2,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../agent/errors.ts';
 import type { TreasuryAgentConfig } from '../config/schema.ts';
-import { dayOf, loadPriceHistory, priceAsOf } from '../strategies/priceHistory.ts';
+import { dayOf, loadPriceHistory, type PriceHistory, priceAsOf } from '../strategies/priceHistory.ts';
+import { configureStrategy } from '../strategies/registry.ts';
 import { type AnvilInstance, startAnvil } from './anvil.ts';
 import { makePublicClient } from './chainClients.ts';
 import { contractNetworksFor, type DevnetDeployment, deployDevnet } from './devnet.ts';
@@ -29,8 +30,9 @@ export async function closingPricesOn(
   config: TreasuryAgentConfig,
   date: string,
   pricesPath = DEFAULT_PRICES_PATH,
+  loaded?: PriceHistory,
 ) {
-  const history = await loadPriceHistory(pricesPath);
+  const history = loaded ?? (await loadPriceHistory(pricesPath));
   const day = dayOf(date);
   const prices: Record<string, number> = {};
   for (const token of config.tokens) {
@@ -46,6 +48,37 @@ export async function closingPricesOn(
     prices[token.priceAsset] = price;
   }
   return prices;
+}
+
+/**
+ * The observed daily closes of every token's `priceAsset` in the `days` days before `date` (oldest first; days
+ * missing from the file stay missing): what the devnet's feeds post as their past rounds.
+ */
+export function closesBefore(
+  config: TreasuryAgentConfig,
+  history: PriceHistory,
+  date: string,
+  days: number,
+): Record<string, { day: number; usd: number }[]> {
+  const end = dayOf(date);
+  const out: Record<string, { day: number; usd: number }[]> = {};
+  for (const token of config.tokens) {
+    const series = history.assets[token.priceAsset];
+    const list: { day: number; usd: number }[] = [];
+    for (let day = end - days; series && day < end; day++) {
+      const usd =
+        day >= series.firstDay && day <= series.lastDay ? series.closes[day - series.firstDay]! : Number.NaN;
+      if (usd > 0 && Number.isFinite(usd)) list.push({ day, usd });
+    }
+    out[token.priceAsset] = list;
+  }
+  return out;
+}
+
+/** How many days of rounds the devnet's feeds get before priceDate: devnet.historyDays, or the lookback + 7. */
+export function devnetHistoryDays(config: TreasuryAgentConfig): number {
+  if (config.devnet?.historyDays !== undefined) return config.devnet.historyDays;
+  return (config.strategy ? configureStrategy(config.strategy).lookbackDays : 0) + 7;
 }
 
 /** The config as it is once the devnet is deployed: every address known, the RPC pointing at this anvil. */
@@ -73,7 +106,9 @@ export function configForDeployment(
 
 /**
  * Starts anvil and deploys the devnet of `config` on it. The chain starts at the end of `devnet.priceDate`
- * (the pools' prices are that day's closes). If anything fails, anvil is stopped before the error is thrown.
+ * (the pools' prices are that day's closes), and each feed holds one round per day for the `devnet.historyDays`
+ * days before it (the price file's closes), so the agent reads its lookback from the chain. If anything fails,
+ * anvil is stopped before the error is thrown.
  */
 export async function startDevnet(options: {
   config: TreasuryAgentConfig;
@@ -83,11 +118,14 @@ export async function startDevnet(options: {
   const { config } = options;
   if (!config.devnet)
     throw new ConfigError('the config has no devnet section', { hint: 'see config/examples/devnet.yaml' });
-  const pricesUsd = await closingPricesOn(config, config.devnet.priceDate, options.pricesPath);
+  const pricesPath = options.pricesPath ?? DEFAULT_PRICES_PATH;
+  const history = await loadPriceHistory(pricesPath);
+  const pricesUsd = await closingPricesOn(config, config.devnet.priceDate, pricesPath, history);
+  const historyUsd = closesBefore(config, history, config.devnet.priceDate, devnetHistoryDays(config));
   const startTimestamp = (dayOf(config.devnet.priceDate) + 1) * 86_400 - 60;
   const anvil = await startAnvil({ port: options.port, chainId: config.chain.id, startTimestamp });
   try {
-    const deployment = await deployDevnet({ rpcUrl: anvil.rpcUrl, config, pricesUsd });
+    const deployment = await deployDevnet({ rpcUrl: anvil.rpcUrl, config, pricesUsd, historyUsd });
     return { anvil, deployment, config: configForDeployment(config, deployment), stop: anvil.stop };
   } catch (error) {
     await anvil.stop();

@@ -1,9 +1,12 @@
-import SafeImport, { type ContractNetworksConfig, EthSafeSignature } from '@safe-global/protocol-kit';
+import type { ContractNetworksConfig, default as SafeImport } from '@safe-global/protocol-kit';
 import {
   type Address,
   type Chain,
   decodeErrorResult,
   decodeEventLog,
+  decodeFunctionData,
+  encodeFunctionData,
+  formatUnits,
   getAddress,
   type Hex,
   type Log,
@@ -14,8 +17,9 @@ import {
 import { privateKeyToAccount } from 'viem/accounts';
 import { ChainError, RefusedError, TreasuryError } from '../agent/errors.ts';
 import { amountAtPrice, MAX_BPS } from '../strategies/pricePolicy.ts';
-import { policySwapperAbi } from './abis.ts';
+import { erc20Abi, policySwapperAbi } from './abis.ts';
 import { projectArtifacts } from './artifacts.ts';
+import { waitForReceipt } from './receipts.ts';
 import { executedSafeTx } from './safeEvents.ts';
 import {
   buildPolicyBatchTx,
@@ -29,9 +33,20 @@ import {
 import { type OwnerSignature, verifiedSignatures } from './transactionService.ts';
 import { readHoldings, readSafeState, type SafeStateReading, type TokenRef } from './treasuryReads.ts';
 
-// protocol-kit's types describe a CommonJS module; under ESM its default export is the Safe class itself.
-const Safe = SafeImport as unknown as typeof SafeImport.default;
-type Safe = InstanceType<typeof Safe>;
+type Safe = InstanceType<typeof SafeImport.default>;
+
+/**
+ * protocol-kit (with its own copy of viem, ethers' ABI coder and the Safe deployments) costs about a second of
+ * CPU to load: it is imported when there is something to execute, not when the agent starts.
+ */
+async function protocolKit() {
+  const kit = await import('@safe-global/protocol-kit');
+  // Its types describe a CommonJS module; under ESM its default export is the Safe class itself.
+  return {
+    Safe: kit.default as unknown as typeof SafeImport.default,
+    EthSafeSignature: kit.EthSafeSignature,
+  };
+}
 
 /** A simulated inner call of the Safe transaction reverted: names the call and the reason. */
 export class SimulationError extends TreasuryError {
@@ -88,14 +103,60 @@ export class PolicyRefusedError extends TreasuryError {
   }
 }
 
+/** How a refusal names tokens and amounts for people: symbols and decimals by address, the orders of the batch. */
+export type RevertContext = {
+  tokens: readonly { symbol: string; address: Address; decimals: number; feed?: Address }[];
+  orders?: readonly { tokenIn: Address; tokenOut: Address }[];
+};
+
+const utcOf = (t: bigint) => `${new Date(Number(t) * 1000).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+
+/** A refusal's arguments in display units: symbols for addresses, prices and amounts as people read them. */
+function refusalDetail(name: string, args: readonly unknown[], context?: RevertContext): string {
+  const token = (address: unknown) =>
+    context?.tokens.find((t) => t.address.toLowerCase() === String(address).toLowerCase());
+  const feedOf = (address: unknown) =>
+    context?.tokens.find((t) => t.feed?.toLowerCase() === String(address).toLowerCase());
+  const symbol = (address: unknown) => token(address)?.symbol ?? String(address);
+  const price = (p: unknown) => (Number(p as bigint) / 1e18).toPrecision(6);
+  const amount = (value: unknown, address: Address | undefined) => {
+    const t = address ? token(address) : undefined;
+    return t ? `${formatUnits(value as bigint, t.decimals)} ${t.symbol}` : `${String(value)} base units`;
+  };
+  switch (name) {
+    case 'BelowFloor':
+      return `oracle price ${price(args[2])} ${symbol(args[1])} per ${symbol(args[0])}, floor ${price(args[3])}`;
+    case 'InsufficientOutput': {
+      const order = context?.orders?.[Number(args[0])];
+      return `swap ${Number(args[0]) + 1} would return ${amount(args[1], order?.tokenOut)}, at least ${amount(args[2], order?.tokenOut)} required`;
+    }
+    case 'StaleFeed':
+      return `${feedOf(args[0])?.symbol ?? String(args[0])} feed ${Number(args[1]).toLocaleString('en-US')} s old, limit ${Number(args[2]).toLocaleString('en-US')} s`;
+    case 'FeedFromFuture':
+      return `${feedOf(args[0])?.symbol ?? String(args[0])} feed dated ${utcOf(args[1] as bigint)}, block at ${utcOf(args[2] as bigint)}`;
+    case 'FeedDecimals':
+      return `${feedOf(args[0])?.symbol ?? String(args[0])} feed has ${args[1]} decimals, ${args[2]} expected`;
+    case 'NonPositiveAnswer':
+      return `${feedOf(args[0])?.symbol ?? String(args[0])} feed answered ${String(args[1])}`;
+    case 'NotYetValid':
+      return `valid from ${utcOf(args[0] as bigint)}, block at ${utcOf(args[1] as bigint)}`;
+    case 'ValidityEnded':
+      return `valid until ${utcOf(args[0] as bigint)}, block at ${utcOf(args[1] as bigint)}`;
+    case 'AlreadyExecuted':
+      return `decision ${String(args[1])}`;
+    default:
+      return `${name}(${args.map((a) => String(a)).join(', ')})`;
+  }
+}
+
 /** Reads PolicySwapper's or the router's revert data: the policy's reason, or undefined for anything else. */
 export function decodePolicyRevert(
   data: Hex | undefined,
+  context?: RevertContext,
 ): { reason: PolicyRefusalReason; text: string } | undefined {
   if (!data || data === '0x') return undefined;
   try {
     const decoded = decodeErrorResult({ abi: projectArtifacts.policySwapper.abi, data });
-    const args = (decoded.args ?? []).map((a) => String(a)).join(', ');
     if (decoded.errorName === 'Error') {
       const message = String(decoded.args?.[0] ?? '');
       if (/INSUFFICIENT_OUTPUT_AMOUNT/.test(message)) {
@@ -107,7 +168,7 @@ export function decodePolicyRevert(
       return undefined;
     }
     const [reason, text] = POLICY_ERRORS[decoded.errorName] ?? ['other', decoded.errorName];
-    return { reason, text: `${text} (${decoded.errorName}(${args}))` };
+    return { reason, text: `${text}: ${refusalDetail(decoded.errorName, decoded.args ?? [], context)}` };
   } catch {
     return undefined;
   }
@@ -474,6 +535,17 @@ export function policySwapsIn(
   return events;
 }
 
+/** The orders of a PolicySwapper.execute call (to name a refused swap's tokens). */
+function ordersOf(data: Hex): { tokenIn: Address; tokenOut: Address }[] | undefined {
+  try {
+    const decoded = decodeFunctionData({ abi: policySwapperAbi, data });
+    if (decoded.functionName !== 'execute') return undefined;
+    return decoded.args[0].orders.map((o) => ({ tokenIn: o.tokenIn, tokenOut: o.tokenOut }));
+  } catch {
+    return undefined;
+  }
+}
+
 function revertReason(error: unknown): string {
   if (!error) return 'reverted';
   const e = error as { shortMessage?: string; message?: string; details?: string; cause?: unknown };
@@ -488,11 +560,34 @@ function revertReason(error: unknown): string {
  * its reason instead of the Safe's bare GS013. Throws SimulationError; returns the gas each call used.
  */
 export async function simulateInnerCalls(ctx: ExecutorContext, tx: RebalanceTx): Promise<bigint[]> {
+  return (await simulateBatch(ctx, tx)).gasUsed;
+}
+
+export type BatchSimulation = {
+  /** Gas each inner call used, in order (the Safe's own execTransaction overhead is not included). */
+  gasUsed: bigint[];
+  /** Every configured token's balance in the Safe after the calls, by symbol. */
+  balancesAfter: Record<string, bigint>;
+};
+
+/**
+ * Runs the inner calls in order from the Safe's own address (eth_simulateV1), then reads every token's balance
+ * in the same simulated block: what the batch would do now. A failing call is named with its reason
+ * (SimulationError) or, for PolicySwapper, the price policy's refusal (PolicyRefusedError), instead of the
+ * Safe's bare GS013.
+ */
+export async function simulateBatch(ctx: ExecutorContext, tx: RebalanceTx): Promise<BatchSimulation> {
   let results: Awaited<ReturnType<PublicClient['simulateCalls']>>['results'];
   try {
     ({ results } = await ctx.client.simulateCalls({
       account: ctx.safe,
-      calls: tx.calls.map((call) => ({ to: call.to, data: call.data, value: call.value })),
+      calls: [
+        ...tx.calls.map((call) => ({ to: call.to, data: call.data, value: call.value })),
+        ...ctx.tokens.map((token) => ({
+          to: token.address,
+          data: encodeFunctionData({ abi: erc20Abi, functionName: 'balanceOf', args: [ctx.safe] }),
+        })),
+      ],
     }));
   } catch (error) {
     throw new ChainError('the RPC could not simulate the calls (eth_simulateV1)', {
@@ -500,11 +595,12 @@ export async function simulateInnerCalls(ctx: ExecutorContext, tx: RebalanceTx):
       hint: 'use a node that supports eth_simulateV1 (anvil, geth, reth); nothing was sent',
     });
   }
-  results.forEach((result, i) => {
+  const calls = results.slice(0, tx.calls.length);
+  calls.forEach((result, i) => {
     if (result.status !== 'success') {
       const policy =
         ctx.swapper && getAddress(tx.calls[i]!.to) === getAddress(ctx.swapper)
-          ? decodePolicyRevert(result.data)
+          ? decodePolicyRevert(result.data, { tokens: ctx.tokens, orders: ordersOf(tx.calls[i]!.data) })
           : undefined;
       if (policy) {
         throw new PolicyRefusedError(
@@ -521,7 +617,14 @@ export async function simulateInnerCalls(ctx: ExecutorContext, tx: RebalanceTx):
       );
     }
   });
-  return results.map((r) => r.gasUsed);
+  const balancesAfter: Record<string, bigint> = {};
+  ctx.tokens.forEach((token, k) => {
+    const read = results[tx.calls.length + k]!;
+    if (read.status !== 'success')
+      throw new ChainError(`the simulation could not read ${token.symbol}'s balance`);
+    balancesAfter[token.symbol] = BigInt(read.data);
+  });
+  return { gasUsed: calls.map((r) => r.gasUsed), balancesAfter };
 }
 
 function sameSafeTx(
@@ -595,9 +698,15 @@ export async function executePrepared(
 
   await simulateInnerCalls(ctx, prepared);
 
+  const { Safe, EthSafeSignature } = await protocolKit();
+  // Through our client, not a URL: protocol-kit would give each request viem's fixed 10 s (and retry a send),
+  // while ours waits as long as the chain warrants (contracts/chainClients.ts).
+  const provider = {
+    request: (args: { method: string; params?: unknown }) => ctx.client.request(args as never),
+  };
   const kitFor = (key: Hex) =>
     Safe.init({
-      provider: ctx.rpcUrl,
+      provider,
       signer: key,
       safeAddress: ctx.safe,
       contractNetworks: ctx.contractNetworks,
@@ -648,7 +757,11 @@ export async function executePrepared(
   } catch (error) {
     throw new ChainError(`executing the Safe transaction failed: ${revertReason(error)}`, { cause: error });
   }
-  const receipt = await ctx.client.waitForTransactionReceipt({ hash: transactionHash });
+  const receipt = await waitForReceipt(ctx.client, {
+    hash: transactionHash,
+    step: `executing the Safe transaction ${prepared.safeTxHash}`,
+    hint: 'it was sent and may still confirm: run the agent again, which looks for it on chain first and never executes the voted batch twice',
+  });
   const executed = executedSafeTx(receipt.logs, prepared.safeTxHash, ctx.safe);
   if (receipt.status !== 'success' || !executed) {
     throw new ChainError(

@@ -1,4 +1,12 @@
-import { type Address, type Chain, getAddress, type PublicClient, type Transport } from 'viem';
+import {
+  type Address,
+  type Chain,
+  getAbiItem,
+  getAddress,
+  type Hex,
+  type PublicClient,
+  type Transport,
+} from 'viem';
 import { ChainError } from '../agent/errors.ts';
 import { aggregatorV3Abi, erc20Abi, safeAbi, uniswapV2FactoryAbi, uniswapV2PairAbi } from './abis.ts';
 
@@ -263,4 +271,100 @@ export async function readBalancesAt(
     });
   }
   return balances;
+}
+
+/** Safe v1.4.1 storage slots: keccak256("guard_manager.guard.address"), keccak256("fallback_manager.handler.address"). */
+export const SAFE_GUARD_SLOT = '0x4a204f620c8c5ccdca3fd54d003badd85ba500436a431f0cbda4f558c93c34c8';
+export const SAFE_FALLBACK_HANDLER_SLOT =
+  '0x6c9a6c4a39284e37ed1cf53d337577d14212a4870fb976a4366c693b939918d5';
+const SENTINEL = '0x0000000000000000000000000000000000000001';
+
+export type SafeConfigurationReading = ReadingSource & {
+  safe: Address;
+  owners: Address[];
+  threshold: number;
+  modules: Address[];
+  /** The zero address when no guard is set. */
+  guard: Address;
+  fallbackHandler: Address;
+};
+
+/** Everything that decides who can move the Safe's funds: owners, threshold, modules, guard, fallback handler. */
+export async function readSafeConfiguration(
+  client: Client,
+  params: { safe: Address; blockNumber?: bigint },
+): Promise<SafeConfigurationReading> {
+  const at = await pinnedBlock(client, params.blockNumber);
+  try {
+    const [threshold, owners, [modules]] = await client.multicall({
+      ...multicallOptions(client),
+      blockNumber: at.blockNumber,
+      contracts: [
+        { address: params.safe, abi: safeAbi, functionName: 'getThreshold' },
+        { address: params.safe, abi: safeAbi, functionName: 'getOwners' },
+        { address: params.safe, abi: safeAbi, functionName: 'getModulesPaginated', args: [SENTINEL, 50n] },
+      ],
+    });
+    const slot = async (position: Hex) =>
+      getAddress(
+        `0x${((await client.getStorageAt({ address: params.safe, slot: position, blockNumber: at.blockNumber })) ?? '0x').slice(-40).padStart(40, '0')}`,
+      );
+    return {
+      source: `Safe ${params.safe}`,
+      ...at,
+      safe: params.safe,
+      owners: owners.map((o) => getAddress(o)),
+      threshold: Number(threshold),
+      modules: modules.map((m) => getAddress(m)),
+      guard: await slot(SAFE_GUARD_SLOT),
+      fallbackHandler: await slot(SAFE_FALLBACK_HANDLER_SLOT),
+    };
+  } catch (error) {
+    throw rpcFailure(`reading the Safe's configuration ${params.safe}`, error);
+  }
+}
+
+export type TokenOutflow = {
+  symbol: string;
+  to: Address;
+  amount: bigint;
+  transactionHash: Hex;
+  blockNumber: bigint;
+};
+
+/** Every transfer of the configured tokens out of `safe` in [fromBlock, toBlock], in chunks of 5,000 blocks. */
+export async function readOutflows(
+  client: Client,
+  params: { safe: Address; tokens: TokenRef[]; fromBlock: bigint; toBlock: bigint },
+): Promise<TokenOutflow[]> {
+  const bySymbol = new Map(params.tokens.map((t) => [getAddress(t.address), t.symbol]));
+  const outflows: TokenOutflow[] = [];
+  const transfer = getAbiItem({ abi: erc20Abi, name: 'Transfer' });
+  for (let from = params.fromBlock; from <= params.toBlock; from += 5_000n) {
+    const to = from + 4_999n < params.toBlock ? from + 4_999n : params.toBlock;
+    let logs: Awaited<ReturnType<typeof client.getLogs<typeof transfer>>>;
+    try {
+      logs = await client.getLogs({
+        address: params.tokens.map((t) => t.address),
+        event: transfer,
+        args: { from: params.safe },
+        fromBlock: from,
+        toBlock: to,
+      });
+    } catch (error) {
+      throw rpcFailure(`reading the Safe's token transfers in blocks ${from}–${to}`, error);
+    }
+    for (const log of logs) {
+      if (!log.args.to || log.args.value === undefined || !log.transactionHash || log.blockNumber === null)
+        continue;
+      outflows.push({
+        symbol: bySymbol.get(getAddress(log.address)) ?? log.address,
+        to: getAddress(log.args.to),
+        amount: log.args.value,
+        transactionHash: log.transactionHash,
+        blockNumber: log.blockNumber,
+      });
+    }
+  }
+  return outflows;
 }

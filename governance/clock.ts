@@ -1,4 +1,5 @@
 import { createPublicClient, http } from 'viem';
+import { rpcRequestTimeoutMs } from '../contracts/chainClients.ts';
 import { GovernanceError } from './errors.ts';
 
 /** "Now" in unix seconds. Injected everywhere time matters (hub checks, message timestamps). */
@@ -27,7 +28,9 @@ export function manualClock(
  * way, so moving anvil's time (evm_increaseTime + mine) moves the hub, the agent and the feeds together.
  */
 export function chainClock(rpcUrl: string): Clock {
-  const client = createPublicClient({ transport: http(rpcUrl, { retryCount: 1 }) });
+  const client = createPublicClient({
+    transport: http(rpcUrl, { retryCount: 1, timeout: rpcRequestTimeoutMs(rpcUrl) }),
+  });
   return async () => {
     try {
       const block = await client.getBlock({ blockTag: 'latest' });

@@ -94,6 +94,20 @@ export type ProposalBodyInput = {
   /** The audit log's head before the decision record (see TreasuryAgentPluginSchema.auditHead). */
   auditHead: { seq: number; hash: string };
   auditRecordId: string;
+  /** The strategy the stewards configured, in words. */
+  strategy?: string;
+  /** What each call does, in words, in the order of safe.transactions. */
+  callWords?: string[];
+  /** The voted calls simulated from the Safe when drafted: balances after, and gas. */
+  simulation?: {
+    block: bigint | number;
+    gasUsed: bigint;
+    balances: { symbol: string; before: string; after: string }[];
+  };
+  /** Where the proposal is discussed (from config). */
+  discussionUrl?: string;
+  /** Where the DAO publishes its audit log (from config), and the command that shows the record. */
+  auditLogUrl?: string;
 };
 
 export type RenderedProposal = {
@@ -169,11 +183,19 @@ const utc = (t: number) => `${new Date(t * 1000).toISOString().slice(0, 16).repl
 
 const pct = (bps: number) => `${(bps / 100).toFixed(2)}%`;
 
-function amount(value: bigint, decimals: number): string {
-  const [whole, fraction = ''] = formatUnits(value, decimals).split('.');
-  const grouped = (whole ?? '0').replace(/\B(?=(\d{3})+(?!\d))/g, ',');
-  return fraction ? `${grouped}.${fraction}` : grouped;
+/**
+ * A token amount for people, in display units with sensible precision: 2 decimals from 1,000, 4 from 1, and
+ * 4 significant digits below (the exact base units are in the calldata).
+ */
+export function displayAmount(value: bigint, decimals: number): string {
+  const units = Number(formatUnits(value, decimals));
+  if (Math.abs(units) >= 1) {
+    return units.toLocaleString('en-US', { maximumFractionDigits: Math.abs(units) >= 1000 ? 2 : 4 });
+  }
+  return units.toLocaleString('en-US', { maximumSignificantDigits: 4 });
 }
+
+const amount = displayAmount;
 
 function table(header: string[], rows: string[][]): string {
   return [
@@ -277,9 +299,12 @@ export function renderProposalBody(input: ProposalBodyInput): RenderedProposal {
     ...(input.trades.some((t) => t.venue)
       ? [
           '',
-          ...input.trades
-            .map((t, i) => (t.venue ? `Trade ${i + 1} venue: ${cell(t.venue)}` : ''))
-            .filter(Boolean),
+          new Set(input.trades.map((t) => t.venue)).size === 1
+            ? `Venue: ${cell(input.trades[0]!.venue ?? '')}`
+            : input.trades
+                .map((t, i) => (t.venue ? `Trade ${i + 1} venue: ${cell(t.venue)}` : ''))
+                .filter(Boolean)
+                .join('\n'),
         ]
       : []),
   ].join('\n');
@@ -301,81 +326,116 @@ export function renderProposalBody(input: ProposalBodyInput): RenderedProposal {
         ),
       ].join('\n')
     : '';
-  const transaction = [
-    '## Transaction to execute',
-    '',
-    "Only these calls may be executed if the vote passes, as one Safe transaction. It runs at the Safe's nonce of that moment: if other Safe transactions (payroll, grants) run first, the nonce is higher and the safeTxHash is the same fields with that nonce. The calls never change, and PolicySwapper refuses this decision a second time.",
-    '',
-    table(
-      ['Field', 'Value'],
-      [
-        ['Safe', `\`${plugin.safe}\``],
-        ['Chain id', String(plugin.chainId)],
-        ['to', `\`${plugin.to}\` (MultiSendCallOnly)`],
-        ['value', '0'],
-        ['data', `the calls below; keccak256 \`${plugin.dataHash}\``],
-        ['operation', '1 (delegatecall into MultiSendCallOnly: calls only)'],
-        ['safeTxGas, baseGas, gasPrice', '0, 0, 0'],
-        ['gasToken, refundReceiver', '`0x0000000000000000000000000000000000000000`'],
-        ['nonce when drafted', String(plugin.nonce)],
-        ['safeTxHash at that nonce', `\`${plugin.safeTxHash}\``],
-        ['decision hash', `\`${plugin.decisionHash}\``],
-        ['valid until', utc(plugin.validUntil)],
-      ],
-    ),
-    '',
-    ...plugin.transactions.flatMap((t, i) => [
-      `Call ${i + 1}: to \`${t.to}\`, value ${t.value} wei, operation ${t.operation === 0 ? '0 (call)' : '1 (delegatecall)'}`,
+  const transaction = (withHex: boolean) =>
+    [
+      '## Transaction to execute',
       '',
-      '```',
-      t.data,
+      "Only these calls may be executed if the vote passes, as one Safe transaction. It runs at the Safe's nonce of that moment: if other Safe transactions (payroll, grants) run first, the nonce is higher and the safeTxHash is the same fields with that nonce. The calls never change, and PolicySwapper refuses this decision a second time.",
+      '',
+      table(
+        ['Field', 'Value'],
+        [
+          ['Safe', `\`${plugin.safe}\``],
+          ['Chain id', String(plugin.chainId)],
+          ['to', `\`${plugin.to}\` (MultiSendCallOnly)`],
+          ['value', '0'],
+          ['data', `the calls below; keccak256 \`${plugin.dataHash}\``],
+          ['operation', '1 (delegatecall into MultiSendCallOnly: calls only)'],
+          ['safeTxGas, baseGas, gasPrice', '0, 0, 0'],
+          ['gasToken, refundReceiver', '`0x0000000000000000000000000000000000000000`'],
+          ['nonce when drafted', String(plugin.nonce)],
+          ['safeTxHash at that nonce', `\`${plugin.safeTxHash}\``],
+          ['decision hash', `\`${plugin.decisionHash}\``],
+          ['valid until', utc(plugin.validUntil)],
+        ],
+      ),
+      '',
+      ...plugin.transactions.flatMap((t, i) => [
+        `Call ${i + 1}${input.callWords?.[i] ? ` — ${cell(input.callWords[i]!)}` : ''}: to \`${t.to}\`, value ${t.value} wei, operation ${t.operation === 0 ? '0 (call)' : '1 (delegatecall)'}`,
+        '',
+        ...(withHex ? ['```', t.data, '```', ''] : []),
+      ]),
+      `${withHex ? 'The same data is' : "Each call's data (too long for this body) is"} in this proposal's \`plugins.${PLUGIN_KEY}\`. To recompute the hash yourself (viem), with \`calls\` = \`plugins.${PLUGIN_KEY}.transactions\` and \`nonce\` the Safe's nonce:`,
+      '',
+      '```js',
+      "const data = encodeFunctionData({ abi: parseAbi(['function multiSend(bytes)']), functionName: 'multiSend',",
+      "  args: [concat(calls.map((c) => encodePacked(['uint8','address','uint256','uint256','bytes'], [c.operation, c.to, BigInt(c.value), BigInt(size(c.data)), c.data])))] });",
+      'keccak256(data); // = the keccak256 above',
+      `hashTypedData({ domain: { chainId: ${plugin.chainId}, verifyingContract: '${plugin.safe}' }, primaryType: 'SafeTx',`,
+      "  types: { SafeTx: [['to','address'],['value','uint256'],['data','bytes'],['operation','uint8'],['safeTxGas','uint256'],['baseGas','uint256'],['gasPrice','uint256'],['gasToken','address'],['refundReceiver','address'],['nonce','uint256']].map(([name, type]) => ({ name, type })) },",
+      `  message: { to: '${plugin.to}', value: 0n, data, operation: 1, safeTxGas: 0n, baseGas: 0n, gasPrice: 0n, gasToken: zeroAddress, refundReceiver: zeroAddress, nonce } });`,
       '```',
       '',
-    ]),
-    `The same data is in this proposal's \`plugins.${PLUGIN_KEY}\`.`,
-  ].join('\n');
+      `Or on chain: \`cast call ${plugin.safe} "getTransactionHash(address,uint256,bytes,uint8,uint256,uint256,uint256,address,address,uint256)(bytes32)" ${plugin.to} 0 $DATA 1 0 0 0 0x0000000000000000000000000000000000000000 0x0000000000000000000000000000000000000000 $NONCE\`.`,
+    ].join('\n');
+  const simulation = input.simulation
+    ? [
+        '## Simulation when drafted',
+        '',
+        `The calls above, run from the Safe on block ${input.simulation.block} (eth_simulateV1): ${input.simulation.gasUsed.toLocaleString('en-US')} gas for the calls (the Safe's own signature checks come on top).`,
+        '',
+        table(
+          ['Token', 'Now', 'After'],
+          input.simulation.balances.map((b) => [cell(b.symbol), cell(b.before), cell(b.after)]),
+        ),
+      ].join('\n')
+    : '';
+  const strategy = input.strategy ? ['## Strategy', '', plainText(input.strategy)].join('\n') : '';
   const audit = [
     '## Audit',
     '',
     `The agent's audit log stood at record ${plugin.auditHead.seq}, hash \`${plugin.auditHead.hash}\`, when it drafted this; auditors check it with \`treasury audit verify\`.`,
     '',
-    `Audit record: \`${cell(input.auditRecordId)}\``,
+    `Audit record: \`${cell(input.auditRecordId)}\`${input.auditLogUrl ? ` in the audit log published at ${input.auditLogUrl}` : ''}; read it with \`treasury audit show ${cell(input.auditRecordId)} --log FILE\`.${input.discussionUrl ? `\n\nDiscussion: ${input.discussionUrl}` : ''}`,
   ].join('\n');
 
-  const assemble = (rationale: string) =>
+  const assemble = (rationale: string, withHex: boolean) =>
     [
       head,
       rationaleSection(rationale),
       risks,
+      strategy,
       allocation,
       policies,
       trades,
+      simulation,
       guardrails,
       sources,
-      transaction,
+      transaction(withHex),
       audit,
     ]
       .filter(Boolean)
       .join('\n\n');
 
+  // Within Snapshot's limit: the whole body if it fits; else the rationale shortened (with a note) while at least
+  // a paragraph of it remains; else the calls' hex left to the plugins (the fields and hashes stay), then the
+  // rationale shortened again. The transaction's fields are never cut.
   const rationale = plainText(input.rationale);
-  let body = assemble(rationale);
-  if (body.length > BODY_LIMIT) {
-    const note = `\n\n*(Rationale shortened to fit Snapshot's ${BODY_LIMIT.toLocaleString('en-US')}-character limit; the full text is in audit record \`${cell(input.auditRecordId)}\`.)*`;
-    const room = BODY_LIMIT - assemble('').length - note.length - 1;
-    if (room < 0) {
-      throw new GovernanceError(
-        `the proposal body is over ${BODY_LIMIT} characters even without the rationale`,
-        {
-          details: [`${assemble('').length} characters without rationale`],
-          hint: 'split the plan into fewer trades or transactions per proposal',
-        },
-      );
+  const note = `\n\n*(Rationale shortened to fit Snapshot's ${BODY_LIMIT.toLocaleString('en-US')}-character limit; the full text is in audit record \`${cell(input.auditRecordId)}\`.)*`;
+  const MIN_RATIONALE = 600;
+  let body: string | undefined;
+  for (const withHex of [true, false]) {
+    const full = assemble(rationale, withHex);
+    if (full.length <= BODY_LIMIT) {
+      body = full;
+      break;
     }
+    const room = BODY_LIMIT - assemble('', withHex).length - note.length - 1;
+    if (room < (withHex ? MIN_RATIONALE : 0)) continue;
     // Cut between words: half a figure would be a different figure.
     const cut = rationale.slice(0, room + 1);
     const space = cut.lastIndexOf(' ');
-    body = assemble(`${(space > 0 ? cut.slice(0, space) : cut.slice(0, room)).trimEnd()}…${note}`);
+    body = assemble(`${(space > 0 ? cut.slice(0, space) : cut.slice(0, room)).trimEnd()}…${note}`, withHex);
+    break;
+  }
+  if (body === undefined) {
+    throw new GovernanceError(
+      `the proposal body is over ${BODY_LIMIT} characters even without the rationale`,
+      {
+        details: [`${assemble('', false).length} characters without rationale and without the calls' hex`],
+        hint: 'split the plan into fewer trades or transactions per proposal',
+      },
+    );
   }
   return { body, plugins: JSON.stringify({ [PLUGIN_KEY]: plugin }), plugin };
 }

@@ -1,5 +1,16 @@
 import type { LocalAccount } from 'viem';
 import { z } from 'zod';
+import { redactUrl } from '../agent/errors.ts';
+import {
+  type BackoffPolicy,
+  classifyReply,
+  DEFAULT_BACKOFF,
+  humanDuration,
+  type RetryReason,
+  realSleep,
+  retryAfterMs,
+  withBackoff,
+} from '../agent/httpRetry.ts';
 import { type Clock, systemClock } from './clock.ts';
 import { GovernanceError, HubRejectedError } from './errors.ts';
 import {
@@ -16,16 +27,13 @@ import {
   SPACE_FIELDS,
   VOTE_FIELDS,
 } from './hubReplies.ts';
-import {
-  BASIC_CHOICES,
-  Client712,
-  cancelProposalTypes,
-  messageId,
-  proposalTypes,
-  type SignedData,
-  SNAPSHOT_DOMAIN,
-  voteTypes,
-} from './snapshotProtocol.ts';
+import type { Client712, SignedData } from './snapshotProtocol.ts';
+
+/**
+ * snapshot.js (with ethers v5 and ajv) costs about a second of CPU to load; reading the hub is plain GraphQL over
+ * fetch and needs none of it. It is imported the first time a message is prepared, signed or sent.
+ */
+const snapshotProtocol = () => import('./snapshotProtocol.ts');
 
 export type SnapshotClientOptions = {
   /** `https://hub.snapshot.org` (messages go to seq.snapshot.org, as snapshot.js does) or the local hub's URL. */
@@ -35,8 +43,18 @@ export type SnapshotClientOptions = {
   /** Message timestamps come from here: the chain clock locally, the wall clock in production. */
   clock?: Clock;
   fetch?: typeof globalThis.fetch;
-  /** Attempts per message or scores request, and the backoff between them (doubling from base, capped). */
-  retry?: { attempts?: number; baseDelayMs?: number; maxDelayMs?: number };
+  /**
+   * Snapshot API key (TREASURY_SNAPSHOT_API_KEY), sent as `x-api-key` on every request: hub.snapshot.org reads
+   * that header (or `?apiKey=`) and, for a valid key, lifts its 100 requests/min per IP limit (snapshot-hub
+   * src/helpers/keycard.ts, rateLimit.ts). seq.snapshot.org ignores it today. Never logged.
+   */
+  apiKey?: string;
+  /**
+   * Attempts per request (GraphQL read, message, scores request), and the backoff between them (doubling from
+   * base, capped at maxDelayMs; a Retry-After is honoured up to maxRetryAfterMs, beyond which the client gives
+   * up at once and says so).
+   */
+  retry?: Partial<BackoffPolicy>;
   /** Waits between attempts (tests pass one that records instead). */
   sleep?: (ms: number) => Promise<void>;
   /** `app` field of messages (≤ 24 chars). */
@@ -150,11 +168,18 @@ const ProposeInputSchema = z.object({
 
 type Kind = 'proposal' | 'vote' | 'cancel';
 
-const TYPES: Record<Kind, SignedData['types']> = {
-  proposal: proposalTypes,
-  vote: voteTypes,
-  cancel: cancelProposalTypes,
-};
+/** The EIP-712 types of each kind of message, and the message id, from snapshot.js (loaded on first use). */
+async function protocolFor(kind: Kind) {
+  const protocol = await snapshotProtocol();
+  const types: SignedData['types'] = {
+    proposal: protocol.proposalTypes,
+    vote: protocol.voteTypes,
+    cancel: protocol.cancelProposalTypes,
+  }[kind];
+  const id = (message: Record<string, unknown>) =>
+    protocol.messageId({ domain: { ...protocol.SNAPSHOT_DOMAIN }, types, message });
+  return { protocol, types, id };
+}
 
 /** The bridge snapshot.js expects: an ethers-v5-style `_signTypedData`, backed by a viem account. */
 export function viemTypedDataSigner(account: LocalAccount) {
@@ -182,13 +207,74 @@ function scoresUrl(hubUrl: string, proposal: string): string {
   return `${hubUrl.replace(/\/+$/, '')}/api/scores/${encodeURIComponent(proposal)}`;
 }
 
-/** A Retry-After header (seconds or an HTTP date) in milliseconds from now, or undefined. */
-function retryAfterMs(header: string | null, nowMs: number): number | undefined {
-  if (!header) return undefined;
-  const seconds = Number(header);
-  if (header.trim() !== '' && Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
-  const date = Date.parse(header);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - nowMs);
+const HUB_LIMITS_DOC = 'https://docs.snapshot.box/tools/api/api-keys';
+
+/** The `error_description` of a hub reply body (`{error, error_description}`), or a short excerpt of it. */
+function replyText(body: string | undefined): string {
+  if (!body) return '';
+  try {
+    const parsed = JSON.parse(body) as { error_description?: unknown; errors?: { message?: unknown }[] };
+    if (typeof parsed.error_description === 'string') return parsed.error_description;
+    if (typeof parsed.errors?.[0]?.message === 'string') return parsed.errors[0].message;
+  } catch {
+    // not JSON: an HTML error page from a proxy
+  }
+  return body.replace(/\s+/g, ' ').slice(0, 120);
+}
+
+/**
+ * What to say when a Snapshot service keeps refusing: which service, what limit, what to do. `messages` = the
+ * sequencer (POST of signed messages), else the hub (GraphQL, scores).
+ */
+export function snapshotLimitAdvice(input: {
+  url: string;
+  messages: boolean;
+  reason: RetryReason;
+  attempts: number;
+  waitedMs: number;
+  askedMs?: number;
+  hasApiKey: boolean;
+}): { problem: string; hint: string } {
+  const host = new URL(redactUrl(input.url)).host;
+  const { reason } = input;
+  const said = replyText(reason.body);
+  const tried = `${input.attempts} attempt${input.attempts === 1 ? '' : 's'} over ${humanDuration(input.waitedMs)}`;
+  if (reason.status === undefined) {
+    return {
+      problem: `cannot reach ${host} (${tried})`,
+      hint: 'check governance.hubUrl and the network; retrying later is safe',
+    };
+  }
+  const status = `HTTP ${reason.status}${said ? ` "${said}"` : ''}`;
+  const waitAsked =
+    input.askedMs !== undefined
+      ? `it asks to wait ${humanDuration(input.askedMs)} (Retry-After), longer than the agent waits`
+      : `${tried}`;
+  if (reason.status === 429) {
+    if (input.messages) {
+      return {
+        problem: `${host} is rate-limiting this agent: ${status}, ${waitAsked}`,
+        hint: `the sequencer accepts about 100 requests a minute per IP address, with or without an API key (${HUB_LIMITS_DOC}#limits): run the next cycle later (resending is safe: the same message id is never applied twice), and space out agents that share this IP (schedule.cron)`,
+      };
+    }
+    const remaining = reason.headers?.get('x-api-key-remaining');
+    return {
+      problem: `${host} is rate-limiting this agent: ${status}, ${waitAsked}`,
+      hint: input.hasApiKey
+        ? `the API key's limit is used up${remaining !== null && remaining !== undefined ? ` (X-Api-Key-Remaining ${remaining})` : ''}: run cycles less often (schedule.cron) or ask Snapshot for a higher limit (${HUB_LIMITS_DOC})`
+        : `without an API key the hub allows about 100 requests a minute per IP address: set TREASURY_SNAPSHOT_API_KEY (get a key: ${HUB_LIMITS_DOC}), or run cycles less often (schedule.cron)`,
+    };
+  }
+  if (reason.status === 425) {
+    return {
+      problem: `${host} kept answering ${status} (the same message still being processed), ${waitAsked}`,
+      hint: 'run the next cycle later: it finds the message if it was accepted, and never applies it twice',
+    };
+  }
+  return {
+    problem: `${host} kept failing: ${status}, ${waitAsked}`,
+    hint: 'the Snapshot service is down or overloaded: retrying later is safe (the same message id is never applied twice)',
+  };
 }
 
 /**
@@ -199,10 +285,18 @@ function retryAfterMs(header: string | null, nowMs: number): number | undefined 
 export function createSnapshotClient(options: SnapshotClientOptions): SnapshotClient {
   const fetchFn = options.fetch ?? globalThis.fetch;
   const clock = options.clock ?? systemClock;
-  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-  const attempts = options.retry?.attempts ?? 5;
-  const baseDelay = options.retry?.baseDelayMs ?? 500;
-  const maxDelay = options.retry?.maxDelayMs ?? 15_000;
+  const sleep = options.sleep ?? realSleep;
+  const policy: BackoffPolicy = { ...DEFAULT_BACKOFF, ...options.retry };
+  const attempts = policy.attempts;
+  const baseDelay = policy.baseDelayMs;
+  const maxDelay = policy.maxDelayMs;
+  const hasApiKey = !!options.apiKey;
+  /** Every request's headers: JSON, and the API key when there is one (as hub.snapshot.org reads it). */
+  const headers = (json: boolean): Record<string, string> => ({
+    accept: 'application/json',
+    ...(json ? { 'content-type': 'application/json' } : {}),
+    ...(options.apiKey ? { 'x-api-key': options.apiKey } : {}),
+  });
   const account = options.account;
   const signer = viemTypedDataSigner(account);
   const app = options.app ?? 'treasury-agent';
@@ -213,15 +307,41 @@ export function createSnapshotClient(options: SnapshotClientOptions): SnapshotCl
     variables: Record<string, unknown>,
     schema: z.ZodType<T>,
   ): Promise<T> {
-    let response: Response;
-    try {
-      response = await fetchFn(gqlUrl, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/json' },
-        body: JSON.stringify({ query: text, variables }),
+    const body = JSON.stringify({ query: text, variables });
+    const outcome = await withBackoff(
+      async () => {
+        try {
+          return await classifyReply(await fetchFn(gqlUrl, { method: 'POST', headers: headers(true), body }));
+        } catch (error) {
+          return { retry: { error } };
+        }
+      },
+      policy,
+      sleep,
+    );
+    if ('gaveUp' in outcome) {
+      const { problem, hint } = snapshotLimitAdvice({
+        url: gqlUrl,
+        messages: false,
+        reason: outcome.gaveUp,
+        attempts: outcome.attempts,
+        waitedMs: outcome.waitedMs,
+        askedMs: outcome.askedMs,
+        hasApiKey,
       });
-    } catch (error) {
-      throw new GovernanceError(`cannot reach the hub's GraphQL at ${gqlUrl}`, { cause: error });
+      throw new GovernanceError(`the hub's GraphQL did not answer: ${problem}`, {
+        cause: outcome.gaveUp.error,
+        hint,
+      });
+    }
+    const response = outcome.done;
+    if (response.status === 401) {
+      const said = replyText(await response.text().catch(() => ''));
+      throw new GovernanceError(`the hub refused the request: HTTP 401${said ? ` "${said}"` : ''}`, {
+        hint: hasApiKey
+          ? 'TREASURY_SNAPSHOT_API_KEY is not a valid Snapshot API key: fix it, or unset it to use the public limit'
+          : 'the hub asks for an API key: set TREASURY_SNAPSHOT_API_KEY',
+      });
     }
     let json: unknown;
     try {
@@ -277,9 +397,8 @@ export function createSnapshotClient(options: SnapshotClientOptions): SnapshotCl
     return (await getProposal(String(data.message.proposal))) === null;
   }
 
-  function delay(attempt: number, retryAfter: string | null): number {
-    const asked = retryAfterMs(retryAfter, Date.now());
-    if (asked !== undefined) return Math.min(asked, maxDelay);
+  /** Exponential backoff without a Retry-After: base × 2^(attempt−1), capped at maxDelayMs. */
+  function delay(attempt: number): number {
     return Math.min(baseDelay * 2 ** (attempt - 1), maxDelay);
   }
 
@@ -291,7 +410,7 @@ export function createSnapshotClient(options: SnapshotClientOptions): SnapshotCl
     try {
       response = await fetchFn(scoresUrl(options.hubUrl, proposal), {
         method: 'GET',
-        headers: { accept: 'application/json' },
+        headers: headers(false),
       });
     } catch {
       return { retry: true };
@@ -320,14 +439,23 @@ export function createSnapshotClient(options: SnapshotClientOptions): SnapshotCl
     }
   }
 
-  /** Sends one signed envelope; the id is computed before sending and must match the reply. */
+  /**
+   * Sends one signed envelope; the id is computed before sending and must match the reply. 429/425/5xx and
+   * network failures are retried (Retry-After honoured up to `retry.maxRetryAfterMs`); before any re-send the
+   * hub is asked whether the message was already accepted.
+   */
   async function sendEnvelope(url: string, kind: Kind, envelope: { data: SignedData }): Promise<Receipt> {
-    const expectedId = messageId(envelope.data);
+    const expectedId = (await snapshotProtocol()).messageId(envelope.data);
     let lastProblem: unknown;
+    let lastReason: RetryReason | undefined;
+    let askedMs: number | undefined;
     let wait = 0;
-    for (let attempt = 0; attempt < attempts; attempt++) {
+    let waitedMs = 0;
+    let attempt = 0;
+    for (; attempt < attempts; attempt++) {
       if (attempt > 0) {
         await sleep(wait);
+        waitedMs += wait;
         try {
           if (await wasAccepted(kind, expectedId, envelope.data)) {
             return { id: expectedId, ipfs: null, relayer: null, recovered: true };
@@ -335,7 +463,7 @@ export function createSnapshotClient(options: SnapshotClientOptions): SnapshotCl
         } catch (error) {
           // Cannot tell whether it was accepted: do not re-send blind; wait and ask again.
           lastProblem = error;
-          wait = delay(attempt, null);
+          wait = delay(attempt);
           continue;
         }
       }
@@ -343,15 +471,22 @@ export function createSnapshotClient(options: SnapshotClientOptions): SnapshotCl
       try {
         response = await fetchFn(url, {
           method: 'POST',
-          headers: { accept: 'application/json', 'content-type': 'application/json' },
+          headers: headers(true),
           body: JSON.stringify(envelope),
         });
       } catch (error) {
         lastProblem = error;
-        wait = delay(attempt + 1, null);
+        lastReason = { error };
+        wait = delay(attempt + 1);
         continue;
       }
-      const json: unknown = await response.json().catch(() => undefined);
+      const text = await response.text().catch(() => '');
+      let json: unknown;
+      try {
+        json = JSON.parse(text);
+      } catch {
+        json = undefined;
+      }
       if (response.ok) {
         const receipt = IngestReceiptSchema.safeParse(json);
         if (!receipt.success) {
@@ -373,7 +508,14 @@ export function createSnapshotClient(options: SnapshotClientOptions): SnapshotCl
           refusal.success ? refusal.data.error : 'http_error',
           refusal.success ? refusal.data.error_description : response.statusText,
         );
-        wait = delay(attempt + 1, response.headers.get('retry-after'));
+        const asked = retryAfterMs(response.headers.get('retry-after'), Date.now());
+        lastReason = { status: response.status, body: text, headers: response.headers, retryAfterMs: asked };
+        if (asked !== undefined && asked > policy.maxRetryAfterMs) {
+          askedMs = asked;
+          attempt++;
+          break;
+        }
+        wait = asked ?? delay(attempt + 1);
         continue;
       }
       if (refusal.success && refusal.data.error_description === 'duplicate message') {
@@ -385,20 +527,36 @@ export function createSnapshotClient(options: SnapshotClientOptions): SnapshotCl
         refusal.success ? refusal.data.error : 'http_error',
         refusal.success
           ? refusal.data.error_description
-          : `unexpected reply ${JSON.stringify(json)?.slice(0, 200)}`,
+          : `unexpected reply ${JSON.stringify(json ?? text)?.slice(0, 200)}`,
       );
     }
-    throw new GovernanceError(`the hub did not accept the ${kind} after ${attempts} attempts`, {
-      cause: lastProblem,
-      details: [`message id ${expectedId}`],
-      hint: 'the hub may be down or rate-limiting; retrying later is safe (the same id is never applied twice)',
-    });
+    const advice = lastReason
+      ? snapshotLimitAdvice({
+          url,
+          messages: true,
+          reason: lastReason,
+          attempts: attempt,
+          waitedMs,
+          askedMs,
+          hasApiKey,
+        })
+      : undefined;
+    throw new GovernanceError(
+      `the hub did not accept the ${kind} after ${attempt} attempts${advice ? `: ${advice.problem}` : ''}`,
+      {
+        cause: lastProblem,
+        details: [`message id ${expectedId}`],
+        hint:
+          advice?.hint ??
+          'the hub may be down or rate-limiting; retrying later is safe (the same id is never applied twice)',
+      },
+    );
   }
 
   /** snapshot.js Client712 whose transport is `sendEnvelope` (so status codes, retries and fetch are ours). */
-  function clientFor(kind: Kind) {
+  function clientFor(kind: Kind, Base: typeof Client712) {
     let result: Receipt | undefined;
-    class Client extends Client712 {
+    class Client extends Base {
       override async send(envelope: { data: SignedData }) {
         result = await sendEnvelope(this.address, kind, envelope);
         return result;
@@ -409,12 +567,12 @@ export function createSnapshotClient(options: SnapshotClientOptions): SnapshotCl
 
   async function signAndSend(
     kind: Kind,
-    types: SignedData['types'],
     message: Record<string, unknown>,
     call: (client: InstanceType<typeof Client712>, web3: never, from: string) => Promise<unknown>,
   ): Promise<Receipt> {
-    const expectedId = messageId({ domain: { ...SNAPSHOT_DOMAIN }, types, message });
-    const { client, result } = clientFor(kind);
+    const { protocol, id } = await protocolFor(kind);
+    const expectedId = id(message);
+    const { client, result } = clientFor(kind, protocol.Client712);
     await call(client, signer as never, account.address);
     const receipt = result();
     if (!receipt) throw new GovernanceError(`snapshot.js did not send the ${kind}`);
@@ -435,7 +593,7 @@ export function createSnapshotClient(options: SnapshotClientOptions): SnapshotCl
       title: input.title,
       body: input.body,
       snapshot: input.snapshot,
-      choices: input.choices ?? [...BASIC_CHOICES],
+      choices: input.choices ?? [...(await snapshotProtocol()).BASIC_CHOICES],
       discussion: input.discussion ?? '',
       labels: input.labels ?? [],
       plugins: typeof input.plugins === 'string' ? input.plugins : JSON.stringify(input.plugins ?? {}),
@@ -463,7 +621,7 @@ export function createSnapshotClient(options: SnapshotClientOptions): SnapshotCl
       privacy: '',
       app,
     };
-    return prepared('proposal', message);
+    return await prepared('proposal', message);
   }
 
   async function prepareVote(input: VoteInput): Promise<PreparedMessage> {
@@ -498,15 +656,14 @@ export function createSnapshotClient(options: SnapshotClientOptions): SnapshotCl
         `the prepared ${message.kind} is from ${message.from}, not ${account.address}`,
       );
     }
-    const types = TYPES[message.kind];
-    const id = messageId({ domain: { ...SNAPSHOT_DOMAIN }, types, message: message.message });
-    if (id !== message.id) {
+    const { id: idOf } = await protocolFor(message.kind);
+    if (idOf(message.message) !== message.id) {
       throw new GovernanceError(`the prepared ${message.kind} does not hash to its id ${message.id}`, {
         hint: 'the stored message was altered; prepare it again',
       });
     }
     const copy = structuredClone(message.message);
-    return signAndSend(message.kind, types, copy, (client, web3, from) =>
+    return signAndSend(message.kind, copy, (client, web3, from) =>
       message.kind === 'proposal'
         ? client.proposal(web3, from, copy as never)
         : message.kind === 'vote'
@@ -515,9 +672,9 @@ export function createSnapshotClient(options: SnapshotClientOptions): SnapshotCl
     );
   }
 
-  function prepared(kind: Kind, message: Record<string, unknown>): PreparedMessage {
-    const id = messageId({ domain: { ...SNAPSHOT_DOMAIN }, types: TYPES[kind], message });
-    return { kind, id, from: account.address, message };
+  async function prepared(kind: Kind, message: Record<string, unknown>): Promise<PreparedMessage> {
+    const { id } = await protocolFor(kind);
+    return { kind, id: id(message), from: account.address, message };
   }
 
   return {

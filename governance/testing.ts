@@ -3,9 +3,8 @@
  * dev accounts, plus helpers to move the chain's clock. Nothing here is mocked.
  */
 import { type Address, createPublicClient, createWalletClient, type HDAccount, http, parseUnits } from 'viem';
-import { mnemonicToAccount } from 'viem/accounts';
 import { foundry } from 'viem/chains';
-import { ANVIL_TEST_MNEMONIC, type AnvilInstance, startAnvil } from '../contracts/anvil.ts';
+import { type AnvilInstance, startAnvil } from '../contracts/anvil.ts';
 import { projectArtifacts } from '../contracts/artifacts.ts';
 import { devAccount } from '../contracts/devAccounts.ts';
 import type { SpaceInput } from './hub/spaces.ts';

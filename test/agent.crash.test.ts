@@ -8,6 +8,7 @@ import { CRASH_POINTS, type CrashPoint } from '../agent/cycle.ts';
 import { Ledger } from '../agent/ledger.ts';
 import { findSafeExecution } from '../contracts/executionLogs.ts';
 import { type CycleStack, startCycleStack } from './support/localStack.ts';
+import { untilReady } from './support/processes.ts';
 
 const CLI = join(import.meta.dirname, '..', 'bin', 'treasury.js');
 let s: CycleStack;
@@ -23,7 +24,7 @@ function once(
       [CLI, 'once', '--config', configPath],
       {
         env: { ...process.env, ...s.stack.env, ...(crashAt ? { TREASURY_TEST_CRASH_AT: crashAt } : {}) },
-        timeout: 60_000,
+        timeout: 300_000,
       },
       (error, stdout, stderr) => {
         resolve({
@@ -50,7 +51,7 @@ afterAll(async () => {
 describe('crash safety: the agent killed at every step resumes without posting or executing twice', () => {
   // Ten real `treasury once` processes, each paying Node + tsx start-up: a long test by nature.
   it('kills `treasury once` at each crash point and ends with one proposal, one execution', {
-    timeout: 300_000,
+    timeout: 1_200_000,
   }, async () => {
     const killedAt: string[] = [];
     const crash = async (point: CrashPoint) => {
@@ -138,8 +139,7 @@ describe('crash safety: the agent killed at every step resumes without posting o
       out += d;
     });
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    const deadline = Date.now() + 60_000;
-    while (!out.includes('running on') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    await untilReady(() => out.includes('running on'), { exited, output: () => out }, 'treasury run');
     expect(out).toMatch(/running on "\* \* \* \* \* \*" \(UTC\), mode live/);
     await new Promise((r) => setTimeout(r, 2_500)); // a few ticks: cycles run (the open proposal is done: quiet)
     child.kill('SIGTERM');
@@ -149,5 +149,5 @@ describe('crash safety: the agent killed at every step resumes without posting o
     const ledger = Ledger.open(s.stack.config.state.ledgerPath);
     expect(ledger.all()).toHaveLength(1);
     ledger.close();
-  }, 120_000);
+  }, 300_000);
 });

@@ -59,6 +59,16 @@ describe('the agent cycle on anvil and the local hub', () => {
     expect(parseTreasuryPlugin(hub!.plugins).safeTxHash).toBe(row.safeTxHash);
     expect(hub!.body).toContain(row.safeTxHash);
     expect(hub!.body).toContain(s.runtime.config.safe.address!);
+    // what a voter reads: the policy in words, the strategy in words, each call in words, the simulation
+    expect(hub!.body).toMatch(
+      /## What you approve\n\n1\. sell [\d,.]+ GOV for USDC at no worse than the oracle price −[\d.]+% when executed, and never below [\d,.]+ USDC per GOV; valid until/,
+    );
+    expect(hub!.body).toContain('Risk parity (equal risk contribution) over WETH and WBTC (90-day lookback)');
+    expect(hub!.body).toMatch(/Call 1 — approve PolicySwapper to take exactly [\d,.]+ GOV from the Safe/);
+    expect(hub!.body).toMatch(
+      /## Simulation when drafted\n\nThe calls above, run from the Safe on block \d+ \(eth_simulateV1\): [\d,]+ gas/,
+    );
+    expect(hub!.body!.length).toBeLessThanOrEqual(10_000);
 
     const safe = s.runtime.config.safe.address!;
     const tokens = s.runtime.config.tokens.map((t) => ({
@@ -112,7 +122,9 @@ describe('the agent cycle on anvil and the local hub', () => {
     expect(replay.out).toContain(`replayed ${hubSwaps(records)} swaps, safeTxHash ${row.safeTxHash}`);
     const show = await cli(['audit', 'show', decisionId, '--log', logPath]);
     expect(show.out).toContain(`safeTxHash ${row.safeTxHash}`);
-    expect(show.out).toMatch(/vote: passed — For 5000000 beat Against 1500000/);
+    expect(show.out).toMatch(
+      /vote: passed — For 5,000,000 GOV beat Against 1,500,000 GOV, with 6,500,000 GOV voted \(quorum 1,000,000 GOV\)/,
+    );
     expect(show.out).toContain(`executed: transaction ${executed.executionTxHash}`);
     expect(show.out).toMatch(/0x[0-9a-fA-F]{40} For \(3,000,000 GOV\)/);
     // A tampered log does not verify.
@@ -136,7 +148,9 @@ describe('the agent cycle on anvil and the local hub', () => {
     ]);
     await runCycle(s.runtime);
     expect(s.runtime.ledger.get(row.key)!.state).toBe('rejected');
-    expect(s.runtime.ledger.get(row.key)!.reason).toMatch(/For 2000000 did not beat Against 3000000/);
+    expect(s.runtime.ledger.get(row.key)!.reason).toMatch(
+      /For 2,000,000 GOV did not beat Against 3,000,000 GOV/,
+    );
     expect((await readSafeState(s.runtime.client, { safe: s.runtime.config.safe.address! })).nonce).toBe(0n);
   });
 
@@ -148,7 +162,9 @@ describe('the agent cycle on anvil and the local hub', () => {
     await runCycle(s.runtime);
     expect(s.runtime.ledger.get(row.key)!.state).toBe('rejected');
     const result = auditKinds(s).find((r) => r.kind === 'vote-result')!;
-    expect((result.data as { reason: string }).reason).toBe('short of quorum: 400000 of 1000000 votes');
+    expect((result.data as { reason: string }).reason).toBe(
+      'short of quorum: 400,000 GOV voted, 1,000,000 GOV needed',
+    );
     expect((await readSafeState(s.runtime.client, { safe: s.runtime.config.safe.address! })).nonce).toBe(0n);
   });
 

@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'libsql';
-import { concat, encodeFunctionData, getAddress, type Hex } from 'viem';
-import { privateKeyToAccount } from 'viem/accounts';
+import { encodeFunctionData, getAddress } from 'viem';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseAuditLog } from '../agent/auditLog.ts';
 import { verifyAudit } from '../agent/auditTools.ts';
@@ -12,16 +11,14 @@ import { decide } from '../agent/decide.ts';
 import { applyMarketDay } from '../agent/demo/market.ts';
 import type { ProposalRow } from '../agent/ledger.ts';
 import { postFeedPrices } from '../agent/localStack.ts';
-import { safeArtifacts } from '../contracts/artifacts.ts';
-import { makeWalletClient } from '../contracts/chainClients.ts';
+import { erc20Abi } from '../contracts/abis.ts';
 import { advanceChainTime } from '../contracts/chainTime.ts';
-import { devAccount } from '../contracts/devAccounts.ts';
 import { executorContextForDevnet } from '../contracts/localDevnet.ts';
-import { executeRebalance, PolicyRefusedError, simulateInnerCalls } from '../contracts/safeExecutor.ts';
-import { SAFE_TX_TYPES, safeTxAtNonce } from '../contracts/safeTransaction.ts';
+import { PolicyRefusedError, simulateInnerCalls } from '../contracts/safeExecutor.ts';
+import { safeTxAtNonce } from '../contracts/safeTransaction.ts';
 import { readHoldings, readSafeState } from '../contracts/treasuryReads.ts';
 import { parseTreasuryPlugin } from '../governance/proposalBody.ts';
-import { type CycleStack, startCycleStack } from './support/localStack.ts';
+import { type CycleStack, execAsOwnersOf, startCycleStack } from './support/localStack.ts';
 
 /**
  * Voted trades that execute (issue 10): the price policy checked on chain when the batch runs, and passed
@@ -72,53 +69,11 @@ function audit(s: CycleStack) {
   return parseAuditLog(readFileSync(s.runtime.config.state.auditLogPath, 'utf8'));
 }
 
-/**
- * The voted batch sent straight to the Safe with two owners' signatures at the Safe's current nonce, bypassing
- * every check of the agent: what the chain itself does with it. Gas is given, so a reverting transaction is
- * mined rather than refused by estimation.
- */
+/** The voted batch sent straight to the Safe by the owners at its current nonce, bypassing the agent. */
 async function executeDirectly(s: CycleStack, row: ProposalRow) {
   const record = row.record as ProposalRecord;
   const tx = decide(record.inputs).tx!;
-  const safe = s.runtime.config.safe.address!;
-  const { nonce } = await readSafeState(s.runtime.client, { safe });
-  const { safeTx } = safeTxAtNonce(s.runtime.config.chain.id, safe, tx, nonce);
-  const keys = [s.stack.env.TREASURY_AGENT_KEY!, s.stack.env.TREASURY_COSIGNER_KEYS!.split(',')[0]!] as Hex[];
-  const signed = await Promise.all(
-    keys.map(async (key) => {
-      const account = privateKeyToAccount(key);
-      const signature = await account.signTypedData({
-        domain: { chainId: s.runtime.config.chain.id, verifyingContract: safe },
-        types: SAFE_TX_TYPES,
-        primaryType: 'SafeTx',
-        message: safeTx,
-      });
-      return { owner: account.address, signature };
-    }),
-  );
-  signed.sort((a, b) => (BigInt(a.owner) < BigInt(b.owner) ? -1 : 1));
-  const wallet = makeWalletClient(s.runtime.config.chain.id, s.runtime.config.chain.rpcUrl, devAccount(9));
-  const hash = await wallet.sendTransaction({
-    to: safe,
-    gas: 3_000_000n,
-    data: encodeFunctionData({
-      abi: safeArtifacts.safeL2.abi,
-      functionName: 'execTransaction',
-      args: [
-        safeTx.to,
-        safeTx.value,
-        safeTx.data,
-        safeTx.operation,
-        safeTx.safeTxGas,
-        safeTx.baseGas,
-        safeTx.gasPrice,
-        safeTx.gasToken,
-        safeTx.refundReceiver,
-        concat(signed.map((x) => x.signature)),
-      ],
-    }),
-  });
-  return s.runtime.client.waitForTransactionReceipt({ hash });
+  return execAsOwnersOf(s, { to: tx.safeTx.to, data: tx.safeTx.data, operation: tx.safeTx.operation });
 }
 
 /** The chain refuses the voted batch as it stands, and nothing moves: same balances, same Safe nonce. */
@@ -190,7 +145,9 @@ describe('voted trades under a price policy, checked on chain', () => {
     await applyMarketDay(s.stack, { ...prices, GOV: prices.GOV! * 0.7 }); // the floor is −25%
     const report = await runCycle(s.runtime);
     expect(s.runtime.ledger.get(row.key)!.state).toBe('passed');
-    expect(report.events.join('\n')).toMatch(/waits: the price policy refuses .* below the floor/);
+    expect(report.events.join('\n')).toMatch(
+      /waits: the price policy refuses the voted batch now: the oracle price is below the floor voters accepted: oracle price [\d.]+ USDC per GOV, floor [\d.]+/,
+    );
     expect((await policyRefusal(s, row)).reason).toBe('below-floor');
     await expectChainRefuses(s, row);
 
@@ -235,7 +192,9 @@ describe('voted trades under a price policy, checked on chain', () => {
     await expectChainRefuses(s, row);
     const report = await runCycle(s.runtime);
     expect(s.runtime.ledger.get(row.key)!.state).toBe('passed');
-    expect(report.events.join('\n')).toMatch(/waits: .*pool returns less than the oracle price allows/);
+    expect(report.events.join('\n')).toMatch(
+      /waits: .*the pool returns less than the oracle price allows: swap 1 would return [\d.]+ USDC, at least [\d.]+ USDC required/,
+    );
     // Arbitrage brings the pool back to the oracle price; the next cycle executes the voted calls.
     await applyMarketDay(s.stack, prices);
     await runCycle(s.runtime);
@@ -245,30 +204,24 @@ describe('voted trades under a price policy, checked on chain', () => {
 
 describe('a passed proposal survives unrelated Safe transactions', () => {
   it('executes the voted calls at the moved nonce, once: a second run is refused on chain', async () => {
-    const s = await start();
+    const payroll = getAddress('0x000000000000000000000000000000000000bEEF');
+    const s = await start((c) => ({
+      ...c,
+      watchdog: { ...c.watchdog, allowances: [{ token: 'USDC', to: payroll, maxPerMonth: 100_000 }] },
+    }));
     const row = await passedProposal(s);
     const safe = s.runtime.config.safe.address!;
-    // Meanwhile the stewards pay something from the Safe: its nonce moves from 0 to 1.
-    const ctx = executorContextForDevnet(s.stack.devnet);
-    const tokens = s.stack.devnet.deployment.tokens;
-    const deadline = BigInt((await s.runtime.client.getBlock()).timestamp) + 3600n;
-    const keys = s.stack.env.TREASURY_COSIGNER_KEYS!.split(',') as Hex[];
-    await executeRebalance(
-      ctx,
-      {
-        swaps: [
-          {
-            tokenIn: tokens.GOV!.address,
-            tokenOut: tokens.USDC!.address,
-            amountIn: 10n ** 18n,
-            minAmountOut: 1n,
-          },
-        ],
-        route: 'router',
-        deadline,
-      },
-      keys,
-    );
+    // Meanwhile the stewards pay the payroll from the Safe (an allowance the watchdog knows): nonce 0 → 1.
+    const usdc = s.stack.devnet.deployment.tokens.USDC!;
+    const pay = await execAsOwnersOf(s, {
+      to: usdc.address,
+      data: encodeFunctionData({
+        abi: erc20Abi,
+        functionName: 'transfer',
+        args: [payroll, 50_000n * 10n ** 6n],
+      }),
+    });
+    expect(pay.status).toBe('success');
     expect((await readSafeState(s.runtime.client, { safe })).nonce).toBe(1n);
 
     const report = await runCycle(s.runtime);

@@ -62,53 +62,39 @@ describe('verify: balances after execution against the plan', () => {
 });
 
 describe('pause and resume', () => {
-  it('a paused agent does nothing until `treasury resume` clears the pause', async () => {
-    const { mkdtempSync, writeFileSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
+  it('a paused agent proposes and executes nothing (its watchdog still looks) until `treasury resume` clears the pause', async () => {
+    const { writeFileSync } = await import('node:fs');
     const { join } = await import('node:path');
-    const { Ledger } = await import('../agent/ledger.ts');
     const { runCycle } = await import('../agent/cycle.ts');
     const { main } = await import('../agent/cli.ts');
-    const { loadConfig } = await import('../config/loadConfig.ts');
-    const dir = mkdtempSync(join(tmpdir(), 'pause-'));
-    const base = await loadConfig(join(import.meta.dirname, '..', 'config', 'examples', 'devnet.yaml'));
-    const config = {
-      ...base,
-      state: { ledgerPath: join(dir, 'ledger.db'), auditLogPath: join(dir, 'audit.jsonl') },
-    };
-    const configPath = join(dir, 'config.json');
-    writeFileSync(configPath, JSON.stringify(config));
-    const ledger = Ledger.open(config.state.ledgerPath);
-    ledger.setState('paused', 'balances diverged from the plan after 0xabc');
-    // A paused cycle touches nothing: no chain, no hub (the deps below would throw if used).
-    const untouchable = new Proxy(
-      {},
-      {
-        get: () => {
-          throw new Error('used while paused');
-        },
-      },
-    );
-    const report = await runCycle({
-      ...(untouchable as object),
-      ledger,
-      clock: async () => 1_700_000_000,
-      config,
-    } as never);
-    expect(report.events).toEqual(['agent paused: balances diverged from the plan after 0xabc']);
-    ledger.close();
-    const out: string[] = [];
-    const code = await main(['resume', '--config', configPath], {
-      out: (l) => out.push(l),
-      err: (l) => out.push(l),
-    });
-    expect(code, out.join('\n')).toBe(0);
-    expect(out).toEqual([
-      'paused because: balances diverged from the plan after 0xabc',
-      'pause cleared: the next cycle runs normally',
-    ]);
-    const reopened = Ledger.open(config.state.ledgerPath);
-    expect(reopened.getState('paused')).toBeUndefined();
-    reopened.close();
+    const { startCycleStack } = await import('./support/localStack.ts');
+    const s = await startCycleStack();
+    try {
+      const configPath = join(s.dir, 'config.json');
+      writeFileSync(configPath, JSON.stringify(s.runtime.config));
+      s.runtime.ledger.setState('paused', 'balances diverged from the plan after 0xabc');
+      const report = await runCycle(s.runtime);
+      expect(report.events).toEqual(['agent paused: balances diverged from the plan after 0xabc']);
+      expect(s.runtime.ledger.all()).toHaveLength(0);
+      const space = s.runtime.config.governance.space;
+      expect(await s.runtime.governance.listProposals(space, { state: 'all' })).toHaveLength(0);
+      s.runtime.close();
+      const out: string[] = [];
+      const code = await main(['resume', '--config', configPath], {
+        out: (l) => out.push(l),
+        err: (l) => out.push(l),
+      });
+      expect(code, out.join('\n')).toBe(0);
+      expect(out).toEqual([
+        'paused because: balances diverged from the plan after 0xabc',
+        'pause cleared: the next cycle runs normally',
+      ]);
+      const { Ledger } = await import('../agent/ledger.ts');
+      const reopened = Ledger.open(s.runtime.config.state.ledgerPath);
+      expect(reopened.getState('paused')).toBeUndefined();
+      reopened.close();
+    } finally {
+      await s.stack.stop();
+    }
   });
 });

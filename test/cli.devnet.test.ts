@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commands, main } from '../agent/cli.ts';
 import { commandUsage } from '../agent/command.ts';
 import { findFreePort } from '../contracts/anvil.ts';
+import { untilReady } from './support/processes.ts';
 
 const run = promisify(execFile);
 const CLI = join(import.meta.dirname, '..', 'bin', 'treasury.js');
@@ -16,7 +17,7 @@ async function treasury(args: string[], env: Record<string, string> = {}) {
   try {
     const { stdout, stderr } = await run(process.execPath, [CLI, ...args], {
       env: { ...process.env, ...env },
-      timeout: 30_000,
+      timeout: 300_000,
     });
     return { code: 0, stdout, stderr };
   } catch (error) {
@@ -36,7 +37,7 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'treasury-cli-'));
 });
 
-describe('treasury CLI', () => {
+describe('treasury CLI', { timeout: 300_000 }, () => {
   it('has --help for every command', async () => {
     expect(commands.length).toBeGreaterThan(0);
     for (const entry of commands) {
@@ -64,7 +65,7 @@ describe('treasury CLI', () => {
   });
 });
 
-describe('treasury devnet', () => {
+describe('treasury devnet', { timeout: 300_000 }, () => {
   it('prints every address, writes them as JSON, and stops anvil on SIGTERM', async () => {
     const port = await findFreePort();
     const jsonPath = join(dir, 'devnet.json');
@@ -74,9 +75,11 @@ describe('treasury devnet', () => {
       stdout += chunk;
     });
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    const deadline = Date.now() + 30_000;
-    while (!stdout.includes('devnet is up') && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 50));
+    await untilReady(
+      () => stdout.includes('devnet is up'),
+      { exited, output: () => stdout },
+      'treasury devnet',
+    );
     expect(stdout).toContain('devnet is up');
     const json = JSON.parse(await readFile(jsonPath, 'utf8'));
     expect(json.safe.threshold).toBe(2);

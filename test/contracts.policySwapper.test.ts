@@ -666,7 +666,7 @@ describe('PolicySwapper refuses with its custom error and leaves nothing half-do
     const hash = await wallet(0).deployContract({
       abi: projectArtifacts.priceFeed.abi,
       bytecode: projectArtifacts.priceFeed.bytecode,
-      args: [18, 'WBTC / USD', (await wbtcAnswer()) * 10n ** 10n],
+      args: [18, 'WBTC / USD', (await wbtcAnswer()) * 10n ** 10n, 0n],
     });
     const feed18 = getAddress((await fixture.client.waitForTransactionReceipt({ hash })).contractAddress!);
     await expectRefusal(

@@ -127,7 +127,7 @@ describe('the demo (a short stretch)', () => {
       expect(await page.locator('figure svg path').count()).toBeGreaterThanOrEqual(4);
       expect(await page.locator('article.proposal').count()).toBe(result.proposals.length);
       const executed = result.proposals.find((p) => p.executionTxHash)!;
-      expect(await page.locator('article.proposal.executed').first().innerText()).toContain(
+      expect(await page.locator('article.proposal.executed').first().textContent()).toContain(
         executed.executionTxHash!,
       );
       await page.screenshot({ path: join(dir, 'report.png'), fullPage: false });

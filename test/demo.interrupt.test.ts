@@ -4,6 +4,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { untilReady } from './support/processes.ts';
 
 const CLI = join(import.meta.dirname, '..', 'bin', 'treasury.js');
 
@@ -27,9 +28,7 @@ describe('the demo on Ctrl-C', () => {
       stdout += d;
     });
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    const deadline = Date.now() + 60_000;
-    while (!/market {2}GOV/.test(stdout) && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 100));
+    await untilReady(() => /market {2}GOV/.test(stdout), { exited, output: () => stdout }, 'treasury demo');
     const match = /local chain http:\/\/127\.0\.0\.1:(\d+) · hub http:\/\/127\.0\.0\.1:(\d+)/.exec(stdout);
     expect(match, stdout).not.toBeNull();
     const [chainPort, hubPort] = [Number(match![1]), Number(match![2])];
@@ -40,5 +39,5 @@ describe('the demo on Ctrl-C', () => {
     expect(stdout).toMatch(/finished in [\d.]+ s \(interrupted\)/);
     expect(await listening(chainPort)).toBe(false);
     expect(await listening(hubPort)).toBe(false);
-  }, 120_000);
+  }, 300_000);
 });

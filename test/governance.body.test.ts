@@ -80,7 +80,7 @@ describe('renderProposalBody', () => {
       '| WETH | 60.00% | 50.00% | -10.00% |',
       '| USDC | 40.00% | 50.00% | +10.00% |',
       '1,234.5 WETH',
-      '≥ 3,829,000.123456 USDC',
+      '≥ 3,829,000.12 USDC',
       '3,850,000 USDC',
       '3118.71 USD/ETH',
       'Chainlink ETH/USD 0x5f4e…',
@@ -138,13 +138,32 @@ describe('renderProposalBody', () => {
     expect(body).toContain('Rationale shortened');
     expect(body).toContain(plugin.safeTxHash);
     expect(body).toContain(plugin.transactions[0]!.data);
-    expect(body.endsWith('Audit record: `audit-2026-11-22-0001`')).toBe(true);
+    expect(body).toMatch(
+      /Audit record: `audit-2026-11-22-0001`; read it with `treasury audit show audit-2026-11-22-0001 --log FILE`\.$/,
+    );
     expect(body).toContain(plugin.auditHead.hash);
   });
 
   it('refuses when the transaction alone does not fit, or is malformed', () => {
+    // long calldata: the calls' hex is left to the plugin, every field and hash stays in the body
+    const long = sampleInput();
+    long.safe.transactions = [{ to: SAFE, value: 0n, data: `0x${'11'.repeat(6000)}`, operation: 0 }];
+    const rendered = renderProposalBody(long);
+    expect(rendered.body.length).toBeLessThanOrEqual(BODY_LIMIT);
+    expect(rendered.body).not.toContain('1111111111');
+    expect(rendered.body).toContain(
+      "Each call's data (too long for this body) is in this proposal's `plugins.treasuryAgent`",
+    );
+    expect(rendered.body).toContain(DATA_HASH);
+    expect(rendered.plugin.transactions[0]!.data).toBe(`0x${'11'.repeat(6000)}`);
+    // far too many calls: even the list of calls does not fit
     const huge = sampleInput();
-    huge.safe.transactions = [{ to: SAFE, value: 0n, data: `0x${'11'.repeat(6000)}`, operation: 0 }];
+    huge.safe.transactions = Array.from({ length: 120 }, () => ({
+      to: SAFE,
+      value: 0n,
+      data: '0x',
+      operation: 0 as const,
+    }));
     expect(() => renderProposalBody(huge)).toThrow(/over 10000 characters even without the rationale/);
     const badHash = sampleInput();
     badHash.safe.safeTxHash = '0x1234';

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findFreePort } from '../contracts/anvil.ts';
 import { devSpace, type GovernanceChain, startGovernanceChain } from '../governance/testing.ts';
+import { untilReady } from './support/processes.ts';
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'treasury.js');
 
@@ -23,7 +24,7 @@ function run(args: string[]) {
   return { child, exited, out: () => stdout, err: () => stderr };
 }
 
-describe('treasury hub', { timeout: 120_000 }, () => {
+describe('treasury hub', { timeout: 300_000 }, () => {
   let chain: GovernanceChain;
   let dir: string;
   let spacesPath: string;
@@ -54,9 +55,11 @@ describe('treasury hub', { timeout: 120_000 }, () => {
       join(dir, 'a.db'),
     ]);
     children.push(hub.child);
-    const deadline = Date.now() + 20_000;
-    while (!hub.out().includes('hub is up') && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 50));
+    await untilReady(
+      () => hub.out().includes('hub is up'),
+      { exited: hub.exited, output: () => hub.out() + hub.err() },
+      'treasury hub',
+    );
     expect(hub.out()).toContain(`hub is up at http://127.0.0.1:${port}`);
     const reply = await fetch(`http://127.0.0.1:${port}/graphql`, {
       method: 'POST',

@@ -148,7 +148,23 @@ describe('hub GraphQL lean execution', () => {
     { query: `{ votes { nope } }` },
     { query: `{ votes(first: 1) { id }` },
     { query: '' },
+    // Refused before either executor runs: cost, depth, operations.
+    { query: `{ ${Array.from({ length: 11 }, (_, i) => `a${i}: votes(first: 1000) { id }`).join(' ')} }` },
+    {
+      query: `query P($n: Int!) { ${Array.from({ length: 6 }, (_, i) => `a${i}: votes(first: $n) { proposal { id } }`).join(' ')} }`,
+      variables: { n: 1000 },
+    },
+    { query: `{ votes { proposal { space { strategies { params { a { b } } } } } } }` },
+    { query: Array.from({ length: 6 }, (_, i) => `query Q${i} { votes(first: 1) { id } }`).join(' ') },
   ];
+
+  it('refuses costly queries the same on both paths, before executing', async () => {
+    for (const request of requests.slice(-4)) {
+      const reply = await lean.run(request);
+      expect(reply.status).toBe(400);
+      expect(reply.body.errors?.[0]?.message).toMatch(/^(query too costly|'' exceeds|The request exceeds)/);
+    }
+  });
 
   it('answers exactly like graphql-js (data and errors)', async () => {
     for (const time of [1_700_000_000, 1_700_000_000 + 7200]) {

@@ -3,9 +3,12 @@ import { erc20Abi, uniswapV2RouterAbi } from '../../contracts/abis.ts';
 import { projectArtifacts, uniswapArtifacts } from '../../contracts/artifacts.ts';
 import { makePublicClient, makeWalletClient } from '../../contracts/chainClients.ts';
 import { devAccount } from '../../contracts/devAccounts.ts';
+import { closeTimeOf, priceToFeedAnswer } from '../../contracts/devnet.ts';
+import { writeFeedRounds } from '../../contracts/feedRoundWriter.ts';
+import { waitForReceipt } from '../../contracts/receipts.ts';
 import { readPools } from '../../contracts/treasuryReads.ts';
 import { type PriceHistory, priceAsOf } from '../../strategies/priceHistory.ts';
-import { type LocalStack, postFeedPrices } from '../localStack.ts';
+import { LOCAL_HINT, type LocalStack, postFeedPrices } from '../localStack.ts';
 
 /**
  * The demo's market: on each replayed day the feeds post that day's closes and an arbitrageur (the devnet
@@ -133,6 +136,40 @@ export async function applyMarketDay(
       }),
     );
   }
-  if (last) await client.waitForTransactionReceipt({ hash: last });
+  if (last)
+    await waitForReceipt(client, {
+      hash: last,
+      step: "moving the pools to the day's prices",
+      hint: LOCAL_HINT,
+    });
   await postFeedPrices(stack, pricesUsd);
+}
+
+/**
+ * The feeds' closes of the days the demo skips (fromDay…toDay): each feed posts its asset's close of each day,
+ * stamped 23:59:00, so the agent's history on chain is the price file's, day by day. Call it once the chain's
+ * time is past toDay.
+ */
+export async function postClosesOfDays(
+  stack: Pick<LocalStack, 'devnet'>,
+  history: PriceHistory,
+  fromDay: number,
+  toDay: number,
+): Promise<void> {
+  const { deployment } = stack.devnet;
+  const rounds = Object.values(deployment.tokens).flatMap((token) => {
+    const list = [];
+    for (let day = fromDay; day <= toDay; day++) {
+      const price = priceAsOf(history, token.priceAsset, day);
+      if (price !== undefined)
+        list.push({ feed: token.feed, answer: priceToFeedAnswer(price), updatedAt: closeTimeOf(day) });
+    }
+    return list;
+  });
+  await writeFeedRounds({
+    rpcUrl: deployment.rpcUrl,
+    chainId: deployment.chainId,
+    from: devAccount(0).address,
+    rounds,
+  });
 }

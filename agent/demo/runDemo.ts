@@ -10,9 +10,10 @@ import { createSnapshotClient } from '../../governance/snapshotClient.ts';
 import { dayOf, isoDateOf, loadPriceHistory } from '../../strategies/priceHistory.ts';
 import { type AuditRecord, parseAuditLog } from '../auditLog.ts';
 import { runCycle } from '../cycle.ts';
+import { TreasuryError } from '../errors.ts';
 import { startLocalStack } from '../localStack.ts';
 import { buildRuntime } from '../runtime.ts';
-import { applyMarketDay, pricesOnDay } from './market.ts';
+import { applyMarketDay, postClosesOfDays, pricesOnDay } from './market.ts';
 import { DEMO_MEMBERS, type MemberPolicy } from './members.ts';
 
 /**
@@ -75,6 +76,36 @@ export type DemoResult = {
 const NOON = 12 * 3600;
 const CHOICES = ['', 'For', 'Against', 'Abstain'];
 
+/** A step of the demo failed: names the simulated day and the step; the original error is the cause. */
+export class DemoStepError extends TreasuryError {
+  override name = 'DemoStepError';
+  readonly step: string;
+  constructor(step: string, cause: unknown) {
+    const inner = cause instanceof TreasuryError ? cause : undefined;
+    const what = inner?.shortMessage ?? (cause as { shortMessage?: string })?.shortMessage ?? String(cause);
+    const rpc = /Http|Rpc|Timeout|fetch failed|ECONN/.test(`${(cause as Error)?.name} ${what}`);
+    super(`demo stopped at ${step}: ${what}`, {
+      cause,
+      details: inner?.details,
+      hint:
+        inner?.hint ??
+        (rpc
+          ? 'the local chain or hub did not answer: if the machine is busy, run the demo again when it is quieter'
+          : 'TREASURY_DEBUG=1 prints where it failed'),
+    });
+    this.step = step;
+  }
+}
+
+/** Runs one step; whatever fails in it is reported with the step's name. */
+async function step<T>(name: string, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    throw error instanceof DemoStepError ? error : new DemoStepError(name, error);
+  }
+}
+
 export async function runDemo(
   options: DemoOptions,
   keepAlive?: (result: DemoResult) => Promise<void>,
@@ -107,17 +138,19 @@ export async function runDemo(
   const history = await loadPriceHistory(options.pricesPath ?? DEFAULT_PRICES_PATH);
   const say = options.log;
   say(`starting the local chain and hub; replaying ${options.from} → ${options.to}`);
-  const stack = await startLocalStack({
-    config,
-    memberStakes: members.map((m) => m.stake),
-    hubDbPath: join(options.outDir, 'hub.db'),
-  });
+  const stack = await step('starting the local chain and hub', () =>
+    startLocalStack({
+      config,
+      memberStakes: members.map((m) => m.stake),
+      hubDbPath: join(options.outDir, 'hub.db'),
+      pricesPath: options.pricesPath,
+    }),
+  );
   const runtime = await buildRuntime({
     config: stack.config,
     env: stack.env,
     contractNetworks: stack.contractNetworks,
     log: (line) => say(`  agent  ${line}`),
-    pricesPath: options.pricesPath,
   });
   const clock = chainClock(stack.config.chain.rpcUrl);
   say(
@@ -146,6 +179,8 @@ export async function runDemo(
   const stableSymbols = new Set(stack.config.tokens.filter((t) => t.role === 'stable').map((t) => t.symbol));
   let aborted = false;
   let previousEth: number | undefined;
+  /** The last day whose close the feeds hold (the devnet starts with priceDate's). */
+  let lastMoved = fromDay - 1;
 
   const value = (amounts: Record<string, bigint>, prices: Record<string, number>) => {
     const usd: Record<string, number> = {};
@@ -156,22 +191,27 @@ export async function runDemo(
 
   /** The agent's cycle at the chain's current time; the members vote an hour later on any proposal it posted. */
   const cycleAndVote = async (day: number, ethChange: number) => {
+    const date = isoDateOf(day);
     const before = new Set(runtime.ledger.all().map((r) => r.key));
-    await runCycle(runtime);
+    await step(`${date}, the agent's cycle`, () => runCycle(runtime));
     const posted = runtime.ledger.all().filter((r) => !before.has(r.key) && r.proposalId);
     for (const row of posted) {
-      await setChainTime(runtime.client, day * 86_400 + NOON + 3600);
-      const proposal = await runtime.governance.getProposal(row.proposalId!);
+      const proposal = await step(`${date}, reading the proposal from the hub`, async () => {
+        await setChainTime(runtime.client, day * 86_400 + NOON + 3600);
+        return runtime.governance.getProposal(row.proposalId!);
+      });
       if (!proposal) continue;
       for (const [i, member] of members.entries()) {
         const decision = member.decide(proposal, { ethWeeklyChange: ethChange });
         if (!decision) continue;
-        await voters[i]!.vote({
-          space: stack.config.governance.space,
-          proposal: proposal.id,
-          choice: decision.choice,
-          reason: decision.reason,
-        });
+        await step(`${date}, ${member.name}'s vote`, () =>
+          voters[i]!.vote({
+            space: stack.config.governance.space,
+            proposal: proposal.id,
+            choice: decision.choice,
+            reason: decision.reason,
+          }),
+        );
         voteReasons.set(`${proposal.id}:${stack.members[i]!.address}`, decision.reason);
         say(
           `  vote   ${member.name} votes ${CHOICES[decision.choice]} (${member.stake.toLocaleString('en-US')} GOV): ${decision.reason}`,
@@ -186,10 +226,16 @@ export async function runDemo(
         aborted = true;
         break;
       }
-      // Monday: the market moves to the day's closes, then the agent's cycle.
-      await setChainTime(runtime.client, day * 86_400 + NOON);
+      // Monday: the market moves to the day's closes, then the agent's cycle (its lookback read from the feeds,
+      // which hold every day's close: the days skipped since the last move are posted first).
+      const monday = isoDateOf(day);
       const prices = pricesOnDay(stack, history, day);
-      await applyMarketDay(stack, prices);
+      await step(`${monday}, moving the market to the day's closes`, async () => {
+        await setChainTime(runtime.client, day * 86_400 + NOON);
+        if (lastMoved < day - 1) await postClosesOfDays(stack, history, lastMoved + 1, day - 1);
+        await applyMarketDay(stack, prices);
+      });
+      lastMoved = day;
       const eth = prices.WETH ?? 0;
       const ethChange = previousEth ? eth / previousEth - 1 : 0;
       previousEth = eth;
@@ -212,11 +258,17 @@ export async function runDemo(
       const friday =
         day +
         Math.ceil((g.votingDelaySeconds + g.votingPeriodSeconds + g.executionDelaySeconds + 3600) / 86_400);
-      await setChainTime(runtime.client, friday * 86_400 + NOON);
       const fridayPrices = pricesOnDay(stack, history, friday);
-      await applyMarketDay(stack, fridayPrices);
+      await step(`${isoDateOf(friday)}, moving the market to the day's closes`, async () => {
+        await setChainTime(runtime.client, friday * 86_400 + NOON);
+        await postClosesOfDays(stack, history, day + 1, friday - 1);
+        await applyMarketDay(stack, fridayPrices);
+      });
+      lastMoved = friday;
       await cycleAndVote(friday, ethChange);
-      const holdings = await readHoldings(runtime.client, { safe, tokens });
+      const holdings = await step(`${isoDateOf(friday)}, reading the Safe's holdings`, () =>
+        readHoldings(runtime.client, { safe, tokens }),
+      );
       const amounts = Object.fromEntries(Object.values(holdings.holdings).map((h) => [h.symbol, h.amount]));
       const usd = value(amounts, fridayPrices);
       const total = Object.values(usd).reduce((a, b) => a + b, 0);

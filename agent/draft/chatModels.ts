@@ -1,7 +1,13 @@
 import type { BaseChatModel } from '@langchain/core/language_models/chat_models';
 import type { LlmConfig } from '../../config/schema.ts';
 import { ConfigError, redactUrl } from '../errors.ts';
-import { type AgentSecrets, redactSecrets } from '../secrets.ts';
+import {
+  type AgentSecrets,
+  createRedactor,
+  redactSecrets,
+  secretValues,
+  urlCredentials,
+} from '../secrets.ts';
 import { deterministicWriter } from './deterministicWriter.ts';
 import { createLangChainWriter } from './langchainWriter.ts';
 import type { RationaleWriter } from './types.ts';
@@ -85,7 +91,10 @@ export async function chatModelFromConfig(
   } catch (error) {
     if (error instanceof ConfigError) throw error;
     // A provider's constructor may echo its options: keep only a redacted message.
-    const message = redactSecrets(error instanceof Error ? error.message : String(error), secrets);
+    const message = redactSecrets(error instanceof Error ? error.message : String(error), {
+      ...secrets,
+      urlCredentials: [...(secrets.urlCredentials ?? []), ...urlCredentials(llm.baseUrl)],
+    });
     throw new ConfigError(`could not set up the ${llm.provider} chat model: ${message}`, {
       hint: 'check llm.provider, llm.model and llm.baseUrl',
       details: llm.baseUrl ? [`baseUrl: ${redactUrl(llm.baseUrl)}`] : [],
@@ -101,11 +110,12 @@ export async function chatModelFromConfig(
 export async function createRationaleWriter(llm: LlmConfig, secrets: AgentSecrets): Promise<RationaleWriter> {
   const chat = await chatModelFromConfig(llm, secrets);
   if (!chat) return deterministicWriter;
+  const redact = createRedactor([...secretValues(secrets), ...urlCredentials(llm.baseUrl)]);
   return createLangChainWriter({
     model: chat.model,
     name: chat.name,
     timeoutMs: llm.timeoutMs,
     fallback: deterministicWriter,
-    redact: (text) => redactSecrets(text, secrets),
+    redact,
   });
 }

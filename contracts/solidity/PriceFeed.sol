@@ -3,7 +3,9 @@ pragma solidity ^0.8.28;
 
 /// @title PriceFeed: an AggregatorV3Interface-compatible feed whose owner posts answers (the devnet's oracle).
 /// @notice Same read surface as Chainlink's aggregators: decimals, description, version, latestRoundData,
-///         getRoundData. Each update starts a new round stamped with the block time or a given time.
+///         getRoundData. Each update starts a new round stamped with the block time or a given time; round ids
+///         count up from 1 (phase 0), so on a feed whose rounds are posted in time order, as Chainlink's are,
+///         updatedAt never decreases with the round id (the devnet replays its history that way).
 contract PriceFeed {
     struct Round {
         int256 answer;
@@ -23,11 +25,12 @@ contract PriceFeed {
     error NotOwner();
     error NoData();
 
-    constructor(uint8 decimals_, string memory description_, int256 initialAnswer) {
+    /// @param initialUpdatedAt time of the first round (0: the block time), so a history can start before deployment.
+    constructor(uint8 decimals_, string memory description_, int256 initialAnswer, uint256 initialUpdatedAt) {
         decimals = decimals_;
         description = description_;
         owner = msg.sender;
-        _update(initialAnswer, block.timestamp);
+        _update(initialAnswer, initialUpdatedAt == 0 ? block.timestamp : initialUpdatedAt);
     }
 
     function updateAnswer(int256 answer) external {

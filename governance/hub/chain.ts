@@ -9,6 +9,7 @@ import {
   parseAbi,
 } from 'viem';
 import { redactUrl } from '../../agent/errors.ts';
+import { rpcRequestTimeoutMs } from '../../contracts/chainClients.ts';
 import { HubError } from '../errors.ts';
 
 /** What the hub needs from a chain: block existence, token balances at a block, EIP-1271 checks. */
@@ -34,7 +35,11 @@ const CACHE_LIMIT = 200_000;
  */
 export function rpcHubChain(rpcUrl: string): HubChain {
   const client = createPublicClient({
-    transport: http(rpcUrl, { retryCount: 2, timeout: 10_000, batch: { batchSize: 200, wait: 0 } }),
+    transport: http(rpcUrl, {
+      retryCount: 2,
+      timeout: rpcRequestTimeoutMs(rpcUrl),
+      batch: { batchSize: 200, wait: 0 },
+    }),
   });
   const balances = new Map<string, Promise<bigint>>();
   let latestKnown = -1;

@@ -10,6 +10,7 @@ import {
 import { getAddress, isAddress } from 'viem';
 import type { Clock } from '../clock.ts';
 import { leanExecute } from './leanExecute.ts';
+import { QUERY_LIMITS, queryCostError } from './queryCost.ts';
 import { proposalState } from './scores.ts';
 import type { Space } from './spaces.ts';
 import type { Condition, HubStore, ProposalRow, VoteRow } from './store.ts';
@@ -78,8 +79,13 @@ type Vote {
 }
 `;
 
-const MAX_FIRST = 1000;
+const MAX_FIRST = QUERY_LIMITS.maxFirst;
 const MAX_SKIP = 5000;
+/** hub.snapshot.org's limit on the length of every `*_in` list (proposals' `space_in`: 10,000). */
+const MAX_IN = 100;
+const MAX_IN_BY_KEY: Record<string, number> = { space_in: 10_000 };
+/** Query texts longer than this are parsed each time rather than kept (500 of 2 MB would hold 1 GB). */
+const MAX_CACHED_QUERY = 16_384;
 
 type Args = {
   first?: number;
@@ -91,13 +97,20 @@ type Args = {
 
 type Context = { now: number };
 
-function checkLimits(args: Args) {
+/** hub.snapshot.org's argument limits, with its messages (src/graphql/helpers.ts `checkLimits`). */
+function checkLimits(args: Args, type: 'spaces' | 'proposals' | 'votes') {
   if ((args.first ?? 0) > MAX_FIRST)
     throw new GraphQLError(`The \`first\` argument must not be greater than ${MAX_FIRST}`);
   if ((args.skip ?? 0) > MAX_SKIP)
     throw new GraphQLError(`The \`skip\` argument must not be greater than ${MAX_SKIP}`);
-  if ((args.first ?? 0) < 0 || (args.skip ?? 0) < 0)
-    throw new GraphQLError('first and skip must not be negative');
+  for (const [key, value] of Object.entries(args.where ?? {})) {
+    const limit = (type === 'proposals' && MAX_IN_BY_KEY[key]) || MAX_IN;
+    if (key.endsWith('_in') && Array.isArray(value) && value.length > limit)
+      throw new GraphQLError(`The \`${key}\` argument must not be greater than ${limit}`);
+  }
+  for (const key of ['first', 'skip'] as const) {
+    if ((args[key] ?? 0) < 0) throw new GraphQLError(`The \`${key}\` argument must be positive`);
+  }
 }
 
 const SUFFIXES: [string, Condition['op']][] = [
@@ -162,7 +175,12 @@ export function createHubGraphql(options: {
   const schema = buildSchema(HUB_SCHEMA_SDL);
   // `Any` keeps graphql-js' defaults for a custom scalar: values pass through as JSON.
   const spaces = new Map(options.spaces.map((space) => [space.id, space]));
-  const documents = new Map<string, DocumentNode | readonly GraphQLError[]>();
+  /** Parsed (and, once its cost passed, validated) documents by query text. */
+  const documents = new Map<
+    string,
+    | { document: DocumentNode; validation?: readonly GraphQLError[]; errors?: undefined }
+    | { errors: GraphQLError[]; document?: undefined }
+  >();
 
   function spaceObject(id: string) {
     const space = spaces.get(id);
@@ -283,7 +301,7 @@ export function createHubGraphql(options: {
   const root = {
     space: ({ id }: { id: string }) => (spaces.has(id.toLowerCase()) ? spaceObject(id.toLowerCase()) : null),
     spaces: (args: Args & { where?: { id?: string | null; id_in?: (string | null)[] | null } }) => {
-      checkLimits(args);
+      checkLimits(args, 'spaces');
       let list = [...spaces.keys()];
       const id = args.where?.id?.toLowerCase();
       const idIn = args.where?.id_in?.map((i) => i?.toLowerCase());
@@ -296,7 +314,7 @@ export function createHubGraphql(options: {
       return row ? proposalObject(row, context.now) : null;
     },
     proposals: (args: Args, context: Context) => {
-      checkLimits(args);
+      checkLimits(args, 'proposals');
       return store
         .listProposals({
           where: conditions(args.where, context.now),
@@ -317,7 +335,7 @@ export function createHubGraphql(options: {
       return row ? voteObject(row, context.now) : null;
     },
     votes: (args: Args, context: Context) => {
-      checkLimits(args);
+      checkLimits(args, 'votes');
       return store
         .listVotes({
           where: conditions(args.where, context.now),
@@ -342,26 +360,38 @@ export function createHubGraphql(options: {
       if (typeof request.query !== 'string' || request.query.length === 0) {
         return { status: 400, body: { errors: [new GraphQLError('Must provide query string.')] } };
       }
-      let document = documents.get(request.query);
-      if (!document) {
+      let entry = documents.get(request.query);
+      if (!entry) {
         try {
-          const parsed = parse(request.query);
-          const errors = validate(schema, parsed);
-          document = errors.length ? errors : parsed;
+          entry = { document: parse(request.query, { maxTokens: QUERY_LIMITS.maxTokens }) };
         } catch (error) {
-          document = [error instanceof GraphQLError ? error : new GraphQLError(String(error))];
+          entry = { errors: [error instanceof GraphQLError ? error : new GraphQLError(String(error))] };
         }
-        if (documents.size > 500) documents.clear();
-        documents.set(request.query, document);
+        if (request.query.length <= MAX_CACHED_QUERY) {
+          if (documents.size > 500) documents.clear();
+          documents.set(request.query, entry);
+        }
       }
-      if (Array.isArray(document)) return { status: 400, body: { errors: document as GraphQLError[] } };
+      if (entry.errors) return { status: 400, body: { errors: entry.errors } };
+      const variables = request.variables ?? undefined;
+      // What the request may cost is checked first: before validation (whose work grows with the document)
+      // and before either executor.
+      const refusal = queryCostError(
+        schema,
+        entry.document,
+        typeof variables === 'object' && variables !== null ? (variables as Record<string, unknown>) : {},
+      );
+      if (refusal) return { status: 400, body: { errors: [refusal] } };
+      entry.validation ??= validate(schema, entry.document);
+      if (entry.validation.length) return { status: 400, body: { errors: [...entry.validation] } };
+      const document = entry.document;
       const now = await clock();
       const request_ = {
         schema,
-        document: document as DocumentNode,
+        document,
         rootValue: root,
         contextValue: { now } satisfies Context,
-        variableValues: (request.variables ?? undefined) as Record<string, unknown> | undefined,
+        variableValues: variables as Record<string, unknown> | undefined,
         operationName: typeof request.operationName === 'string' ? request.operationName : undefined,
       };
       // Plain queries skip graphql-js's per-field machinery; anything else, or any error, runs graphql-js.

@@ -1,4 +1,5 @@
 import { type Command, integerOption, stringOption, UsageError } from '../../agent/command.ts';
+import { urlCredentials } from '../../agent/secrets.ts';
 import { startHub } from './server.ts';
 
 export const DEFAULT_HUB_PORT = 3000;
@@ -33,10 +34,12 @@ export const hubCommand: Command = {
     if (clock !== 'chain' && clock !== 'system') {
       throw new UsageError(`--clock must be chain or system, got "${clock}"`);
     }
+    const rpcUrl = stringOption(args, 'rpc') ?? 'http://127.0.0.1:8545';
+    io.addSecrets?.(urlCredentials(rpcUrl));
     const hub = await startHub({
       port: integerOption(args, 'port', { min: 1, max: 65_535 }) ?? DEFAULT_HUB_PORT,
       spaces,
-      rpcUrl: stringOption(args, 'rpc') ?? 'http://127.0.0.1:8545',
+      rpcUrl,
       dbPath: stringOption(args, 'db') ?? 'hub.db',
       clock,
       onError: (error) => io.err(`hub: ${error instanceof Error ? error.message : String(error)}`),

@@ -1,13 +1,8 @@
 import { readFile } from 'node:fs/promises';
-import { getAddress, isAddress } from 'viem';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { AddressSchema as Address } from '../../config/addressSchema.ts';
 import { HubError } from '../errors.ts';
-
-const Address = z
-  .string()
-  .refine((value) => isAddress(value, { strict: false }), 'not an address (0x + 40 hex digits)')
-  .transform((value) => getAddress(value));
 
 /** The erc20-balance-of strategy of Snapshot: balance at the snapshot block ÷ 10^decimals. */
 export const StrategySchema = z.strictObject({
@@ -57,20 +52,36 @@ export const SpaceSchema = z.strictObject({
 export type Space = z.infer<typeof SpaceSchema>;
 export type SpaceInput = z.input<typeof SpaceSchema>;
 
-export const SpacesFileSchema = z
-  .union([z.array(SpaceSchema), z.strictObject({ spaces: z.array(SpaceSchema) })])
-  .transform((value) => (Array.isArray(value) ? value : value.spaces))
+const SpaceListSchema = z
+  .array(SpaceSchema)
+  .max(100)
   .superRefine((spaces, ctx) => {
+    const seen = new Set<string>();
     spaces.forEach((space, i) => {
-      if (spaces.findIndex((s) => s.id === space.id) !== i) {
+      if (seen.has(space.id))
         ctx.addIssue({ code: 'custom', path: [i, 'id'], message: `duplicate space ${space.id}` });
-      }
+      seen.add(space.id);
     });
   });
 
-/** Validates spaces given as data (tests, the demo). Throws a HubError naming the path of each problem. */
+/** A spaces file: a list of spaces, or a mapping with `spaces:` (as in governance/hub/examples/spaces.yaml). */
+export const SpacesFileSchema = z.strictObject({ spaces: SpaceListSchema });
+
+/**
+ * Validates spaces given as data (tests, the demo) or read from a file. Throws a HubError naming the path of each
+ * problem. The form is picked by the top value's shape, so a problem inside either form is reported at its own
+ * path (a union of the two would only say "invalid input").
+ */
 export function parseSpaces(value: unknown, source = 'spaces'): Space[] {
-  const parsed = SpacesFileSchema.safeParse(value);
+  if (typeof value !== 'object' || value === null) {
+    throw new HubError(
+      `invalid spaces in ${source}: it holds ${value === null || value === undefined ? 'nothing' : `a single ${typeof value}`}, not a list of spaces or a mapping with "spaces:"`,
+      { hint: 'start from governance/hub/examples/spaces.yaml (fields: governance/hub/spaces.ts)' },
+    );
+  }
+  const parsed = Array.isArray(value)
+    ? SpaceListSchema.safeParse(value)
+    : SpacesFileSchema.transform((file) => file.spaces).safeParse(value);
   if (!parsed.success) {
     const issues = parsed.error.issues.map(
       (issue) => `${issue.message} at ${issue.path.length ? issue.path.join('.') : '(top level)'}`,
@@ -78,13 +89,16 @@ export function parseSpaces(value: unknown, source = 'spaces'): Space[] {
     throw new HubError(
       `invalid spaces in ${source}: ${issues[0]}${issues.length > 1 ? ` (+${issues.length - 1} more)` : ''}`,
       {
-        details: issues.slice(1),
+        details: issues.slice(1, 50),
         hint: 'fix the file (fields: governance/hub/spaces.ts)',
       },
     );
   }
   return parsed.data;
 }
+
+/** Longest spaces file read (100 spaces of a few hundred bytes fit many times over; YAML's key check is quadratic). */
+const MAX_SPACES_FILE_CHARS = 256_000;
 
 /** Reads a spaces file (JSON, or YAML when the name ends in .yaml/.yml). */
 export async function loadSpacesFile(path: string): Promise<Space[]> {
@@ -94,9 +108,15 @@ export async function loadSpacesFile(path: string): Promise<Space[]> {
   } catch (error) {
     throw new HubError(`cannot read the spaces file ${path}`, { cause: error, hint: 'pass --spaces FILE' });
   }
+  if (text.length > MAX_SPACES_FILE_CHARS) {
+    throw new HubError(`the spaces file ${path} is ${text.length.toLocaleString('en-US')} characters long`, {
+      hint: `a spaces file is a few kilobytes (at most ${MAX_SPACES_FILE_CHARS.toLocaleString('en-US')} characters)`,
+    });
+  }
   let value: unknown;
   try {
-    value = /\.ya?ml$/i.test(path) ? parseYaml(text) : JSON.parse(text);
+    // logLevel error: YAML warnings would go to stderr as process warnings, quoting the file's lines.
+    value = /\.ya?ml$/i.test(path) ? parseYaml(text, { logLevel: 'error' }) : JSON.parse(text);
   } catch (error) {
     throw new HubError(`the spaces file ${path} is not valid ${/\.ya?ml$/i.test(path) ? 'YAML' : 'JSON'}`, {
       cause: error,

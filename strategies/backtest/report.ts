@@ -14,7 +14,8 @@ const months = (x: number | null) => (x === null ? 'n/a' : !Number.isFinite(x) ?
 
 const floorMonths = (m: BacktestMetrics) => m.runwayFloorMonths;
 
-const COLUMNS: Array<[string, (r: BacktestResult) => string]> = [
+/** The metrics every backtest table shows, with their formatting (the CLI table, the HTML report, the console). */
+export const METRIC_COLUMNS: Array<[string, (r: BacktestResult) => string]> = [
   ['CAGR', (r) => pct(r.metrics.cagr)],
   ['Vol', (r) => pct(r.metrics.volatility)],
   ['Sharpe', (r) => r.metrics.sharpe.toFixed(2)],
@@ -56,8 +57,8 @@ const COLUMNS: Array<[string, (r: BacktestResult) => string]> = [
 
 /** A plain-text table: one row per run. */
 export function formatTable(results: readonly BacktestResult[]): string {
-  const header = ['', ...COLUMNS.map(([h]) => h)];
-  const rows = results.map((r) => [r.name, ...COLUMNS.map(([, f]) => f(r))]);
+  const header = ['', ...METRIC_COLUMNS.map(([h]) => h)];
+  const rows = results.map((r) => [r.name, ...METRIC_COLUMNS.map(([, f]) => f(r))]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   const line = (cells: string[]) =>
     cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
@@ -324,8 +325,11 @@ export function renderHtmlReport(results: readonly BacktestResult[], title = 'Tr
     .map((l) => `<li>${esc(l)}</li>`)
     .join('');
   const alloc = first.allocation ? allocationChart(dates, first.allocation) : '';
-  const table = `<table><thead><tr><th></th>${COLUMNS.map(([h]) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${results
-    .map((r) => `<tr><th>${esc(r.name)}</th>${COLUMNS.map(([, f]) => `<td>${esc(f(r))}</td>`).join('')}</tr>`)
+  const table = `<table><thead><tr><th></th>${METRIC_COLUMNS.map(([h]) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${results
+    .map(
+      (r) =>
+        `<tr><th>${esc(r.name)}</th>${METRIC_COLUMNS.map(([, f]) => `<td>${esc(f(r))}</td>`).join('')}</tr>`,
+    )
     .join('')}</tbody></table>`;
   const proposals = first.proposals
     .slice(0, 200)

@@ -21,9 +21,18 @@ function parseDay(value: string, flag: string): number {
   }
 }
 
+/** What a backtest reads of a config: the strategy, tokens, spending, starting treasury, governance timing. */
+export type BacktestConfig = Pick<TreasuryAgentConfig, 'strategy' | 'treasury' | 'devnet' | 'guardrails'> & {
+  tokens: Pick<TreasuryAgentConfig['tokens'][number], 'symbol' | 'decimals' | 'role' | 'priceAsset'>[];
+  governance: Pick<
+    TreasuryAgentConfig['governance'],
+    'votingDelaySeconds' | 'votingPeriodSeconds' | 'executionDelaySeconds' | 'proposalCadenceDays'
+  >;
+};
+
 /** The strategy's settings for a backtest of `config` on `history`; every bad input names its field. */
 export function backtestSettingsFromConfig(
-  config: TreasuryAgentConfig,
+  config: BacktestConfig,
   history: PriceHistory,
   window: WindowOptions = {},
   options: ConfigureOptions = {},

@@ -1,17 +1,18 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Hex } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
 import type { RationaleWriter } from '../../agent/draft/types.ts';
-import { type LocalStack, postFeedPrices, startLocalStack } from '../../agent/localStack.ts';
+import { advanceWithHeartbeats, type LocalStack, startLocalStack } from '../../agent/localStack.ts';
 import { buildRuntime, type Runtime } from '../../agent/runtime.ts';
 import { loadConfig } from '../../config/loadConfig.ts';
 import type { TreasuryAgentConfig } from '../../config/schema.ts';
-import { advanceChainTime } from '../../contracts/chainTime.ts';
 import { DEFAULT_DEVNET_CONFIG } from '../../contracts/devnetCommand.ts';
 import type { TransactionService } from '../../contracts/transactionService.ts';
 import { chainClock } from '../../governance/clock.ts';
 import { createSnapshotClient } from '../../governance/snapshotClient.ts';
+import { execAsOwners } from './safeExec.ts';
 
 /** Member stakes (GOV): large enough to reach the example quorum of 1,000,000 in different combinations. */
 export const STAKES = [3_000_000, 2_000_000, 1_500_000, 400_000];
@@ -20,7 +21,7 @@ export type CycleStack = {
   stack: LocalStack;
   runtime: Runtime;
   dir: string;
-  /** Moves the chain (and so the hub and the agent) forward. */
+  /** Moves the chain (and so the hub and the agent) forward; the feeds post every day's close on the way. */
   advance: (seconds: number) => Promise<number>;
   /** Member i votes 1 = For, 2 = Against, 3 = Abstain through snapshot.js. */
   vote: (member: number, proposal: string, choice: 1 | 2 | 3) => Promise<void>;
@@ -52,9 +53,7 @@ export async function startCycleStack(
     runtime,
     dir,
     async advance(seconds) {
-      const now = await advanceChainTime(runtime.client, seconds);
-      await postFeedPrices(stack);
-      return now;
+      return advanceWithHeartbeats(stack, seconds);
     },
     async vote(member, proposal, choice) {
       const voter = createSnapshotClient({
@@ -69,4 +68,22 @@ export async function startCycleStack(
       await stack.stop();
     },
   };
+}
+
+/** What test/support/safeExec.ts's execAsOwners needs to act as the stack's owners (the agent and the stewards). */
+export function ownersOf(s: Pick<CycleStack, 'stack' | 'runtime'>) {
+  return {
+    chainId: s.runtime.config.chain.id,
+    rpcUrl: s.runtime.config.chain.rpcUrl,
+    safe: s.runtime.config.safe.address!,
+    ownerKeys: [s.stack.env.TREASURY_AGENT_KEY!, ...s.stack.env.TREASURY_COSIGNER_KEYS!.split(',')] as Hex[],
+  };
+}
+
+/** A Safe transaction signed by the stack's owners, sent straight to the Safe (as stewards would): its receipt. */
+export async function execAsOwnersOf(
+  s: Pick<CycleStack, 'stack' | 'runtime'>,
+  tx: { to: Hex; data: Hex; operation?: 0 | 1 },
+) {
+  return (await execAsOwners({ ...ownersOf(s), ...tx })).receipt;
 }

@@ -1,0 +1,65 @@
+import { readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const ROOT = join(import.meta.dirname, '..');
+
+/**
+ * The packages a module loads when it is imported: its static imports and re-exports (not `import type`, not
+ * `import()`), followed through the project's own files. Dynamic imports are where heavy packages belong.
+ */
+function staticPackages(entry: string): { packages: Set<string>; files: Set<string> } {
+  const files = new Set<string>();
+  const packages = new Set<string>();
+  const visit = (file: string) => {
+    if (files.has(file)) return;
+    files.add(file);
+    if (!file.endsWith('.ts')) return;
+    const text = readFileSync(file, 'utf8');
+    const statements = text.matchAll(/^(?:import|export)\s+(?!type\s)([^;]*?\s+from\s+)?'([^']+)'/gms);
+    for (const [, clause, specifier] of statements) {
+      if (!specifier || (clause && /^\{?\s*type\s[^,]*\}?\s+from\s+$/.test(clause.trim()))) continue;
+      if (specifier.startsWith('.')) visit(resolve(dirname(file), specifier));
+      else if (!specifier.startsWith('node:'))
+        packages.add(
+          specifier
+            .split('/')
+            .slice(0, specifier.startsWith('@') ? 2 : 1)
+            .join('/'),
+        );
+    }
+  };
+  visit(join(ROOT, entry));
+  return { packages, files };
+}
+
+describe('a fast start: `treasury once` loads only what the config uses', () => {
+  it('imports no protocol-kit, snapshot.js, LangChain, api-kit or solc before they are needed', () => {
+    // agent/agentCommands.ts holds `once`; the CLI's registry (agent/cli.ts) loads only the command that runs.
+    const { packages, files } = staticPackages('agent/agentCommands.ts');
+    expect(files.size).toBeGreaterThan(20); // the walk followed the imports
+    expect(packages).toContain('viem');
+    for (const heavy of [
+      '@safe-global/protocol-kit', // executing: contracts/safeExecutor.ts imports it on first execution
+      '@safe-global/api-kit', // co-signing through the Transaction Service
+      '@snapshot-labs/snapshot.js', // signing and message ids: governance/snapshotClient.ts, on first use
+      '@langchain/core',
+      '@langchain/openai',
+      '@langchain/anthropic',
+      '@langchain/ollama',
+      'solc',
+    ])
+      expect(packages, heavy).not.toContain(heavy);
+  });
+
+  it('the registry itself imports no command', () => {
+    const { files, packages } = staticPackages('agent/cli.ts');
+    expect([...files].map((f) => f.slice(ROOT.length + 1)).sort()).toEqual([
+      'agent/cli.ts',
+      'agent/command.ts',
+      'agent/errors.ts',
+      'agent/secrets.ts',
+    ]);
+    expect([...packages]).toEqual([]);
+  });
+});
