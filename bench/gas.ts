@@ -8,7 +8,7 @@
  * + swapExactTokensForTokens with a fixed min out), `router, standing allowances` (only the swaps: the Safe
  * approved the router for the maximum beforehand, not counted; the agent never does this, it is the floor of a
  * Safe batch for comparison), and `policy` (what the agent sends: exact approvals + PolicySwapper.execute,
- * which reads two feeds per swap, checks the voted price policy, swaps through the router, records the
+ * which reads two feeds per swap, checks the voted price policy, swaps in the router's pairs directly, records the
  * decision). The last lines print each Safe route's ratio against both EOA baselines, which routes meet the
  * target (one Safe transaction for N ≥ 2 swaps at most the EOA with standing allowances), and the policy
  * contract's cost per swap against the plain router route.
