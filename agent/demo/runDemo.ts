@@ -242,7 +242,10 @@ export async function runDemo(
       say(
         `${isoDateOf(day)} market  ${Object.entries(prices)
           .filter(([s]) => !stableSymbols.has(s))
-          .map(([s, p]) => `${s} $${p.toLocaleString('en-US', { maximumFractionDigits: p < 100 ? 2 : 0 })}`)
+          .map(([s, p]) => {
+            const cents = p < 100 ? 2 : 0; // $8.80, not $8.8
+            return `${s} $${p.toLocaleString('en-US', { minimumFractionDigits: cents, maximumFractionDigits: cents })}`;
+          })
           .join(
             ' · ',
           )}${previousEth && ethChange ? ` (ETH ${ethChange >= 0 ? '+' : ''}${(ethChange * 100).toFixed(1)}% w/w)` : ''}`,
