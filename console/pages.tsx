@@ -1007,7 +1007,7 @@ export function BacktestPage(
                 <tr>
                   <th>{r.name}</th>
                   {METRIC_COLUMNS.map(([, f]) => (
-                    <td>{f(r.metrics)}</td>
+                    <td>{f(r)}</td>
                   ))}
                 </tr>
               ))}
