@@ -145,7 +145,7 @@ function didYouMean(argv: readonly string[]): string | undefined {
     const name = command.name.join(' ');
     const typed = argv.slice(0, command.name.length).join(' ');
     if (nearMatch(typed, [name]) === undefined) continue;
-    const distance = editDistance(typed, name);
+    const distance = editDistance(typed.toLowerCase(), name);
     if (!best || distance < best.distance) best = { name, distance };
   }
   return best?.name;

@@ -67,6 +67,9 @@ describe('group help and near matches', () => {
     );
     expect(typo.err).toContain('usage: treasury config COMMAND');
     expect((await cli(['rnu'])).err.split('\n')[0]).toBe('✖ unknown command "rnu" (did you mean run?)');
+    expect((await cli(['Config', 'Schema'])).err.split('\n')[0]).toBe(
+      '✖ unknown command "Config" (did you mean config schema?)',
+    );
     expect((await cli(['audit', 'shwo', 'rec-1'])).err.split('\n')[0]).toBe(
       '✖ unknown command "audit shwo" (did you mean audit show?)',
     );
