@@ -412,19 +412,20 @@ export const resumeCommand: Command = {
     io.addSecrets?.(configSecrets(config));
     const ledger = Ledger.open(config.state.ledgerPath);
     try {
-      if (!ledger.getState('paused')) {
+      // (awaited: the ledger and the audit log are asynchronous behind the fleet's ledger port)
+      if (!(await ledger.getState('paused'))) {
         io.out('the agent is not paused');
         return 0;
       }
       // The log is verified (chain and the ledger's mirror) before anything changes: a log that does not verify
       // stops the resume as it would stop the agent.
-      const audit = AuditLog.open(config.state.auditLogPath, ledger);
+      const audit = await AuditLog.open(config.state.auditLogPath, ledger);
       // the agent's clock: the chain's on the devnet (its records are in chain time), the wall clock elsewhere
       const at = await (config.chain.id === 31337 ? chainClock(config.chain.rpcUrl) : systemClock)();
-      const reason = clearPause(ledger)!;
+      const reason = (await clearPause(ledger))!;
       const by = stringOption(args, 'by') ?? userInfo().username;
       const note = stringOption(args, 'note') ?? null;
-      const record = audit.append('resumed', { pausedBecause: reason, by, note }, at);
+      const record = await audit.append('resumed', { pausedBecause: reason, by, note }, at);
       io.out(`paused because: ${reason}`);
       io.out(
         `pause cleared by ${by}${note ? ` (${note})` : ''}: the next cycle runs normally (audit record ${record.id})`,

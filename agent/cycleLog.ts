@@ -119,10 +119,17 @@ export async function runLoggedCycle(runtime: Runtime, log: Logger): Promise<Cyc
   try {
     const report = await runCycle(runtime);
     const appended = fromSeq < runtime.audit.head().seq ? runtime.audit.records().slice(fromSeq) : [];
+    // (awaited: the ledger's reads are promises behind the fleet's ledger port, plain values before it)
+    const proposalIds = new Map<string, string | undefined>();
+    for (const record of appended) {
+      const key = (record.data as { ledgerKey?: unknown } | null)?.ledgerKey;
+      if (typeof key === 'string' && !proposalIds.has(key))
+        proposalIds.set(key, (await runtime.ledger.get(key))?.proposalId ?? undefined);
+    }
     const outcome = cycleOutcome(appended, {
-      paused: runtime.ledger.getState('paused'),
-      open: runtime.ledger.open(),
-      proposalIdOf: (key) => runtime.ledger.get(key)?.proposalId ?? undefined,
+      paused: await runtime.ledger.getState('paused'),
+      open: await runtime.ledger.open(),
+      proposalIdOf: (key) => proposalIds.get(key),
     });
     const ms = Math.round(performance.now() - started);
     const id = outcome.proposalId ? ` ${outcome.proposalId}` : '';
