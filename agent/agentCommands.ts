@@ -11,7 +11,7 @@ import { type AuditSources, replayDecision, showDecision, verifyAudit } from './
 import { type Command, integerOption, stringOption, UsageError } from './command.ts';
 import { clearPause, runCycle } from './cycle.ts';
 import { ConfigError, describeError, TreasuryError } from './errors.ts';
-import { Ledger } from './ledger.ts';
+import { describeLedgerLocation, ledgerLocationOf, openLedger } from './ledger.ts';
 import { buildRuntime } from './runtime.ts';
 import { startSchedule } from './scheduler.ts';
 import { configSecrets, readSecrets, urlCredentials } from './secrets.ts';
@@ -45,7 +45,7 @@ async function withRuntime(
   try {
     return await body(runtime);
   } finally {
-    runtime.close();
+    await runtime.close();
   }
 }
 
@@ -231,19 +231,24 @@ export const auditVerifyCommand: Command = {
     const rpc = stringOption(args, 'rpc') ?? config?.chain.rpcUrl;
     io.addSecrets?.(urlCredentials(rpc));
     const client = rpc ? makePublicClient(Number.parseInt(await chainIdOf(rpc), 16), rpc) : undefined;
-    const ledgerPath = stringOption(args, 'ledger') ?? config?.state.ledgerPath;
+    const ledgerFile = stringOption(args, 'ledger');
+    const location = ledgerFile
+      ? ({ kind: 'sqlite', path: ledgerFile } as const)
+      : config
+        ? ledgerLocationOf(config, readSecrets(process.env, config.keys).ledgerPassword)
+        : undefined;
     let mirror: { seq: number; hash: string }[] | undefined;
-    if (ledgerPath) {
-      if (!existsSync(ledgerPath)) {
-        throw new TreasuryError(`no ledger at ${ledgerPath}`, {
+    if (location) {
+      if (location.kind === 'sqlite' && !existsSync(location.path)) {
+        throw new TreasuryError(`no ledger at ${describeLedgerLocation(location)}`, {
           hint: 'pass the ledger the agent used (--ledger FILE, or state.ledgerPath in --config)',
         });
       }
-      const ledger = Ledger.open(ledgerPath);
+      const ledger = await openLedger(location, { readOnly: true });
       try {
-        mirror = ledger.auditRecords();
+        mirror = await ledger.auditRecords();
       } finally {
-        ledger.close();
+        await ledger.close();
       }
     }
     let hub: AuditSources['hub'];
@@ -378,9 +383,11 @@ export const resumeCommand: Command = {
       throw new UsageError('--config FILE is required', { hint: 'the config whose ledger is paused' });
     const config = await loadConfig(path);
     io.addSecrets?.(configSecrets(config));
-    const ledger = Ledger.open(config.state.ledgerPath);
+    const ledger = await openLedger(
+      ledgerLocationOf(config, readSecrets(process.env, config.keys).ledgerPassword),
+    );
     try {
-      const reason = clearPause(ledger);
+      const reason = await clearPause(ledger);
       if (!reason) {
         io.out('the agent is not paused');
         return 0;
@@ -389,7 +396,7 @@ export const resumeCommand: Command = {
       io.out('pause cleared: the next cycle runs normally');
       return 0;
     } finally {
-      ledger.close();
+      await ledger.close();
     }
   },
 };

@@ -130,8 +130,9 @@ export function chainMarketHistory(options: {
       }
       const feeds = [...new Set(request.tokens.map((t) => t.feed.toLowerCase() as Address))];
       const stored = new Map<string, Map<number, FeedClose>>();
-      const queries = feeds.map((feed) => {
-        const rows = options.ledger.feedCloses(feed, fromDay, toDay);
+      const queries: { feed: Address; days: number[]; known: FeedRound[] }[] = [];
+      for (const feed of feeds) {
+        const rows = await options.ledger.feedCloses(feed, fromDay, toDay);
         stored.set(feed, new Map(rows.map((r) => [r.day, r])));
         const days: number[] = [];
         for (let day = fromDay; day <= toDay; day++) if (!stored.get(feed)!.has(day)) days.push(day);
@@ -140,8 +141,8 @@ export function chainMarketHistory(options: {
           answer: r.answer,
           updatedAt: r.updatedAt,
         }));
-        return { feed, days, known };
-      });
+        queries.push({ feed, days, known });
+      }
       const reasons = new Map<string, Map<number, string>>();
       const todo = queries.filter((q) => q.days.length > 0);
       if (todo.length > 0) {
@@ -162,7 +163,7 @@ export function chainMarketHistory(options: {
           }
           reasons.set(result.feed, new Map(result.missing.map((m) => [m.day, m.reason])));
         }
-        options.ledger.storeFeedCloses(rows);
+        await options.ledger.storeFeedCloses(rows);
       }
       // Each day's round is an observation of the day it was posted on; gaps are bridged ≤ MAX_STALE_DAYS.
       const series: Record<string, { days: number[]; closes: number[] }> = {};

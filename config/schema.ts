@@ -195,9 +195,37 @@ export const ObserveConfigSchema = z.strictObject({
     .prefault({}),
 });
 
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const envName = (fallback: string) =>
+  z.string().regex(ENV_NAME, 'an environment variable name (letters, digits, _)').default(fallback);
+
 export const StateConfigSchema = z.strictObject({
-  /** SQLite ledger (WAL): one row per proposal with its state machine. */
+  /** SQLite ledger (WAL): one row per proposal with its state machine. Unused when ledgerUrl is set. */
   ledgerPath: z.string().min(1).default('out/ledger.db'),
+  /**
+   * A PostgreSQL ledger instead of SQLite (`postgres://user@host:5432/db`): several `treasury run` processes
+   * share it. The password comes from the environment (keys.ledgerPasswordEnv), not the URL.
+   */
+  ledgerUrl: z
+    .string()
+    .url()
+    .refine((url) => /^postgres(ql)?:\/\//.test(url), 'a postgres:// or postgresql:// URL')
+    .refine((url) => {
+      try {
+        return new URL(url).password === '';
+      } catch {
+        return true;
+      }
+    }, 'no password in the URL: put it in the environment variable keys.ledgerPasswordEnv names (PGPASSWORD)')
+    .optional(),
+  /**
+   * The PostgreSQL schema holding this DAO's ledger (default: dao_<chain id>_<Safe address>); each DAO sharing
+   * one database has its own.
+   */
+  ledgerSchema: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'lower-case letters, digits and _, at most 63 characters')
+    .optional(),
   /** Append-only, hash-chained audit log (JSONL), mirrored in the ledger. */
   auditLogPath: z.string().min(1).default('out/audit.jsonl'),
   /** Where the DAO publishes the audit log for voters and auditors (named in every proposal). */
@@ -248,6 +276,23 @@ export const WatchdogConfigSchema = z.strictObject({
   webhookUrl: z.string().url().optional(),
 });
 
+/**
+ * The environment variables holding this DAO's keys (never the keys themselves): DAOs run by one process each
+ * name their own, e.g. TREASURY_AGENT_KEY_DAO1.
+ */
+export const KeysConfigSchema = z.strictObject({
+  /** The agent's private key. */
+  agentKeyEnv: envName('TREASURY_AGENT_KEY'),
+  /** Co-signers' keys, comma-separated (devnet, execution.coSigning: local-keys). */
+  coSignerKeysEnv: envName('TREASURY_COSIGNER_KEYS'),
+  /** The Safe Transaction Service API key. */
+  safeApiKeyEnv: envName('TREASURY_SAFE_API_KEY'),
+  /** The Snapshot API key. */
+  snapshotApiKeyEnv: envName('TREASURY_SNAPSHOT_API_KEY'),
+  /** The PostgreSQL ledger's password (state.ledgerUrl). */
+  ledgerPasswordEnv: envName('PGPASSWORD'),
+});
+
 export const TreasuryAgentConfigSchema = z
   .strictObject({
     chain: ChainConfigSchema,
@@ -261,6 +306,8 @@ export const TreasuryAgentConfigSchema = z
     llm: LlmConfigSchema.prefault({}),
     observe: ObserveConfigSchema.prefault({}),
     state: StateConfigSchema.prefault({}),
+    /** Which environment variables hold this DAO's keys. */
+    keys: KeysConfigSchema.prefault({}),
     execution: ExecutionConfigSchema.prefault({}),
     /** The treasury watchdog: what may change the Safe or move its funds besides the agent's proposals. */
     watchdog: WatchdogConfigSchema.prefault({}),

@@ -216,9 +216,9 @@ export async function runDemo(
             ' · ',
           )}${previousEth && ethChange ? ` (ETH ${ethChange >= 0 ? '+' : ''}${(ethChange * 100).toFixed(1)}% w/w)` : ''}`,
       );
-      const before = new Set(runtime.ledger.all().map((r) => r.key));
+      const before = new Set((await runtime.ledger.all()).map((r) => r.key));
       await step(`${monday}, the agent's cycle`, () => runCycle(runtime));
-      const posted = runtime.ledger.all().filter((r) => !before.has(r.key) && r.proposalId);
+      const posted = (await runtime.ledger.all()).filter((r) => !before.has(r.key) && r.proposalId);
       for (const row of posted) {
         const proposal = await step(`${monday}, reading the proposal from the hub`, async () => {
           await setChainTime(runtime.client, day * 86_400 + NOON + 3600);
@@ -289,7 +289,7 @@ export async function runDemo(
       });
     }
     const records = parseAuditLog(readFileSync(stack.config.state.auditLogPath, 'utf8'));
-    const proposals = collectProposals(runtime.ledger.all(), records, voteReasons, memberList);
+    const proposals = collectProposals(await runtime.ledger.all(), records, voteReasons, memberList);
     const result: DemoResult = {
       weeks,
       proposals,
@@ -305,13 +305,13 @@ export async function runDemo(
     if (keepAlive) await keepAlive(result);
     return result;
   } finally {
-    runtime.close();
+    await runtime.close();
     await stack.stop();
   }
 }
 
 function collectProposals(
-  rows: ReturnType<import('../ledger.ts').Ledger['all']>,
+  rows: import('../ledger.ts').ProposalRow[],
   records: AuditRecord[],
   voteReasons: Map<string, string>,
   members: { name: string; address: string }[],
