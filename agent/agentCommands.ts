@@ -11,10 +11,11 @@ import { type AuditSources, replayDecision, showDecision, verifyAudit } from './
 import { type Command, integerOption, stringOption, UsageError } from './command.ts';
 import { clearPause, runCycle } from './cycle.ts';
 import { ConfigError, describeError, TreasuryError } from './errors.ts';
+import { fleetOnce, fleetOptions, fleetRun } from './fleetCommand.ts';
 import { describeLedgerLocation, ledgerLocationOf, openLedger } from './ledger.ts';
 import { buildRuntime } from './runtime.ts';
 import { startSchedule } from './scheduler.ts';
-import { configSecrets, readSecrets, urlCredentials } from './secrets.ts';
+import { configSecrets, environmentSecretValues, readSecrets, urlCredentials } from './secrets.ts';
 
 const agentOptions = {
   config: { type: 'string' as const, valueName: 'FILE', description: 'the agent config (YAML or JSON)' },
@@ -35,7 +36,7 @@ async function withRuntime(
   if (!path)
     throw new UsageError('--config FILE is required', { hint: 'e.g. --config config/examples/devnet.yaml' });
   const config = await loadConfig(path);
-  io.addSecrets?.(configSecrets(config));
+  io.addSecrets?.([...configSecrets(config), ...environmentSecretValues(process.env, config.keys)]);
   const runtime = await buildRuntime({
     config,
     env: process.env,
@@ -52,45 +53,62 @@ async function withRuntime(
 export const onceCommand: Command = {
   name: ['once'],
   summary: 'run one cycle: carry open proposals forward, then observe, decide, draft and propose if due',
-  options: agentOptions,
+  options: { ...agentOptions, ...fleetOptions },
   help: [
-    'Keys come from the environment: TREASURY_AGENT_KEY (and TREASURY_COSIGNER_KEYS on the devnet).',
-    'mode: shadow in the config posts nothing and executes nothing.',
+    'Keys come from the environment: TREASURY_AGENT_KEY (and TREASURY_COSIGNER_KEYS on the devnet), or the',
+    "variables the config's keys section names. mode: shadow in the config posts nothing and executes nothing.",
+    '--configs DIR: one cycle of every DAO in the folder (exit 1 if any failed, each named).',
   ],
   run: (args, io) =>
-    withRuntime(args, io, async (runtime) => {
-      const report = await runCycle(runtime);
-      if (report.events.length === 0) io.out('nothing to do');
-      return 0;
-    }),
+    stringOption(args, 'configs')
+      ? fleetOnce(args, io)
+      : withRuntime(args, io, async (runtime) => {
+          const report = await runCycle(runtime);
+          if (report.events.length === 0) io.out('nothing to do');
+          return 0;
+        }),
 };
 
 export const runCommand: Command = {
   name: ['run'],
   summary: "run cycles on the config's cron schedule (UTC, no overlap) until SIGINT/SIGTERM",
-  options: agentOptions,
+  options: {
+    ...agentOptions,
+    ...fleetOptions,
+    queue: {
+      type: 'string' as const,
+      valueName: 'URL',
+      description:
+        'with --configs: share the DAOs with every runner using this PostgreSQL (postgres://…; password in PGPASSWORD)',
+    },
+  },
   help: [
     'SIGTERM lets the running cycle finish its step, then closes the ledger. A restart resumes open proposals.',
+    '--configs DIR: every DAO in the folder on its own schedule in this process; one failing never stops another.',
+    '--queue URL (with --configs and PostgreSQL ledgers): runners on several machines split the DAOs, one runner',
+    'per DAO and tick.',
   ],
   run: (args, io) =>
-    withRuntime(args, io, async (runtime) => {
-      const config = runtime.config;
-      const schedule = startSchedule({
-        cron: config.schedule.cron,
-        signal: io.signal,
-        cycle: async () => {
-          await runCycle(runtime);
-        },
-        onSkip: (reason) => io.err(`tick skipped: ${reason}`),
-        onError: (error) => io.err(`✖ cycle failed: ${describeError(error)}`),
-      });
-      io.out(
-        `running on "${config.schedule.cron}" (UTC), mode ${config.mode}; next cycle ${schedule.nextRun()?.toISOString() ?? '—'}`,
-      );
-      await schedule.done;
-      io.out('stopped; ledger closed');
-      return 0;
-    }),
+    stringOption(args, 'configs')
+      ? fleetRun(args, io)
+      : withRuntime(args, io, async (runtime) => {
+          const config = runtime.config;
+          const schedule = startSchedule({
+            cron: config.schedule.cron,
+            signal: io.signal,
+            cycle: async () => {
+              await runCycle(runtime);
+            },
+            onSkip: (reason) => io.err(`tick skipped: ${reason}`),
+            onError: (error) => io.err(`✖ cycle failed: ${describeError(error)}`),
+          });
+          io.out(
+            `running on "${config.schedule.cron}" (UTC), mode ${config.mode}; next cycle ${schedule.nextRun()?.toISOString() ?? '—'}`,
+          );
+          await schedule.done;
+          io.out('stopped; ledger closed');
+          return 0;
+        }),
 };
 
 export const watchCommand: Command = {

@@ -8,10 +8,12 @@ import { ConfigError } from './errors.ts';
  */
 export function startSchedule(options: {
   cron: string;
-  cycle: () => Promise<void>;
+  /** Called with the tick's scheduled time (the same in every process on this schedule). */
+  cycle: (tick: Date) => Promise<void>;
   signal: AbortSignal;
   onSkip?: (reason: string) => void;
   onError?: (error: unknown) => void;
+  name?: string;
 }): { done: Promise<void>; nextRun: () => Date | null } {
   if (!cron.validate(options.cron)) {
     throw new ConfigError(`"${options.cron}" is not a valid cron expression`, {
@@ -21,12 +23,12 @@ export function startSchedule(options: {
   let running: Promise<void> | undefined;
   const task = cron.schedule(
     options.cron,
-    async () => {
-      running = options.cycle().catch((error: unknown) => options.onError?.(error));
+    async (context) => {
+      running = options.cycle(context.date).catch((error: unknown) => options.onError?.(error));
       await running;
       running = undefined;
     },
-    { timezone: 'UTC', noOverlap: true, name: 'treasury-cycle' },
+    { timezone: 'UTC', noOverlap: true, name: options.name ?? 'treasury-cycle' },
   );
   task.on('execution:overlap', () => options.onSkip?.('the previous cycle is still running'));
   const done = new Promise<void>((resolve) => {
