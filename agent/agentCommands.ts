@@ -277,7 +277,7 @@ export const auditVerifyCommand: Command = {
       const reader = createSnapshotClient({
         hubUrl: config.governance.hubUrl,
         account: privateKeyToAccount(generatePrivateKey()),
-        apiKey: readSecrets(process.env).snapshotApiKey,
+        apiKey: readSecrets(process.env, config.keys).snapshotApiKey,
       });
       const proposals = await reader.listProposals(config.governance.space, { first: 1000, state: 'all' });
       hub = { proposals, agent: config.safe.agent };

@@ -117,6 +117,12 @@ export function chainMarketHistory(options: {
   ledger: Ledger;
   /** Calls per eth_call (default 500). */
   batchSize?: number;
+  /**
+   * Shares reads between the DAOs of one process on the same chain (SharedClients.once): DAOs asking for the
+   * same feeds' same days, from the same stored rounds, read the chain once. Closes of days that are over never
+   * change, so the answer holds at any later block.
+   */
+  readOnce?: <T>(key: string, read: () => Promise<T>) => Promise<T>;
 }): MarketHistory {
   const source = 'AggregatorV3 rounds (the last round of each UTC day)';
   return {
@@ -146,13 +152,18 @@ export function chainMarketHistory(options: {
       const reasons = new Map<string, Map<number, string>>();
       const todo = queries.filter((q) => q.days.length > 0);
       if (todo.length > 0) {
-        const found = await findDailyRounds(
-          multicallRoundSource(options.client, {
-            blockNumber: request.blockNumber,
-            batchSize: options.batchSize,
-          }),
-          todo,
+        const read = () =>
+          findDailyRounds(
+            multicallRoundSource(options.client, {
+              blockNumber: request.blockNumber,
+              batchSize: options.batchSize,
+            }),
+            todo,
+          );
+        const key = JSON.stringify(
+          todo.map((q) => [q.feed, q.days, q.known.map((r) => r.roundId.toString())]),
         );
+        const found = options.readOnce ? await options.readOnce(`daily closes ${key}`, read) : await read();
         const rows: FeedClose[] = [];
         for (const result of found) {
           const byDay = stored.get(result.feed)!;

@@ -146,7 +146,7 @@ export async function buildRuntime(options: RuntimeOptions): Promise<Runtime> {
     ? fileMarketHistory(
         await (shared?.priceHistory(options.pricesPath) ?? loadPriceHistory(options.pricesPath)),
       )
-    : chainMarketHistory({ client, ledger });
+    : chainMarketHistory({ client, ledger, readOnce: shared ? readOnce : undefined });
   const governance = createSnapshotClient({
     hubUrl: config.governance.hubUrl,
     account: agent,
