@@ -173,7 +173,9 @@ export function decisionHashOf(inputs: DecisionInputs, targets: WeightsBps, plan
 
 /**
  * The decision, purely from its logged inputs: same inputs, same swaps, same safeTxHash. The inputs are taken
- * as the log keeps them (a canonical JSON round trip), so a decision replayed from the log is the one made.
+ * as the log keeps them (a canonical JSON round trip: keys sorted, NaN closes as null), so a decision replayed
+ * from the log is the one made (holdings arrive in config order and the log keeps them sorted: without the round
+ * trip the live decision and its replay add the same floats in another order and can differ in the last digits).
  */
 export function decide(given: DecisionInputs): Decision {
   const inputs = JSON.parse(canonicalJson(given)) as DecisionInputs;

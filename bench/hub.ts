@@ -4,13 +4,16 @@
  *     (signing is the voters' cost, not the hub's), sent with bounded concurrency;
  *  2. GraphQL latency (p50/p99) on the proposal that now has 10,000 votes.
  * Target: ≥ 500 votes/s and p99 < 50 ms. Real anvil, real SQLite file, real JSON-RPC balance reads.
+ * The load generator and the GraphQL readers run in another process (bench/hubClientProcess.ts, forked), so the
+ * hub's process (its event loop and signature workers) does only the hub's work, and its CPU time is the hub's.
  * Voter balances are written with anvil_setStorageAt (TestToken's balanceOf is slot 4) to avoid 10,000 mint
  * transactions; each one is read back once to check.
  */
+import { type ChildProcess, fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
+import { fileURLToPath } from 'node:url';
 import { encodeAbiParameters, keccak256, numberToHex, parseUnits, toHex } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
 import { manualClock } from '../governance/clock.ts';
@@ -18,6 +21,7 @@ import { startHub } from '../governance/hub/server.ts';
 import { createSnapshotClient, viemTypedDataSigner } from '../governance/snapshotClient.ts';
 import { Client712 } from '../governance/snapshotProtocol.ts';
 import { devSpace, startGovernanceChain } from '../governance/testing.ts';
+import type { ClientReply, ClientRequest } from './hubClientProcess.ts';
 
 const VOTES = Number(process.env.BENCH_VOTES ?? 10_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
@@ -25,21 +29,42 @@ const QUERIES = Number(process.env.BENCH_QUERIES ?? 400);
 const WORKERS = process.env.BENCH_WORKERS === undefined ? undefined : Number(process.env.BENCH_WORKERS);
 const BALANCE_SLOT = 4n;
 
-const LOAD_GENERATOR = `
-const { parentPort, workerData } = require('node:worker_threads');
-const { url, envelopes, concurrency } = workerData;
-let next = 0, accepted = 0;
-const failures = {};
-Promise.all(Array.from({ length: concurrency }, async () => {
-  while (next < envelopes.length) {
-    const body = envelopes[next++];
-    const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
-    const json = await response.json();
-    if (response.ok) accepted++;
-    else { const key = json.error_description || String(response.status); failures[key] = (failures[key] || 0) + 1; }
-  }
-})).then(() => parentPort.postMessage({ accepted, failures }));
-`;
+/** The client process (load generator and GraphQL readers), forked through the TypeScript runner. */
+function startClients(): {
+  ask: <T extends ClientReply['type']>(
+    request: ClientRequest,
+    type: T,
+  ) => Promise<Extract<ClientReply, { type: T }>>;
+  stop: () => Promise<void>;
+  pid: number | undefined;
+} {
+  const child: ChildProcess = fork(
+    fileURLToPath(new URL('../bin/run-ts.js', import.meta.url)),
+    [fileURLToPath(new URL('./hubClientProcess.ts', import.meta.url))],
+    { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
+  );
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return {
+    pid: child.pid,
+    ask: (request, type) =>
+      new Promise((resolve, reject) => {
+        const onExit = (code: number | null) => reject(new Error(`the client process exited (${code})`));
+        child.once('exit', onExit);
+        child.once('message', (message: ClientReply) => {
+          child.off('exit', onExit);
+          if (message.type === type) resolve(message as Extract<ClientReply, { type: typeof type }>);
+          else reject(new Error(message.type === 'error' ? message.message : `unexpected ${message.type}`));
+        });
+        child.send(request);
+      }),
+    stop: async () => {
+      if (child.connected) child.send({ type: 'exit' } satisfies ClientRequest);
+      const timer = setTimeout(() => child.kill(), 5_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
 
 class CapturingClient extends Client712 {
   override async send(envelope: unknown) {
@@ -62,6 +87,7 @@ async function main() {
     clock,
     workers: WORKERS,
   });
+  const clients = startClients();
   try {
     // Holders: deterministic keys, balances written straight into the token's storage.
     const voters = Array.from({ length: VOTES }, (_, i) =>
@@ -128,26 +154,18 @@ async function main() {
     }
     const signMs = performance.now() - t1;
 
-    // The load generator runs in its own thread so the hub's event loop does not also pay for the clients.
-    const load = new Worker(LOAD_GENERATOR, {
-      eval: true,
-      workerData: { url: hub.url, envelopes, concurrency: CONCURRENCY },
-    });
-    const started = performance.now();
+    // The load generator runs in its own process, so the hub's process does not also pay for the clients.
     const elu0 = performance.eventLoopUtilization();
     const cpu0 = process.cpuUsage();
-    const result = await new Promise<{ accepted: number; failures: Record<string, number> }>(
-      (resolve, reject) => {
-        load.once('message', resolve);
-        load.once('error', reject);
-      },
+    const result = await clients.ask(
+      { type: 'votes', url: hub.url, envelopes, concurrency: CONCURRENCY },
+      'votes',
     );
-    await load.terminate();
-    const accepted = result.accepted;
-    const failures = new Map(Object.entries(result.failures));
-    const voteSeconds = (performance.now() - started) / 1000;
     const elu = performance.eventLoopUtilization(elu0).utilization;
     const cpu = process.cpuUsage(cpu0);
+    const accepted = result.accepted;
+    const failures = new Map(Object.entries(result.failures));
+    const voteSeconds = result.seconds;
     const cpuPerVote = (cpu.user + cpu.system) / 1000 / Math.max(accepted, 1);
 
     // The hub caches list pages until the next write, so repeating one query measures cache hits; the last
@@ -161,20 +179,20 @@ async function main() {
         `{ votes(first: 1000, skip: ${i % 5000}, where: { proposal: "${id}" }, orderBy: "created", orderDirection: desc) { id ipfs voter created choice vp vp_by_strategy vp_state reason app } }`,
     };
     const latency: string[] = [];
+    // the readers run in the client process too, one request at a time
     const measure = async (label: string) => {
-      for (const [name, query] of Object.entries(queries)) {
-        const times: number[] = [];
-        for (let i = 0; i < QUERIES; i++) {
-          const q0 = performance.now();
-          const response = await fetch(hub.graphqlUrl, {
-            method: 'POST',
-            headers: { 'content-type': 'application/json' },
-            body: JSON.stringify({ query: typeof query === 'function' ? query(i) : query }),
-          });
-          const json = (await response.json()) as { errors?: unknown };
-          times.push(performance.now() - q0);
-          if (json.errors) throw new Error(`${name}: ${JSON.stringify(json.errors)}`);
-        }
+      const { timings } = await clients.ask(
+        {
+          type: 'latency',
+          url: hub.graphqlUrl,
+          queries: Object.entries(queries).map(([name, query]) => [
+            name,
+            Array.from({ length: QUERIES }, (_, i) => (typeof query === 'function' ? query(i) : query)),
+          ]),
+        },
+        'latency',
+      );
+      for (const [name, times] of timings) {
         times.sort((a, b) => a - b);
         latency.push(
           `  ${label.padEnd(7)} ${name.padEnd(40)} p50 ${percentile(times, 50).toFixed(2).padStart(6)} ms   p99 ${percentile(times, 99).toFixed(2).padStart(6)} ms   (n=${QUERIES})`,
@@ -190,10 +208,10 @@ async function main() {
     await measure('closed');
 
     const lines = [
-      `hub benchmark — loopback, ${VOTES} voters, concurrency ${CONCURRENCY} (load generator in a worker thread), signature workers ${WORKERS ?? 'default'}, ${availableParallelism()} CPUs, SQLite WAL file, anvil JSON-RPC`,
+      `hub benchmark — loopback, ${VOTES} voters, concurrency ${CONCURRENCY} (load generator and GraphQL readers in another process, pid ${clients.pid}), signature workers ${WORKERS ?? 'default'}, ${availableParallelism()} CPUs, SQLite WAL file, anvil JSON-RPC`,
       `  setup: balances for ${VOTES} holders in ${(setupMs / 1000).toFixed(1)} s; ${VOTES} votes signed with Client712 in ${(signMs / 1000).toFixed(1)} s (not timed below)`,
       `  votes accepted: ${accepted}/${VOTES} in ${voteSeconds.toFixed(2)} s → ${(accepted / voteSeconds).toFixed(0)} votes/s (target ≥ 500)`,
-      `  hub event loop busy ${(elu * 100).toFixed(0)}% of the time; process CPU ${cpuPerVote.toFixed(2)} ms per vote (hub threads + load generator; anvil is a separate process)`,
+      `  hub event loop busy ${(elu * 100).toFixed(0)}% of the time; hub process CPU ${cpuPerVote.toFixed(2)} ms per vote (event loop + signature workers; the clients and anvil are separate processes)`,
       ...(failures.size ? [`  refused: ${JSON.stringify(Object.fromEntries(failures))}`] : []),
       `  proposal now has ${final?.votes} votes; scores ${JSON.stringify(final?.scores)} total ${final?.scoresTotal} (${final?.scoresState}); final scores requested and read back (GET /api/scores/{id}, then GraphQL) ${finalizeMs.toFixed(1)} ms`,
       '  GraphQL latency (sequential requests, target p99 < 50 ms):',
@@ -202,6 +220,7 @@ async function main() {
     console.log(lines.join('\n'));
     if (accepted !== VOTES) process.exitCode = 1;
   } finally {
+    await clients.stop();
     await hub.stop();
     await chain.stop();
     rmSync(dir, { recursive: true, force: true });

@@ -1008,7 +1008,7 @@ export function BacktestPage(
                 <tr>
                   <th>{r.name}</th>
                   {METRIC_COLUMNS.map(([, f]) => (
-                    <td>{f(r.metrics)}</td>
+                    <td>{f(r)}</td>
                   ))}
                 </tr>
               ))}

@@ -88,6 +88,7 @@ const POLICY_ERRORS: Record<string, [PolicyRefusalReason, string]> = {
   NotYetValid: ['not-yet-valid', 'the voted window has not opened yet'],
   ValidityEnded: ['validity-ended', 'the voted validity window has ended'],
   AlreadyExecuted: ['already-executed', 'this decision already executed for this Safe'],
+  NoPool: ['other', "the voted venue's factory has no pool for this pair"],
 };
 
 /** A voted batch the price policy refuses now (PolicySwapper would revert): names the swap, the reason and why. */
@@ -144,6 +145,8 @@ function refusalDetail(name: string, args: readonly unknown[], context?: RevertC
       return `valid until ${utcOf(args[0] as bigint)}, block at ${utcOf(args[1] as bigint)}`;
     case 'AlreadyExecuted':
       return `decision ${String(args[1])}`;
+    case 'NoPool':
+      return `${symbol(args[0])} → ${symbol(args[1])}`;
     default:
       return `${name}(${args.map((a) => String(a)).join(', ')})`;
   }

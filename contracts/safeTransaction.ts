@@ -241,7 +241,7 @@ export type PolicyOrder = {
 /** The decision PolicySwapper.execute takes: everything voters approve, in the voted calldata. */
 export type PolicyDecision = {
   decisionHash: Hex;
-  /** The venue: a Uniswap V2 router. */
+  /** The venue: a Uniswap V2 router; PolicySwapper swaps in its factory's pairs directly. */
   router: Address;
   validAfter: bigint;
   validUntil: bigint;

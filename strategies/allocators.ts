@@ -20,8 +20,15 @@ export function inverseVolatilityWeights(variances: readonly number[]): number[]
 }
 
 export type ErcOptions = {
-  /** Stop when no weight moves more than this between two cycles (default 1e-12). */
+  /** Stop when the criterion changes less than this between two cycles (default 1e-12). */
   tolerance?: number;
+  /**
+   * What `tolerance` bounds: `weights` (default), the largest relative change of a weight in one cycle; or
+   * `objective`, the change of ½·√(yᵀΣy) − Σ b_i ln y_i, the quantity portfolio-allocation's
+   * riskBudgetingWeights checks against its `eps` (both iterate toward the same point, where yᵀΣy = 1), so the
+   * two can be stopped on the same criterion.
+   */
+  criterion?: 'weights' | 'objective';
   maxCycles?: number;
 };
 
@@ -54,6 +61,17 @@ export function equalRiskContributionWeights(
     for (let j = 0; j < n; j++) s += cov[i]![j]! * y[j]!;
     sy[i] = s;
   }
+  const byObjective = options.criterion === 'objective';
+  const objective = () => {
+    let quad = 0;
+    let logs = 0;
+    for (let i = 0; i < n; i++) {
+      quad += y[i]! * sy[i]!;
+      logs += Math.log(y[i]!);
+    }
+    return 0.5 * Math.sqrt(Math.max(0, quad)) - b * logs;
+  };
+  let previous = byObjective ? objective() : 0;
   for (let cycle = 0; cycle < maxCycles; cycle++) {
     let moved = 0;
     let sum = 0;
@@ -71,7 +89,11 @@ export function equalRiskContributionWeights(
       moved = Math.max(moved, Math.abs(delta) / next);
       sum += next;
     }
-    if (moved < tolerance) break;
+    if (byObjective) {
+      const current = objective();
+      if (Math.abs(current - previous) <= tolerance) break;
+      previous = current;
+    } else if (moved < tolerance) break;
     if (!Number.isFinite(sum))
       throw new TreasuryError('risk parity did not converge (covariance not positive definite?)');
   }

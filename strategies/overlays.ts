@@ -27,6 +27,12 @@ function addToStables(into: Record<string, number>, stables: string[], share: nu
 export const RunwayFloorParamsSchema = z.strictObject({
   /** Months of the DAO's monthly spend that must sit in stablecoins. */
   months: z.number().min(0).max(240).default(24),
+  /**
+   * Months kept on top of the floor, so that the spending paid between two proposals (and a stablecoin a little
+   * under $1) does not take the runway below `months` before the next proposal tops it up. The default, one
+   * month, covers one monthly payment.
+   */
+  bufferMonths: z.number().min(0).max(24).default(1),
   /** Stablecoins that count (default: every token with role stable). */
   stables: z.array(StrategySymbolSchema).min(1).optional(),
 });
@@ -46,14 +52,17 @@ function runwayFloorOf(
   return {
     by: 'runway-floor',
     symbols: stables,
-    share: Math.min(1, (params.months * holdings.monthlySpendUsd) / total),
+    share: Math.min(1, ((params.months + params.bufferMonths) * holdings.monthlySpendUsd) / total),
   };
 }
 
-/** At least `months` × monthly spend in stablecoins, taken pro rata from everything else. */
+/**
+ * At least (`months` + `bufferMonths`) × monthly spend in stablecoins, taken pro rata from everything else.
+ * That minimum is a floor the overlays after it keep (governance-cap, drift-band, max-step).
+ */
 export const runwayFloor: Overlay<RunwayFloorParams> = {
   id: 'runway-floor',
-  version: '1',
+  version: '2',
   summary: 'keep N months of spending in stablecoins',
   paramsSchema: RunwayFloorParamsSchema,
   lookbackDays: () => 0,
@@ -167,32 +176,102 @@ export const MaxStepParamsSchema = z.strictObject({
 });
 export type MaxStepParams = z.infer<typeof MaxStepParamsSchema>;
 
-/** Moves from the current allocation toward the target by at most maxStepBps of the treasury. */
+/**
+ * Moves `start` so that every floor holds (each floor's symbols together at least its share, but never more
+ * than the target gives them), moving at most `limit` of the treasury (one-way). The share comes first from
+ * the assets the target holds less of than `start` (pro rata to the excess), then from the other assets outside
+ * the floor (pro rata to their shares); it goes to the floor's symbols the target holds more of than `start`
+ * (pro rata to the gap), else pro rata to their target weights. Returns the shares and how much moved.
+ */
+export function fillFloors(
+  start: Readonly<Record<string, number>>,
+  target: Readonly<Record<string, number>>,
+  floors: readonly Floor[],
+  limit = Number.POSITIVE_INFINITY,
+): { shares: Record<string, number>; moved: number } {
+  const out: Record<string, number> = { ...start };
+  let moved = 0;
+  for (const floor of floors) {
+    const inFloor = (s: string) => floor.symbols.includes(s);
+    const have = floor.symbols.reduce((a, s) => a + (out[s] ?? 0), 0);
+    const wanted = Math.min(
+      floor.share,
+      floor.symbols.reduce((a, s) => a + (target[s] ?? 0), 0),
+    );
+    const others = Object.keys(out).filter((s) => !inFloor(s) && (out[s] ?? 0) > 0);
+    const available = others.reduce((a, s) => a + (out[s] ?? 0), 0);
+    const fill = Math.min(wanted - have, limit - moved, available);
+    if (!(fill > 1e-12)) continue;
+    // from: first what the target sells, then the rest pro rata
+    const excess = others.map((s) => Math.max(0, (out[s] ?? 0) - (target[s] ?? 0)));
+    const excessTotal = excess.reduce((a, b) => a + b, 0);
+    const fromExcess = Math.min(fill, excessTotal);
+    others.forEach((s, i) => {
+      if (excessTotal > 0) out[s] = (out[s] ?? 0) - (fromExcess * excess[i]!) / excessTotal;
+    });
+    const rest = fill - fromExcess;
+    if (rest > 0) {
+      const left = others.reduce((a, s) => a + (out[s] ?? 0), 0);
+      for (const s of others) out[s] = Math.max(0, (out[s] ?? 0) * (1 - rest / left));
+    }
+    // to: the floor's symbols below their target, else by target weight, else equally
+    const gaps = floor.symbols.map((s) => Math.max(0, (target[s] ?? 0) - (out[s] ?? 0)));
+    const gapTotal = gaps.reduce((a, b) => a + b, 0);
+    const weights = floor.symbols.map((s) => target[s] ?? 0);
+    const weightTotal = weights.reduce((a, b) => a + b, 0);
+    floor.symbols.forEach((s, i) => {
+      const part =
+        gapTotal > 0
+          ? gaps[i]! / gapTotal
+          : weightTotal > 0
+            ? weights[i]! / weightTotal
+            : 1 / floor.symbols.length;
+      out[s] = (out[s] ?? 0) + fill * part;
+    });
+    moved += fill;
+  }
+  return { shares: out, moved };
+}
+
+/**
+ * Moves from the current allocation toward the target by at most maxStepBps of the treasury. Floors set before
+ * it (the runway floor) come first: the step fills them before anything else moves, and the rest of the step
+ * then moves every asset toward the target together, so no buy takes a floor's symbols below it.
+ */
 export const maxStep: Overlay<MaxStepParams> = {
   id: 'max-step',
-  version: '1',
-  summary: 'move at most a share of the treasury per proposal',
+  version: '2',
+  summary: 'move at most a share of the treasury per proposal, filling floors first',
   paramsSchema: MaxStepParamsSchema,
   lookbackDays: () => 0,
-  adjust(weights, snapshot, holdings, params, position = positionOf(snapshot, holdings)) {
-    const current = position.shares;
+  adjust(weights, snapshot, holdings, params, position = positionOf(snapshot, holdings), floors = []) {
     if (position.totalUsd <= 0) return weights;
     const target = fractions(weights);
-    const symbols = new Set([...Object.keys(current), ...Object.keys(target)]);
-    let moved = 0;
-    for (const s of symbols) moved += Math.abs((target[s] ?? 0) - (current[s] ?? 0));
-    moved /= 2;
     const limit = params.maxStepBps / TOTAL_BPS;
-    if (moved <= limit) return weights;
-    const k = limit / moved;
+    if (distance(position.shares, target) <= limit) return weights;
+    const filled = fillFloors(position.shares, target, floors, limit);
+    const start = filled.shares;
+    const left = limit - filled.moved;
+    if (left <= 1e-12) return start;
+    const moved = distance(start, target);
+    if (moved <= left) return weights;
+    const k = left / moved;
     const out: Record<string, number> = {};
-    for (const s of symbols) {
-      const c = current[s] ?? 0;
+    for (const s of new Set([...Object.keys(start), ...Object.keys(target)])) {
+      const c = start[s] ?? 0;
       out[s] = Math.max(0, c + ((target[s] ?? 0) - c) * k);
     }
     return out;
   },
 };
+
+/** Half the L1 distance between two allocations: the one-way share of the treasury that moves. */
+function distance(a: Readonly<Record<string, number>>, b: Readonly<Record<string, number>>): number {
+  let moved = 0;
+  for (const s of new Set([...Object.keys(a), ...Object.keys(b)]))
+    moved += Math.abs((b[s] ?? 0) - (a[s] ?? 0));
+  return moved / 2;
+}
 
 export const DriftBandParamsSchema = z.strictObject({
   /** Keep the current allocation while every asset is within ±bandBps of its target. */
@@ -200,21 +279,24 @@ export const DriftBandParamsSchema = z.strictObject({
 });
 export type DriftBandParams = z.infer<typeof DriftBandParamsSchema>;
 
-/** No rebalance while every asset is within its band around the target. */
+/**
+ * No rebalance while every asset is within its band around the target, except that floors set before it (the
+ * runway floor) are always filled: then only the floor's shortfall moves.
+ */
 export const driftBand: Overlay<DriftBandParams> = {
   id: 'drift-band',
-  version: '1',
-  summary: 'rebalance only when an asset leaves its band',
+  version: '2',
+  summary: 'rebalance only when an asset leaves its band (floors are always filled)',
   paramsSchema: DriftBandParamsSchema,
   lookbackDays: () => 0,
-  adjust(weights, snapshot, holdings, params, position = positionOf(snapshot, holdings)) {
+  adjust(weights, snapshot, holdings, params, position = positionOf(snapshot, holdings), floors = []) {
     const current = position.shares;
     if (position.totalUsd <= 0) return weights;
     for (const s in current)
       if (Math.abs(current[s]! - (weights[s] ?? 0)) * TOTAL_BPS > params.bandBps) return weights;
     for (const s in weights)
       if (Math.abs((current[s] ?? 0) - weights[s]!) * TOTAL_BPS > params.bandBps) return weights;
-    return current;
+    return floors.length > 0 ? fillFloors(current, weights, floors).shares : current;
   },
 };
 

@@ -198,16 +198,28 @@ export function planRebalance(input: PlanInput): Plan {
     (side === 'sell' ? sells : buys).push({ symbol, usd });
   }
 
-  // per-proposal cap, applied to each side
+  // per-proposal cap, applied to each side; on the sell side, sells of risky assets (which fill the stables) come
+  // before sells of stablecoins (which do not), so the runway is filled first
   const capUsd = (g.maxMovedPerProposalBps / TOTAL_BPS) * valueUsd;
-  for (const side of [sells, buys]) {
+  const capSide = (side: Array<{ symbol: string; usd: number }>, cap: number) => {
     const total = side.reduce((a, t) => a + t.usd, 0);
-    if (total > capUsd) for (const t of side) t.usd *= capUsd / total;
-  }
+    if (total > cap) for (const t of side) t.usd *= cap / total;
+    return Math.min(total, cap);
+  };
+  const riskySold = capSide(
+    sells.filter((t) => !isStableToken(tokens, t.symbol)),
+    capUsd,
+  );
+  capSide(
+    sells.filter((t) => isStableToken(tokens, t.symbol)),
+    capUsd - riskySold,
+  );
+  capSide(buys, capUsd);
 
   const swaps: PlannedSwap[] = [];
   const after = { ...values };
   let proceedsMinUsdc = 0n;
+  let proceedsExpectedUsdc = 0n;
   let soldUsd = 0;
   sells.sort((a, b) => b.usd - a.usd || (a.symbol < b.symbol ? -1 : 1));
   for (const t of sells) {
@@ -251,18 +263,30 @@ export function planRebalance(input: PlanInput): Plan {
     }
     swaps.push(swap);
     proceedsMinUsdc += swap.minAmountOut;
+    proceedsExpectedUsdc += swap.expectedAmountOut;
     soldUsd += usd;
     after[t.symbol] = (after[t.symbol] ?? 0) - usd;
     after[HUB] = (after[HUB] ?? 0) + unitsOf(swap.expectedAmountOut, usdc.decimals) * usdcPrice;
   }
 
-  // buys: funded by USDC (balance + minimum outs of the sells), never taking stables below the runway floor
+  // buys: funded by USDC (balance + minimum outs of the sells). Buys of risky assets never take the stables
+  // below the runway floor (even if every sell returns only its minimum out), nor below the stablecoins' share
+  // in the targets (with the sells' expected outs): when the caps or the price impact cut the sells, the
+  // stables the targets ask for are filled before anything is bought.
   let usdcBudget = (holdings[HUB] ?? 0n) + proceedsMinUsdc;
-  const stablesUsd =
-    Object.entries(values).reduce((a, [s, v]) => a + (isStableToken(tokens, s) ? v : 0), 0) +
-    unitsOf(proceedsMinUsdc, usdc.decimals) * usdcPrice;
+  let stablesNowUsd = 0;
+  let stablesTargetUsd = 0;
+  for (const s in values) if (isStableToken(tokens, s)) stablesNowUsd += values[s]!;
+  for (const s in targets)
+    if (isStableToken(tokens, s)) stablesTargetUsd += (targets[s]! / TOTAL_BPS) * valueUsd;
   const floorUsd = g.runwayFloorMonths * (input.monthlySpendUsd ?? 0);
-  let riskBudgetUsd = Math.max(0, stablesUsd - floorUsd);
+  let riskBudgetUsd = Math.max(
+    0,
+    Math.min(
+      stablesNowUsd + unitsOf(proceedsMinUsdc, usdc.decimals) * usdcPrice - floorUsd,
+      stablesNowUsd + unitsOf(proceedsExpectedUsdc, usdc.decimals) * usdcPrice - stablesTargetUsd,
+    ),
+  );
   buys.sort((a, b) => b.usd - a.usd || (a.symbol < b.symbol ? -1 : 1));
   const wanted = buys.reduce((a, t) => a + t.usd, 0);
   const budgetUsd = unitsOf(usdcBudget, usdc.decimals) * usdcPrice;

@@ -118,6 +118,15 @@ describe('voted trades under a price policy, checked on chain', () => {
     const record = row.record as ProposalRecord;
     const decision = decide(record.inputs);
     expect(executed.decisionHash).toBe(decision.decisionHash);
+    // the same decision whatever the order of the inputs' keys (live inputs come in config order, the log's sorted)
+    const reversed = <T>(o: Record<string, T>) => Object.fromEntries(Object.entries(o).reverse());
+    const reordered = {
+      ...record.inputs,
+      holdings: reversed(record.inputs.holdings),
+      pools: reversed(record.inputs.pools),
+      snapshot: { ...record.inputs.snapshot, prices: reversed(record.inputs.snapshot.prices) },
+    };
+    expect(decide(reordered).decisionHash).toBe(decision.decisionHash);
     expect(executed.policySwaps).toHaveLength(decision.plan.swaps.length);
     const sell = decision.plan.swaps.findIndex((x) => x.sell === 'GOV');
     const event = executed.policySwaps[sell]!;

@@ -6,10 +6,12 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { main } from '../agent/cli.ts';
-import { parseConfig } from '../config/loadConfig.ts';
+import { loadConfig, parseConfig } from '../config/loadConfig.ts';
 import { runBacktest } from '../strategies/backtest/engine.ts';
+import { runwayFloorFigures } from '../strategies/backtest/metrics.ts';
+import { esc } from '../strategies/backtest/report.ts';
 import { backtestSettingsFromConfig, baselineSettings } from '../strategies/backtest/setup.ts';
-import { runSweep } from '../strategies/backtest/sweep.ts';
+import { rankRows, runSweep } from '../strategies/backtest/sweep.ts';
 import { GuardrailsSchema } from '../strategies/guardrails.ts';
 import { dayOf, loadPriceHistory, priceHistoryFromSeries } from '../strategies/priceHistory.ts';
 import { configureStrategy } from '../strategies/registry.ts';
@@ -64,9 +66,14 @@ describe('backtest on real prices', async () => {
   it('gives sane figures for 2022 and pays the spending', () => {
     const settings = backtestSettingsFromConfig(config, history, { from: '2022-01-01', to: '2022-12-31' });
     expect(settings.delayDays).toBe(4); // 0 + 3 days of voting + 1 day before execution
-    const [strategy, hold, equal, sixtyForty] = [settings, ...baselineSettings(settings)].map((s) =>
+    const [strategy, , hold, , equal, , sixtyForty] = [settings, ...baselineSettings(settings)].map((s) =>
       runBacktest(history, s),
     );
+    expect([hold, equal, sixtyForty].map((r) => r!.name)).toEqual([
+      'hold as-is (delay+costs)',
+      '1/N monthly (delay+costs)',
+      '60/40 ETH/stables (delay+costs)',
+    ]);
     for (const r of [strategy!, hold!, equal!, sixtyForty!]) {
       expect(r.values.length).toBe(365);
       expect(r.values[0]).toBeCloseTo(20_000_000, -2);
@@ -151,6 +158,112 @@ describe('backtest on real prices', async () => {
   });
 });
 
+describe('the example config on the price data (issue 15 targets)', async () => {
+  const history = await loadPriceHistory(root('data/prices_daily.csv'));
+  const config = await loadConfig(CONFIG);
+  const runAll = (from: string, to: string) => {
+    const settings = backtestSettingsFromConfig(config, history, { from, to });
+    const [strategy, ...baselines] = [settings, ...baselineSettings(settings)].map((s) =>
+      runBacktest(history, { ...s, recordAllocation: true }),
+    );
+    const named = (name: string) => baselines.find((r) => r.name === name)!;
+    return { settings, strategy: strategy!, baselines, named };
+  };
+
+  for (const [from, to] of [
+    ['2021-01-04', '2023-08-27'],
+    ['2022-01-01', '2022-12-31'],
+  ] as const) {
+    it(`${from} → ${to}: reaches the runway floor within 4 weeks and is never below it afterwards`, () => {
+      const { strategy } = runAll(from, to);
+      const m = strategy.metrics;
+      expect(m.runwayFloorMonths).toBe(24);
+      expect(m.daysToRunwayFloor).not.toBeNull();
+      expect(m.daysToRunwayFloor!).toBeLessThanOrEqual(28);
+      expect(m.runwayBreaches).toBe(0);
+      // the same from the daily series itself: every day from then on ends at or above 24 months
+      expect(Math.min(...strategy.runwayMonths.subarray(m.daysToRunwayFloor!))).toBeGreaterThanOrEqual(24);
+      expect(strategy.runwayMonths[m.daysToRunwayFloor! - 1]!).toBeLessThan(24);
+      // every proposal executed (the price policy), within the per-proposal cap
+      expect(m.failed).toBe(0);
+      expect(m.executedUsd).toBeCloseTo(m.votedUsd, 0);
+    });
+
+    it(`${from} → ${to}: max drawdown below holding still and below the ideal 1/N`, () => {
+      const { strategy, named } = runAll(from, to);
+      expect(strategy.metrics.maxDrawdown).toBeLessThan(named('hold as-is (ideal)').metrics.maxDrawdown);
+      expect(strategy.metrics.maxDrawdown).toBeLessThan(named('1/N monthly (ideal)').metrics.maxDrawdown);
+    });
+  }
+
+  it('2021-01-04 → 2023-08-27: Sharpe at or above the ideal 1/N (not met in 2022 alone, see strategies/README.md)', () => {
+    const { strategy, named } = runAll('2021-01-04', '2023-08-27');
+    expect(strategy.metrics.sharpe).toBeGreaterThanOrEqual(named('1/N monthly (ideal)').metrics.sharpe);
+  });
+
+  it("each baseline runs ideal (no delay, no costs, exactly on target) and with the agent's delay and costs", () => {
+    const { settings, baselines, named } = runAll('2022-01-01', '2022-12-31');
+    expect(baselines.map((r) => r.name)).toEqual([
+      'hold as-is (ideal)',
+      'hold as-is (delay+costs)',
+      '1/N monthly (ideal)',
+      '1/N monthly (delay+costs)',
+      '60/40 ETH/stables (ideal)',
+      '60/40 ETH/stables (delay+costs)',
+    ]);
+    for (const r of baselines.filter((b) => b.execution === 'ideal')) {
+      expect(r.delayDays).toBe(0);
+      expect(r.metrics.feesUsd).toBe(0);
+      expect(r.metrics.priceImpactUsd).toBe(0);
+      expect(r.metrics.proposals).toBe(0);
+    }
+    for (const r of baselines.filter((b) => b.execution === 'governed')) {
+      expect(r.delayDays).toBe(settings.delayDays);
+      expect(r.delayDays).toBe(3);
+    }
+    // the ideal 1/N is on target at the close of day 0 and of every rebalance (each 30 days)
+    const ideal = named('1/N monthly (ideal)');
+    for (const d of [0, 30, 60, 330]) {
+      for (const s of ['GOV', 'WETH', 'WBTC', 'USDC', 'DAI'])
+        expect(ideal.allocation![s]![d]!).toBeCloseTo(0.2, 4);
+    }
+    // the governed one trades through the pools after the 3-day vote, paying fees and impact
+    const governed = named('1/N monthly (delay+costs)');
+    expect(governed.metrics.feesUsd).toBeGreaterThan(0);
+    expect(governed.metrics.priceImpactUsd).toBeGreaterThan(0);
+    expect(governed.proposals[0]!.decidedOn).toBe('2022-01-01');
+    expect(governed.proposals[0]!.executeOn).toBe('2022-01-04');
+    expect(governed.allocation!.GOV![2]!).toBeGreaterThan(0.85); // nothing moved during the vote
+    // ideal and governed hold differ only by what selling GOV for the spending costs in the pool
+    expect(named('hold as-is (ideal)').metrics.endValueUsd).toBeGreaterThan(
+      named('hold as-is (delay+costs)').metrics.endValueUsd,
+    );
+  });
+});
+
+describe('runway floor figures', () => {
+  it('counts the days to reach the floor and the days below it afterwards', () => {
+    const runway = Float64Array.from([8, 12, 20, 24, 25, 23.9, 24, 26, 23, 24]);
+    expect(runwayFloorFigures(runway, 24)).toEqual({ daysToRunwayFloor: 3, runwayBreaches: 2 });
+    expect(runwayFloorFigures(runway, 30)).toEqual({ daysToRunwayFloor: null, runwayBreaches: 10 });
+    expect(runwayFloorFigures(runway, 5)).toEqual({ daysToRunwayFloor: 0, runwayBreaches: 0 });
+    expect(runwayFloorFigures(runway, null)).toEqual({ daysToRunwayFloor: null, runwayBreaches: 0 });
+  });
+
+  it('a sweep ranks by runway breaches (fewest first, ties by Sharpe) or by final value', () => {
+    const row = (runwayBreaches: number, sharpe: number, endValueUsd: number) =>
+      ({
+        params: { k: `${runwayBreaches}/${sharpe}` },
+        metrics: { runwayBreaches, sharpe, endValueUsd },
+      }) as never;
+    const rows = [row(5, 1, 3), row(0, 0.5, 1), row(0, 0.9, 2), row(200, 2, 9)];
+    const key = (r: { params: Record<string, unknown> }) => r.params.k;
+    expect(rankRows(rows, 'runwayBreaches').map(key)).toEqual(['0/0.9', '0/0.5', '5/1', '200/2']);
+    expect(rankRows(rows, 'endValueUsd').map(key)).toEqual(['200/2', '5/1', '0/0.9', '0/0.5']);
+    expect(rankRows(rows, 'sharpe').map(key)).toEqual(['200/2', '5/1', '0/0.9', '0/0.5']);
+  });
+});
+
 describe('backtest on synthetic prices', () => {
   it('values an asset that stops at its last close, stops trading it, and bridges missing days', () => {
     const from = dayOf('2021-01-01');
@@ -226,16 +339,22 @@ describe('treasury backtest (CLI)', () => {
     expect(code).toBe(0);
     for (const name of [
       'strategy',
-      'hold as-is',
-      '1/N monthly',
-      '60/40 ETH/stables',
+      'hold as-is (ideal)',
+      'hold as-is (delay+costs)',
+      '1/N monthly (ideal)',
+      '1/N monthly (delay+costs)',
+      '60/40 ETH/stables (ideal)',
+      '60/40 ETH/stables (delay+costs)',
       'CAGR',
       'Sharpe',
       'MaxDD',
       'Min runway',
+      'Floor reached (day)',
+      'Days below floor after',
     ]) {
       expect(out).toContain(name);
     }
+    expect(out).toMatch(/strategy: runway floor 24 months: reached on day \d+, then 0 days below it/);
   });
 
   it('--json gives metrics and proposals with amounts as strings; --html writes a report with charts', async () => {
@@ -258,10 +377,43 @@ describe('treasury backtest (CLI)', () => {
     expect(report.from).toBe('2022-03-01');
     expect(report.runs.map((r: { name: string }) => r.name)).toEqual([
       'strategy',
-      'hold as-is',
-      '1/N monthly',
-      '60/40 ETH/stables',
+      'hold as-is (ideal)',
+      'hold as-is (delay+costs)',
+      '1/N monthly (ideal)',
+      '1/N monthly (delay+costs)',
+      '60/40 ETH/stables (ideal)',
+      '60/40 ETH/stables (delay+costs)',
     ]);
+    expect(report.runs.map((r: { execution: string }) => r.execution)).toEqual([
+      'governed',
+      'ideal',
+      'governed',
+      'ideal',
+      'governed',
+      'ideal',
+      'governed',
+    ]);
+    // every run carries its daily series: one entry per day, in order, weights adding up to 1
+    for (const run of report.runs) {
+      expect(run.series).toHaveLength(184); // 2022-03-01 … 2022-08-31
+      expect(run.series[0].date).toBe('2022-03-01');
+      expect(run.series[183].date).toBe('2022-08-31');
+      for (let d = 1; d < run.series.length; d++) {
+        expect(Date.parse(run.series[d].date) - Date.parse(run.series[d - 1].date)).toBe(86_400_000);
+      }
+      for (const point of run.series) {
+        expect(Object.keys(point).sort()).toEqual(['date', 'runwayMonths', 'value', 'weights']);
+        expect(Object.keys(point.weights).sort()).toEqual(['DAI', 'GOV', 'USDC', 'WBTC', 'WETH']);
+        const sum = Object.values(point.weights as Record<string, number>).reduce((a, b) => a + b, 0);
+        expect(sum).toBeCloseTo(1, 4);
+        expect(point.value).toBeGreaterThan(0);
+        expect(typeof point.runwayMonths).toBe('number');
+      }
+      expect(run.series[183].value).toBeCloseTo(run.metrics.endValueUsd, 1);
+      expect(typeof run.metrics.runwayBreaches).toBe('number');
+    }
+    expect(report.runs[0].metrics.runwayFloorMonths).toBe(24);
+    expect(report.runs[0].metrics.daysToRunwayFloor).toBeLessThanOrEqual(28);
     const m = report.runs[0].metrics;
     for (const key of [
       'cagr',
@@ -280,8 +432,18 @@ describe('treasury backtest (CLI)', () => {
     expect(swap.amountIn).toMatch(/^\d+$/);
     const page = await readFile(html, 'utf8');
     expect(page).toContain('<svg');
-    expect(page.match(/<path d="M/g)!.length).toBeGreaterThanOrEqual(12); // value, growth, drawdown × 4 runs
+    expect(page.match(/<path d="M/g)!.length).toBeGreaterThanOrEqual(21); // value, growth, drawdown × 7 runs
     expect(page).toContain('<polygon'); // allocation over time
+    for (const text of [
+      'Floor reached (day)',
+      'Days below floor after',
+      '1/N monthly (ideal)',
+      '1/N monthly (delay+costs)',
+      'runway floor (24 months)',
+    ]) {
+      expect(page).toContain(esc(text));
+    }
+    expect(page).toMatch(/strategy: runway floor 24 months: reached on day \d+, then 0 days below it/);
   });
 
   it('--sweep runs a grid and ranks it', async () => {
@@ -308,6 +470,43 @@ describe('treasury backtest (CLI)', () => {
     expect(result.runs).toBe(4);
     const dd = result.top.map((r: { metrics: { maxDrawdown: number } }) => r.metrics.maxDrawdown);
     expect([...dd].sort((a, b) => a - b)).toEqual(dd);
+    // --rank-by overrides the file: fewest runway breaches first
+    const byBreaches = await cli(
+      'backtest',
+      '--config',
+      CONFIG,
+      '--from',
+      '2022-01-01',
+      '--to',
+      '2022-06-30',
+      '--sweep',
+      file,
+      '--rank-by',
+      'runwayBreaches',
+      '--json',
+    );
+    expect(byBreaches.code).toBe(0);
+    const ranked = JSON.parse(byBreaches.out);
+    expect(ranked.rankBy).toBe('runwayBreaches');
+    const breaches = ranked.top.map((r: { metrics: { runwayBreaches: number } }) => r.metrics.runwayBreaches);
+    expect([...breaches].sort((a, b) => a - b)).toEqual(breaches);
+    const text = await cli(
+      'backtest',
+      '--config',
+      CONFIG,
+      '--from',
+      '2022-01-01',
+      '--to',
+      '2022-03-31',
+      '--sweep',
+      file,
+      '--rank-by',
+      'endValueUsd',
+    );
+    expect(text.out).toMatch(/ranked by endValueUsd:\n {2}1\. endValueUsd=\d+\.\d{3} {2}Sharpe /);
+    const badRank = await cli('backtest', '--config', CONFIG, '--sweep', file, '--rank-by', 'luck');
+    expect(badRank.code).toBe(2); // a usage error
+    expect(badRank.err).toMatch(/--rank-by luck is not an objective[\s\S]*runwayBreaches/);
     await writeFile(file, 'grid:\n  strategy.params.lookbackDays: [3]\n');
     const bad = await cli('backtest', '--config', CONFIG, '--sweep', file);
     expect(bad.code).toBe(1);
@@ -328,6 +527,6 @@ describe('treasury backtest (CLI)', () => {
       [root('bin/treasury.js'), 'backtest', '--config', CONFIG, '--from', '2022-01-01', '--to', '2022-12-31'],
       { cwd: tmpdir() },
     );
-    expect(stdout).toContain('60/40 ETH/stables');
+    expect(stdout).toContain('60/40 ETH/stables (delay+costs)');
   });
 });

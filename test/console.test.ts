@@ -396,7 +396,15 @@ describe('treasury console --config (live: ledger, hub, chain)', () => {
   it('backtests the configured strategy', async () => {
     await open(page, `${dao}/backtest`);
     expect(await text(page, '#backtest-notes')).toMatch(/The configured strategy/);
-    expect(await page.locator('#metrics tbody tr').count()).toBe(4);
+    // the strategy, then every baseline twice: ideal and with the agent's delay and costs (issue 15)
+    const rows = await page.locator('#metrics tbody th').allInnerTexts();
+    expect(rows.slice(1)).toEqual(
+      ['hold as-is', '1/N monthly', '60/40 ETH/stables'].flatMap((b) => [
+        `${b} (ideal)`,
+        `${b} (delay+costs)`,
+      ]),
+    );
+    expect(await text(page, '#metrics thead')).toMatch(/Floor reached \(day\)\s+Days below floor after/);
   });
 });
 

@@ -15,7 +15,7 @@ import {
   toHex,
 } from 'viem';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { aggregatorV3Abi, erc20Abi, uniswapV2RouterAbi } from '../contracts/abis.ts';
+import { aggregatorV3Abi, erc20Abi, uniswapV2FactoryAbi, uniswapV2RouterAbi } from '../contracts/abis.ts';
 import { projectArtifacts, uniswapArtifacts } from '../contracts/artifacts.ts';
 import { makeWalletClient } from '../contracts/chainClients.ts';
 import { devAccount } from '../contracts/devAccounts.ts';
@@ -59,6 +59,7 @@ const policySwapperAbi = parseAbi([
   'error InsufficientOutput(uint256 index, uint256 amountOut, uint256 requiredOut)',
   'error AllowanceLeft(address token, uint256 allowance)',
   'error TokenCallFailed(address token, bytes4 selector)',
+  'error NoPool(address tokenIn, address tokenOut)',
 ]);
 
 type Policy = {
@@ -487,6 +488,23 @@ describe('PolicySwapper', () => {
         amountOut: wbtcOut,
       },
     ]);
+    // each order's tokens go from the caller straight to the router's pair and back: nothing passes through the
+    // swapper, and nothing is approved to anyone on the way
+    const pairOf = (a: Address, b: Address) =>
+      fixture.client.readContract({
+        address: deployment().uniswap.factory,
+        abi: uniswapV2FactoryAbi,
+        functionName: 'getPair',
+        args: [a, b],
+      });
+    const [govPair, wbtcPair] = [await pairOf(gov, usdc), await pairOf(usdc, wbtc)];
+    const transfers = parseEventLogs({ abi: erc20Abi, logs: receipt.logs, eventName: 'Transfer' });
+    expect(transfers.map((log) => [log.address, log.args.from, log.args.to, log.args.value])).toEqual([
+      [gov.toLowerCase(), who, govPair, GOV_IN],
+      [usdc.toLowerCase(), govPair, who, usdcOut],
+      [usdc.toLowerCase(), who, wbtcPair, USDC_IN],
+      [wbtc.toLowerCase(), wbtcPair, who, wbtcOut],
+    ]);
     const done = parseEventLogs({ abi: policySwapperAbi, logs: receipt.logs, eventName: 'DecisionExecuted' });
     expect(done.map((log) => log.args)).toEqual([{ caller: who, decisionHash: d.decisionHash, orders: 2n }]);
     expect(await isExecuted(CALLER, d.decisionHash)).toBe(true);
@@ -755,6 +773,14 @@ describe('PolicySwapper refuses with its custom error and leaves nothing half-do
       undefined,
     );
     await expectRefusal(CALLER, { ...d, orders: [] }, at, 'NoOrders');
+  });
+
+  it('a pair the venue has no pool for (NoPool), before anything moves', async () => {
+    const { at, d } = await twoOrderScenario();
+    const [weth, wbtc] = [token('WETH').address, token('WBTC').address];
+    const noPool = { ...d, orders: [d.orders[0]!, order('WETH', 'WBTC', parseUnits('1', 18))] };
+    expect((await onChainQuote(noPool.orders[1]!, at)).ok).toBe(true);
+    await expectRefusal(CALLER, noPool, at, 'NoPool', [weth, wbtc], { firstAlone: true });
   });
 
   it('a transfer the caller did not approve (TokenCallFailed names the token and the call)', async () => {

@@ -91,6 +91,13 @@ describe('the demo (a short stretch)', () => {
     expect(live.chainVerify).toBe(true);
     expect(lines.some((l) => /proposal posted: .* — id 0x/.test(l))).toBe(true);
     expect(lines.some((l) => /vote {3}Ada votes For/.test(l))).toBe(true);
+    // Each week's market line: prices in display units (cents under $100, whole dollars above, thousands grouped).
+    const market = lines.filter((l) => / market {2}/.test(l));
+    expect(market.length).toBeGreaterThanOrEqual(3);
+    for (const line of market)
+      expect(line).toMatch(
+        /^2022-\d\d-\d\d market {2}GOV \$\d{1,2}\.\d\d · WETH \$\d,\d{3} · WBTC \$\d\d,\d{3}( \(ETH [+-]\d+\.\d% w\/w\))?$/,
+      );
   });
 
   it('writes an audit log that verifies after every process has stopped', async () => {

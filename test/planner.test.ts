@@ -169,6 +169,69 @@ describe('planner', () => {
     expect(unitsOf(near.swaps[0]!.amountIn, 18) * 10).toBeCloseTo(29_800, -1);
   });
 
+  it('under the per-proposal cap, risky assets are sold before stablecoins (the runway fills first)', () => {
+    const prices = { GOV: 10, WETH: 2000, WBTC: 40000, USDC: 1, DAI: 1 };
+    // $10M: GOV $6M, DAI $3M, USDC $1M; the targets sell 20 points of GOV and 10 of DAI for WETH
+    const holdings = { GOV: 6n * 10n ** 23n, DAI: 3n * 10n ** 24n, USDC: 10n ** 12n };
+    const pools = Object.fromEntries(
+      TOKENS.filter((t) => t.symbol !== 'USDC').map((t) => [
+        t.symbol,
+        poolAtPrice(prices[t.symbol as 'GOV'], 1e9, t.decimals),
+      ]),
+    );
+    const plan = planRebalance({
+      tokens: TOKENS,
+      holdings,
+      targets: { GOV: 4000, WETH: 3000, DAI: 2000, USDC: 1000 },
+      prices,
+      pools,
+      guardrails: GuardrailsSchema.parse({ maxMovedPerProposalBps: 1000, maxPriceImpactBps: 5000 }),
+    });
+    const sells = plan.swaps.filter((x) => x.buy === 'USDC');
+    expect(sells.map((x) => x.sell)).toEqual(['GOV']); // the whole 10% cap on GOV, none on DAI
+    expect(unitsOf(sells[0]!.amountIn, 18) * 10).toBeCloseTo(1_000_000, -2);
+  });
+
+  it("buys of risky assets never take the stables below the targets' share when the sells are cut", () => {
+    const prices = { GOV: 10, WETH: 2000, WBTC: 40000, USDC: 1, DAI: 1 };
+    // $20M: GOV $18M, USDC $2M; targets 30% stables, 20% WETH/WBTC; a thin GOV pool cuts the GOV sale to ~$1M
+    const holdings = { GOV: 18n * 10n ** 23n, USDC: 2n * 10n ** 12n };
+    const pools = {
+      GOV: poolAtPrice(10, 5e7, 18),
+      WETH: poolAtPrice(2000, 1e9, 18),
+      WBTC: poolAtPrice(40000, 1e9, 8),
+      DAI: poolAtPrice(1, 1e9, 18),
+    };
+    const plan = planRebalance({
+      tokens: TOKENS,
+      holdings,
+      targets: { GOV: 5000, WETH: 1000, WBTC: 1000, USDC: 3000 },
+      prices,
+      pools,
+      guardrails: GuardrailsSchema.parse({ maxMovedPerProposalBps: 10_000, maxPriceImpactBps: 200 }),
+      monthlySpendUsd: 250_000,
+    });
+    const sold = plan.swaps.find((x) => x.sell === 'GOV')!;
+    expect(unitsOf(sold.amountIn, 18) * 10).toBeLessThan(1_100_000); // cut by the impact cap
+    // stables $2M + ~$1M from the sale stay under the 30% ($6M) the targets ask for: nothing is bought
+    expect(plan.swaps.filter((x) => x.sell === 'USDC')).toEqual([]);
+    expect(plan.skipped.some((t) => t.symbol === 'WETH' && t.side === 'buy')).toBe(true);
+    // with more USDC than the targets ask for, the excess (and only it) buys WETH/WBTC
+    const richer = planRebalance({
+      tokens: TOKENS,
+      holdings: { GOV: 10n ** 24n, USDC: 10n ** 13n }, // GOV $10M, USDC $10M
+      targets: { GOV: 5000, WETH: 1000, WBTC: 1000, USDC: 3000 },
+      prices,
+      pools,
+      guardrails: GuardrailsSchema.parse({ maxMovedPerProposalBps: 10_000, maxPriceImpactBps: 200 }),
+    });
+    const bought = richer.swaps
+      .filter((x) => x.sell === 'USDC')
+      .reduce((a, x) => a + unitsOf(x.amountIn, 6), 0);
+    expect(bought).toBeGreaterThan(3_900_000);
+    expect(bought).toBeLessThanOrEqual(4_000_000 + 1);
+  });
+
   it('keeps its invariants on random treasuries (fast-check)', () => {
     const stats = { planned: 0, withBuys: 0 };
     fc.assert(

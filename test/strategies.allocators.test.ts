@@ -41,6 +41,20 @@ describe('equal risk contribution', () => {
     }
   });
 
+  it("stopped on portfolio-allocation's criterion (the objective's change, same eps), both agree to 1e-9", () => {
+    const next = rng(31);
+    for (let trial = 0; trial < 40; trial++) {
+      const cov = randomCovariance(2 + (trial % 9), next, { ridge: 1e-3, scaledAssets: false });
+      const ours = equalRiskContributionWeights(cov, { criterion: 'objective', tolerance: 1e-12 });
+      const theirs = pa.equalRiskContributionWeights(cov, { eps: 1e-12 });
+      const exact = equalRiskContributionWeights(cov, { tolerance: 1e-15, maxCycles: 100_000 });
+      ours.forEach((w, i) => {
+        expect(Math.abs(w - theirs[i]!)).toBeLessThan(1e-9);
+        expect(Math.abs(w - exact[i]!)).toBeLessThan(1e-9);
+      });
+    }
+  });
+
   it('refuses a zero variance', () => {
     expect(() => equalRiskContributionWeights(diag([0.1, 0]))).toThrow(/variance of asset 1/);
   });

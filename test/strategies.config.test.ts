@@ -27,9 +27,15 @@ describe('strategy and guardrails config', () => {
     expect(config.strategy?.overlays.map((o) => o.id)).toEqual([
       'runway-floor',
       'governance-cap',
+      'vol-target',
       'drift-band',
       'max-step',
     ]);
+    expect(config.strategy?.overlays[0]?.params).toEqual({
+      months: 24,
+      bufferMonths: 2,
+      stables: ['USDC', 'DAI'],
+    });
     expect(config.strategy?.overlays[1]?.params).toEqual({ maxBps: 5000, keepHeld: true });
     expect(config.guardrails.maxMovedPerProposalBps).toBe(1000);
   });
@@ -53,9 +59,14 @@ describe('strategy and guardrails config', () => {
     ).toMatch(/→ at strategy\.params\.lookbackDays/);
     expect(
       await withChange((c) => {
-        c.strategy.overlays[3].params.maxStepBps = 0;
+        c.strategy.overlays[4].params.maxStepBps = 0;
       }),
-    ).toMatch(/→ at strategy\.overlays\[3\]\.params\.maxStepBps/);
+    ).toMatch(/→ at strategy\.overlays\[4\]\.params\.maxStepBps/);
+    expect(
+      await withChange((c) => {
+        c.strategy.overlays[0].params.bufferMonths = -1;
+      }),
+    ).toMatch(/→ at strategy\.overlays\[0\]\.params\.bufferMonths/);
     expect(
       await withChange((c) => {
         c.strategy.id = 'moon';

@@ -189,6 +189,37 @@ export async function runDemo(
     return usd;
   };
 
+  /** The agent's cycle at the chain's current time; the members vote an hour later on any proposal it posted. */
+  const cycleAndVote = async (day: number, ethChange: number) => {
+    const date = isoDateOf(day);
+    const before = new Set((await runtime.ledger.all()).map((r) => r.key));
+    await step(`${date}, the agent's cycle`, () => runCycle(runtime));
+    const posted = (await runtime.ledger.all()).filter((r) => !before.has(r.key) && r.proposalId);
+    for (const row of posted) {
+      const proposal = await step(`${date}, reading the proposal from the hub`, async () => {
+        await setChainTime(runtime.client, day * 86_400 + NOON + 3600);
+        return runtime.governance.getProposal(row.proposalId!);
+      });
+      if (!proposal) continue;
+      for (const [i, member] of members.entries()) {
+        const decision = member.decide(proposal, { ethWeeklyChange: ethChange });
+        if (!decision) continue;
+        await step(`${date}, ${member.name}'s vote`, () =>
+          voters[i]!.vote({
+            space: stack.config.governance.space,
+            proposal: proposal.id,
+            choice: decision.choice,
+            reason: decision.reason,
+          }),
+        );
+        voteReasons.set(`${proposal.id}:${stack.members[i]!.address}`, decision.reason);
+        say(
+          `  vote   ${member.name} votes ${CHOICES[decision.choice]} (${member.stake.toLocaleString('en-US')} GOV): ${decision.reason}`,
+        );
+      }
+    }
+  };
+
   try {
     for (let day = fromDay; day <= toDay; day += 7) {
       if (options.signal.aborted) {
@@ -211,42 +242,21 @@ export async function runDemo(
       say(
         `${isoDateOf(day)} market  ${Object.entries(prices)
           .filter(([s]) => !stableSymbols.has(s))
-          .map(([s, p]) => `${s} $${p.toLocaleString('en-US', { maximumFractionDigits: p < 100 ? 2 : 0 })}`)
+          .map(([s, p]) => {
+            const cents = p < 100 ? 2 : 0; // $8.80, not $8.8
+            return `${s} $${p.toLocaleString('en-US', { minimumFractionDigits: cents, maximumFractionDigits: cents })}`;
+          })
           .join(
             ' · ',
           )}${previousEth && ethChange ? ` (ETH ${ethChange >= 0 ? '+' : ''}${(ethChange * 100).toFixed(1)}% w/w)` : ''}`,
       );
-      const before = new Set((await runtime.ledger.all()).map((r) => r.key));
-      await step(`${monday}, the agent's cycle`, () => runCycle(runtime));
-      const posted = (await runtime.ledger.all()).filter((r) => !before.has(r.key) && r.proposalId);
-      for (const row of posted) {
-        const proposal = await step(`${monday}, reading the proposal from the hub`, async () => {
-          await setChainTime(runtime.client, day * 86_400 + NOON + 3600);
-          return runtime.governance.getProposal(row.proposalId!);
-        });
-        if (!proposal) continue;
-        for (const [i, member] of members.entries()) {
-          const decision = member.decide(proposal, { ethWeeklyChange: ethChange });
-          if (!decision) continue;
-          await step(`${monday}, ${member.name}'s vote`, () =>
-            voters[i]!.vote({
-              space: stack.config.governance.space,
-              proposal: proposal.id,
-              choice: decision.choice,
-              reason: decision.reason,
-            }),
-          );
-          voteReasons.set(`${proposal.id}:${stack.members[i]!.address}`, decision.reason);
-          say(
-            `  vote   ${member.name} votes ${CHOICES[decision.choice]} (${member.stake.toLocaleString('en-US')} GOV): ${decision.reason}`,
-          );
-        }
-      }
+      await cycleAndVote(day, ethChange);
       if (options.signal.aborted) {
         aborted = true;
         break;
       }
-      // Once the vote has closed and the execution delay passed: the market moves again, the agent executes.
+      // Once the vote has closed and the execution delay passed: the market moves again, the agent executes
+      // (and may post the next proposal: the members vote on it then, as on Monday's).
       const g = stack.config.governance;
       const friday =
         day +
@@ -258,7 +268,7 @@ export async function runDemo(
         await applyMarketDay(stack, fridayPrices);
       });
       lastMoved = friday;
-      await step(`${isoDateOf(friday)}, the agent's cycle`, () => runCycle(runtime));
+      await cycleAndVote(friday, ethChange);
       const holdings = await step(`${isoDateOf(friday)}, reading the Safe's holdings`, () =>
         readHoldings(runtime.client, { safe, tokens }),
       );

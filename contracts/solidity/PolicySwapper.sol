@@ -14,25 +14,28 @@ interface IERC20Like {
     function balanceOf(address owner) external view returns (uint256);
     function allowance(address owner, address spender) external view returns (uint256);
     function transferFrom(address from, address to, uint256 value) external returns (bool);
-    function approve(address spender, uint256 value) external returns (bool);
 }
 
 interface IUniswapV2RouterLike {
-    function swapExactTokensForTokens(
-        uint256 amountIn,
-        uint256 amountOutMin,
-        address[] calldata path,
-        address to,
-        uint256 deadline
-    ) external returns (uint256[] memory amounts);
+    function factory() external view returns (address);
+}
+
+interface IUniswapV2FactoryLike {
+    function getPair(address tokenA, address tokenB) external view returns (address pair);
+}
+
+interface IUniswapV2PairLike {
+    function getReserves() external view returns (uint112 reserve0, uint112 reserve1, uint32 blockTimestampLast);
+    function swap(uint256 amount0Out, uint256 amount1Out, address to, bytes calldata data) external;
 }
 
 /// @title PolicySwapper: swaps a voted decision against a voted price policy, not a fixed minimum out.
 /// @notice A DAO's Safe calls `execute` inside its voted MultiSendCallOnly batch, right after approving this
 ///         contract for exactly each order's amountIn. Every parameter (tokens, amounts, venue, feeds, feed age,
 ///         slippage, floor price, validity window, decision hash) is in the voted calldata. At execution the
-///         contract reads the two USD feeds, computes the minimum out, swaps through the voted Uniswap V2 router
-///         to the caller, measures what the caller received, and emits what it saw.
+///         contract reads the two USD feeds, computes the minimum out, swaps in the pool of the voted Uniswap V2
+///         router (its factory's pair for the two tokens: the router's own route, without the router) straight
+///         from the caller to the caller, measures what the caller received, and emits what it saw.
 /// @dev No owner, no admin, no upgrade, no token custody between transactions. The only state is `executed`.
 ///      The math is strategies/pricePolicy.ts exactly (same operations in the same order, rounding down):
 ///        oraclePrice = answerIn * 1e18 / answerOut                      (whole tokenOut per whole tokenIn, 1e18)
@@ -62,9 +65,9 @@ contract PolicySwapper {
 
     struct Decision {
         bytes32 decisionHash; // commits to the agent's logged decision (inputs + plan)
-        address router; // the venue: a Uniswap V2 router (swapExactTokensForTokens)
+        address router; // the venue: a Uniswap V2 router; the swaps go to its factory's pairs
         uint64 validAfter; // unix seconds
-        uint64 validUntil; // unix seconds; also the router deadline
+        uint64 validUntil; // unix seconds
         Order[] orders;
     }
 
@@ -103,6 +106,7 @@ contract PolicySwapper {
     error InsufficientOutput(uint256 index, uint256 amountOut, uint256 requiredOut);
     error AllowanceLeft(address token, uint256 allowance);
     error TokenCallFailed(address token, bytes4 selector);
+    error NoPool(address tokenIn, address tokenOut);
 
     /// @notice Runs every order of a voted decision, or none: any refusal reverts the whole call (and with it the
     ///         Safe's batch). Tokens move from the caller and the output goes straight back to the caller.
@@ -118,8 +122,9 @@ contract PolicySwapper {
         // Effects before any external call: a re-entrant execute of the same decision reverts.
         executed[msg.sender][decision.decisionHash] = true;
         // Interactions.
+        address factory = IUniswapV2RouterLike(decision.router).factory();
         for (uint256 i = 0; i < count; ++i) {
-            _swap(decision, i);
+            _swap(decision, factory, i);
         }
         // The batch approves exactly what it spends: no approval to this contract may stay behind.
         for (uint256 i = 0; i < count; ++i) {
@@ -140,7 +145,8 @@ contract PolicySwapper {
     ///         `data = abi.encode(PricePolicy)`: true when `minOut` is at least the policy's requiredOut.
     /// @dev As Milkman's DynamicSlippageChecker, the expected out is computed on the full `amountIn` (Milkman
     ///      passes sellAmount + feeAmount) and `feeAmount` is ignored. Unlike it, `minOut == requiredOut` passes
-    ///      (Milkman's checkers use a strict `>`), so this agrees with the router's `amountOutMin` in `execute`.
+    ///      (Milkman's checkers use a strict `>`), so this agrees with `execute`'s check of the
+    ///      caller's balance gain.
     ///      Reverts (rather than returning false) on a bad feed or a price below the floor, like Milkman's
     ///      Chainlink calculator does on a non-positive answer; either way the order is refused.
     function checkPrice(
@@ -156,32 +162,12 @@ contract PolicySwapper {
         return minOut >= requiredOut;
     }
 
-    /// @dev One order: quote, pull amountIn, approve the router for exactly amountIn, swap to the caller, check
-    ///      the caller's balance gain (not the router's return value), clear any allowance the router left.
-    ///      The router gets amountOutMin = 0 on purpose: the bound is the measured balance gain checked right
-    ///      after, in the same call, which is stricter than the router's own check (it also holds for an
-    ///      odd router or a tokenOut with transfer fees) and reverts with InsufficientOutput(index, got, required)
-    ///      instead of the router's string, so a refusal always names the order and the numbers.
-    function _swap(Decision calldata decision, uint256 i) internal {
+    /// @dev One order: quote, swap in the pool, record what was seen.
+    function _swap(Decision calldata decision, address factory, uint256 i) internal {
         Order calldata order = decision.orders[i];
         (uint256 oraclePrice, uint256 requiredOut) =
             _quote(order.tokenIn, order.tokenOut, order.amountIn, order.policy);
-        _tokenCall(
-            order.tokenIn, abi.encodeCall(IERC20Like.transferFrom, (msg.sender, address(this), order.amountIn))
-        );
-        _tokenCall(order.tokenIn, abi.encodeCall(IERC20Like.approve, (decision.router, order.amountIn)));
-        uint256 before = IERC20Like(order.tokenOut).balanceOf(msg.sender);
-        address[] memory path = new address[](2);
-        path[0] = order.tokenIn;
-        path[1] = order.tokenOut;
-        IUniswapV2RouterLike(decision.router).swapExactTokensForTokens(
-            order.amountIn, 0, path, msg.sender, decision.validUntil
-        );
-        uint256 amountOut = IERC20Like(order.tokenOut).balanceOf(msg.sender) - before;
-        if (amountOut < requiredOut) revert InsufficientOutput(i, amountOut, requiredOut);
-        if (IERC20Like(order.tokenIn).allowance(address(this), decision.router) != 0) {
-            _tokenCall(order.tokenIn, abi.encodeCall(IERC20Like.approve, (decision.router, 0)));
-        }
+        uint256 amountOut = _swapInPool(factory, order, i, requiredOut);
         emit PolicySwap(
             msg.sender,
             decision.decisionHash,
@@ -193,6 +179,36 @@ contract PolicySwapper {
             requiredOut,
             amountOut
         );
+    }
+
+    /// @dev The pool's output for amountIn by the Uniswap V2 formula from its reserves (as the router's
+    ///      getAmountOut), refused below requiredOut before anything moves; amountIn from the caller straight to
+    ///      the pair (this contract never holds a token nor approves anyone); the pair pays the output to the
+    ///      caller; then the caller's balance gain (not the computed output) is checked against requiredOut,
+    ///      which also holds for a tokenOut with transfer fees. A refusal reverts with
+    ///      InsufficientOutput(index, got, required), naming the order and the numbers.
+    function _swapInPool(address factory, Order calldata order, uint256 i, uint256 requiredOut)
+        internal
+        returns (uint256 amountOut)
+    {
+        address pair = IUniswapV2FactoryLike(factory).getPair(order.tokenIn, order.tokenOut);
+        if (pair == address(0)) revert NoPool(order.tokenIn, order.tokenOut);
+        // A V2 pair's token0 is the lower address of the two.
+        bool inIsToken0 = order.tokenIn < order.tokenOut;
+        uint256 poolOut;
+        {
+            (uint256 reserve0, uint256 reserve1,) = IUniswapV2PairLike(pair).getReserves();
+            (uint256 reserveIn, uint256 reserveOut) = inIsToken0 ? (reserve0, reserve1) : (reserve1, reserve0);
+            uint256 amountInWithFee = order.amountIn * 997;
+            poolOut = amountInWithFee * reserveOut / (reserveIn * 1000 + amountInWithFee);
+        }
+        if (poolOut < requiredOut) revert InsufficientOutput(i, poolOut, requiredOut);
+        _tokenCall(order.tokenIn, abi.encodeCall(IERC20Like.transferFrom, (msg.sender, pair, order.amountIn)));
+        uint256 before = IERC20Like(order.tokenOut).balanceOf(msg.sender);
+        if (inIsToken0) IUniswapV2PairLike(pair).swap(0, poolOut, msg.sender, "");
+        else IUniswapV2PairLike(pair).swap(poolOut, 0, msg.sender, "");
+        amountOut = IERC20Like(order.tokenOut).balanceOf(msg.sender) - before;
+        if (amountOut < requiredOut) revert InsufficientOutput(i, amountOut, requiredOut);
     }
 
     /// @dev The policy's price and required output for `amountIn` now (see the contract's @dev for the formulas).
@@ -230,7 +246,7 @@ contract PolicySwapper {
         return uint256(answer);
     }
 
-    /// @dev transferFrom/approve accepting tokens that return true or nothing (USDT-style); a revert, a false,
+    /// @dev transferFrom accepting tokens that return true or nothing (USDT-style); a revert, a false,
     ///      or a call to an address without code reverts TokenCallFailed.
     function _tokenCall(address token, bytes memory data) internal {
         (bool ok, bytes memory ret) = token.call(data);

@@ -5,9 +5,9 @@ import { type Command, stringOption, UsageError } from '../../agent/command.ts';
 import { loadConfig } from '../../config/loadConfig.ts';
 import { loadPriceHistory } from '../priceHistory.ts';
 import { type BacktestResult, buildPriceTape, runBacktest } from './engine.ts';
-import { formatTable, renderHtmlReport, toJsonReport } from './report.ts';
+import { formatTable, renderHtmlReport, runwayFloorLine, toJsonReport } from './report.ts';
 import { backtestSettingsFromConfig, baselineSettings } from './setup.ts';
-import { loadSweepSpec, runSweep } from './sweep.ts';
+import { loadSweepSpec, RANKABLE, type Rankable, runSweep } from './sweep.ts';
 
 /** The price file shipped with the project (data/prices_daily.csv), wherever the command is run from. */
 export const DEFAULT_PRICES = fileURLToPath(new URL('../../data/prices_daily.csv', import.meta.url));
@@ -59,6 +59,11 @@ export const backtestCommand: Command = {
     json: { type: 'boolean', description: 'print the results as JSON' },
     html: { type: 'string', valueName: 'FILE', description: 'also write an HTML report with charts' },
     sweep: { type: 'string', valueName: 'FILE', description: 'YAML grid of params to run and rank' },
+    'rank-by': {
+      type: 'string',
+      valueName: 'OBJECTIVE',
+      description: `with --sweep: rank by ${RANKABLE.join(', ')} (default: the file's rankBy, else sharpe)`,
+    },
   },
   help: [
     'examples:',
@@ -66,11 +71,15 @@ export const backtestCommand: Command = {
     '  treasury backtest --config config/examples/devnet.yaml --html out/backtest.html',
     '  treasury backtest --config config/examples/devnet.yaml --sweep sweep.yaml --json',
     '',
-    'Baselines on the same window: hold as-is, 1/N rebalanced monthly, 60/40 ETH/stables monthly.',
+    'Baselines on the same window: hold as-is, 1/N rebalanced monthly, 60/40 ETH/stables monthly, each ideal',
+    "(at the close, no delay or costs) and with the strategy's governance delay and costs.",
+    "--json carries every run's daily series (date, value, runway months, weights).",
     'Starting treasury: devnet.treasuryUsd and devnet.treasuryMixBps (else $10M, 90% governance token, 10% USDC).',
     'Each proposal executes after voting delay + voting period + execution delay; a swap below its minimum out',
     'reverts the whole batch, as the Safe would.',
     'A sweep file: grid: { strategy.params.lookbackDays: [30, 90], guardrails.maxSlippageBps: [100, 300] }',
+    `  rankBy: one of ${RANKABLE.join(', ')} (or --rank-by); runwayBreaches counts the days`,
+    '  below the runway floor after it was reached (every day when it never was).',
   ],
   async run(args, io) {
     const configPath = stringOption(args, 'config');
@@ -84,6 +93,15 @@ export const backtestCommand: Command = {
     const sweepPath = stringOption(args, 'sweep');
     if (sweepPath) {
       const spec = await loadSweepSpec(sweepPath);
+      const rankBy = stringOption(args, 'rank-by');
+      if (rankBy !== undefined) {
+        if (!(RANKABLE as readonly string[]).includes(rankBy)) {
+          throw new UsageError(`--rank-by ${rankBy} is not an objective`, {
+            hint: `use one of: ${RANKABLE.join(', ')}`,
+          });
+        }
+        spec.rankBy = rankBy as Rankable;
+      }
       const bar = progressBar('sweep');
       const started = performance.now();
       const rows = runSweep(config, history, spec, window, bar);
@@ -97,7 +115,7 @@ export const backtestCommand: Command = {
         top.forEach((row, i) => {
           const m = row.metrics;
           io.out(
-            `${String(i + 1).padStart(3)}. ${spec.rankBy}=${(m[spec.rankBy] as number).toFixed(3)}  CAGR ${(m.cagr * 100).toFixed(1)}%  MaxDD ${(m.maxDrawdown * 100).toFixed(1)}%  proposals ${m.proposals} (${m.failed} failed)  ${JSON.stringify(row.params)}`,
+            `${String(i + 1).padStart(3)}. ${spec.rankBy}=${Number.isInteger(m[spec.rankBy]) ? m[spec.rankBy] : m[spec.rankBy].toFixed(3)}  Sharpe ${m.sharpe.toFixed(2)}  CAGR ${(m.cagr * 100).toFixed(1)}%  MaxDD ${(m.maxDrawdown * 100).toFixed(1)}%  ${m.runwayFloorMonths === null ? '' : `runway floor ${m.daysToRunwayFloor === null ? 'never reached' : `day ${m.daysToRunwayFloor}, ${m.runwayBreaches} days below after`}  `}proposals ${m.proposals} (${m.failed} failed)  ${JSON.stringify(row.params)}`,
           );
         });
       }
@@ -106,7 +124,8 @@ export const backtestCommand: Command = {
 
     const settings = backtestSettingsFromConfig(config, history, window);
     const tape = buildPriceTape(history, settings.tokens, settings.fromDay, settings.toDay);
-    const runs = [{ ...settings, recordAllocation: true }, ...baselineSettings(settings)];
+    const strategyRun = { ...settings, recordAllocation: true };
+    const runs = [strategyRun, ...baselineSettings(strategyRun)];
     const bar = progressBar('backtest');
     const total = runs.length * (settings.toDay - settings.fromDay + 1);
     const results: BacktestResult[] = runs.map((run, k) =>
@@ -132,6 +151,8 @@ export const backtestCommand: Command = {
       io.out(`strategy: ${first.strategy}`);
       io.out('');
       io.out(formatTable(results));
+      const floorLine = runwayFloorLine(first);
+      if (floorLine) io.out(`\n${floorLine}`);
       for (const r of results) for (const w of r.warnings) io.out(`! ${r.name}: ${w}`);
       if (htmlPath) io.out(`\nreport: ${htmlPath}`);
     }

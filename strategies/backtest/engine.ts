@@ -24,8 +24,25 @@ export type BacktestSettings = {
   monthlySpendUsd: number;
   /** Days between two decisions (a proposal is only made when the plan has swaps); Infinity: never trade. */
   cadenceDays: number;
+  /**
+   * When a proposal could not reach its targets (caps, price impact: more than 1% of the treasury, one-way,
+   * left to move), the next decision comes after this many days instead of cadenceDays (the governed baselines
+   * keep going toward their monthly targets at the agent's pace). Absent: always cadenceDays.
+   */
+  followUpDays?: number;
   /** Days from proposal to execution (voting delay + voting period + execution delay), prices moving. */
   delayDays: number;
+  /**
+   * `governed` (default): proposals execute `delayDays` later through the pools (fees, price impact) under the
+   * price policy, as the agent's do. `ideal`: the targets are reached exactly at the decision day's close, with
+   * no delay, fees, price impact or guardrails (spending too is paid at the close); a reference, not a plan.
+   */
+  execution?: BacktestExecution;
+  /**
+   * The runway floor reports measure against, in months of spending (the strategy's runway-floor `months`, else
+   * guardrails.runwayFloorMonths); absent or 0: no floor.
+   */
+  runwayFloorMonths?: number;
   /** USD on each side of every token/USDC pool; pools are re-priced to the market every day. */
   poolDepthUsd: number;
   initialUsd: number;
@@ -40,6 +57,8 @@ export type BacktestSettings = {
   /** Prices for the window, from buildPriceTape; pass one to share it between runs (sweeps). */
   tape?: PriceTape;
 };
+
+export type BacktestExecution = 'governed' | 'ideal';
 
 /** Daily prices of the tokens over a window (NaN where a token has no price), shared between runs. */
 export type PriceTape = {
@@ -84,6 +103,9 @@ export type ProposalRecord = {
 export type BacktestResult = {
   name: string;
   strategy: string;
+  execution: BacktestExecution;
+  /** Days from decision to execution (0 when ideal). */
+  delayDays: number;
   from: string;
   to: string;
   /** One value per day from `from` to `to` (USD, end of day). */
@@ -146,6 +168,8 @@ function poolFor(
  * later), the planner turns its weights into swaps priced on that day's pools, and the batch executes
  * `delayDays` later on that day's pools, all or nothing (a swap below its minimum out reverts the batch).
  * The monthly spend is paid on the first of each month from stablecoins, then by selling other assets.
+ * With `execution: 'ideal'` the holdings are set to the targets at the decision day's close instead, and the
+ * spending is sold at the close: no delay, fees, impact or guardrails.
  */
 export function runBacktest(history: PriceHistory, settings: BacktestSettings): BacktestResult {
   const { tokens, strategy, guardrails, fromDay, toDay } = settings;
@@ -155,6 +179,7 @@ export function runBacktest(history: PriceHistory, settings: BacktestSettings): 
   const usdc = tokens.find((t) => t.symbol === HUB);
   if (!usdc) throw new TreasuryError(`${HUB} is required: every pool pairs with it`);
   const warnings: string[] = [];
+  const ideal = settings.execution === 'ideal';
 
   // daily prices for the window, carried over short gaps; lastPrice keeps the last known one for valuation
   let tape = settings.tape;
@@ -191,6 +216,26 @@ export function runBacktest(history: PriceHistory, settings: BacktestSettings): 
     .sort((a, b) => (a.t.role === b.t.role ? a.i - b.i : a.t.role === 'risk' ? -1 : 1))
     .map(({ i }) => i);
 
+  /** Ideal execution: the priced holdings become exactly the targets at `prices`; returns the USD traded. */
+  const rebalanceAtClose = (targets: WeightsBps, prices: Readonly<Record<string, number>>): number => {
+    let total = 0;
+    for (let i = 0; i < tokens.length; i++) {
+      const price = prices[tokens[i]!.symbol];
+      if (price !== undefined && units[i]! > 0) total += units[i]! * price;
+    }
+    if (!(total > 0)) return 0;
+    let traded = 0;
+    for (let i = 0; i < tokens.length; i++) {
+      const t = tokens[i]!;
+      const price = prices[t.symbol];
+      if (price === undefined) continue; // unpriced: kept as it is, not traded
+      const usd = (total * (targets[t.symbol] ?? 0)) / 10_000;
+      traded += Math.abs(usd - units[i]! * price);
+      setBalance(i, baseUnitsOf(usd / price, t.decimals));
+    }
+    return traded;
+  };
+
   const values = new Float64Array(n);
   const outflows = new Float64Array(n);
   const runwayMonths = new Float64Array(n);
@@ -200,6 +245,7 @@ export function runBacktest(history: PriceHistory, settings: BacktestSettings): 
   const proposals: ProposalRecord[] = [];
   let pending: { record: ProposalRecord; execDay: number } | undefined;
   let lastDecision = Number.NEGATIVE_INFINITY;
+  let nextGap = settings.cadenceDays;
   let tradedUsd = 0;
   let feesUsd = 0;
   let impactUsd = 0;
@@ -227,9 +273,7 @@ export function runBacktest(history: PriceHistory, settings: BacktestSettings): 
     const spendDay = d > 0 && settings.monthlySpendUsd > 0 && monthStart[d] === 1;
     const execDay = pending !== undefined && pending.execDay === day;
     const decisionDay =
-      Number.isFinite(settings.cadenceDays) &&
-      (!pending || execDay) &&
-      day - lastDecision >= settings.cadenceDays;
+      Number.isFinite(settings.cadenceDays) && (!pending || execDay) && day - lastDecision >= nextGap;
     const eventDay = spendDay || execDay || decisionDay;
     let prices: Record<string, number> = NO_PRICES;
     let pools: Record<string, PoolReserves> = NO_POOLS;
@@ -241,7 +285,7 @@ export function runBacktest(history: PriceHistory, settings: BacktestSettings): 
       }
       // pools at today's prices (the market re-arbitrages them between proposals); all of them when the
       // planner runs, else only the ones a swap touches
-      pools = decisionDay ? poolsAt(tokens, prices, settings.poolDepthUsd, usdc.decimals) : {};
+      pools = decisionDay && !ideal ? poolsAt(tokens, prices, settings.poolDepthUsd, usdc.decimals) : {};
     }
 
     // 1. execute the batch voted on, at today's prices
@@ -304,6 +348,18 @@ export function runBacktest(history: PriceHistory, settings: BacktestSettings): 
       for (const i of sellOrder) {
         if (due <= 1e-6) break;
         const t = tokens[i]!;
+        if (ideal) {
+          // sold at the close, no fee or impact
+          const price = prices[t.symbol];
+          if (!(price && price > 0) || !(units[i]! > 0)) continue;
+          const usd = Math.min(due, units[i]! * price);
+          const amount = baseUnitsOf(usd / price, t.decimals);
+          const bal = balances[t.symbol] ?? 0n;
+          setBalance(i, bal > amount ? bal - amount : 0n);
+          tradedUsd += usd;
+          due -= usd;
+          continue;
+        }
         const pool = poolFor(pools, prices, tokens, t.symbol, settings.poolDepthUsd);
         const bal = balances[t.symbol] ?? 0n;
         if (!pool || bal <= 0n || !prices[HUB]) continue;
@@ -338,27 +394,43 @@ export function runBacktest(history: PriceHistory, settings: BacktestSettings): 
       const snapshot = buildSnapshot(history, tokens, day, strategy.lookbackDays);
       const holdings = { balances, monthlySpendUsd: settings.monthlySpendUsd };
       const targets = strategy.targetWeights(snapshot, holdings);
-      const plan = planRebalance({
-        tokens,
-        holdings: balances,
-        targets,
-        prices: snapshot.prices,
-        pools: pools,
-        guardrails,
-        monthlySpendUsd: settings.monthlySpendUsd,
-        weightsSummary: false,
-      });
-      if (plan.swaps.length > 0) {
-        const record: ProposalRecord = {
-          decidedOn: snapshot.asOf,
-          executeOn: isoDateOf(day + settings.delayDays),
-          status: 'pending',
+      if (ideal) {
+        tradedUsd += rebalanceAtClose(targets, prices);
+      } else {
+        const plan = planRebalance({
+          tokens,
+          holdings: balances,
           targets,
-          swaps: plan.swaps,
-          movedUsd: plan.movedUsd,
-        };
-        proposals.push(record);
-        pending = { record, execDay: day + settings.delayDays };
+          prices: snapshot.prices,
+          pools: pools,
+          guardrails,
+          monthlySpendUsd: settings.monthlySpendUsd,
+          weightsSummary: false,
+        });
+        if (settings.followUpDays !== undefined) {
+          // one-way USD between the holdings and the targets, against what the plan moves
+          let away = 0;
+          for (const t of tokens) {
+            const price = snapshot.prices[t.symbol];
+            if (price === undefined) continue;
+            const held = unitsOf(balances[t.symbol] ?? 0n, t.decimals) * price;
+            away += Math.abs(((targets[t.symbol] ?? 0) / 10_000) * plan.valueUsd - held);
+          }
+          const short = away / 2 - plan.movedUsd > Math.max(guardrails.minTradeUsd, 0.01 * plan.valueUsd);
+          nextGap = short ? Math.min(settings.followUpDays, settings.cadenceDays) : settings.cadenceDays;
+        }
+        if (plan.swaps.length > 0) {
+          const record: ProposalRecord = {
+            decidedOn: snapshot.asOf,
+            executeOn: isoDateOf(day + settings.delayDays),
+            status: 'pending',
+            targets,
+            swaps: plan.swaps,
+            movedUsd: plan.movedUsd,
+          };
+          proposals.push(record);
+          pending = { record, execDay: day + settings.delayDays };
+        }
       }
     }
 
@@ -402,6 +474,8 @@ export function runBacktest(history: PriceHistory, settings: BacktestSettings): 
   return {
     name: settings.name,
     strategy: strategy.description,
+    execution: ideal ? 'ideal' : 'governed',
+    delayDays: ideal ? 0 : settings.delayDays,
     from: isoDateOf(fromDay),
     to: isoDateOf(toDay),
     values,
@@ -416,6 +490,11 @@ export function runBacktest(history: PriceHistory, settings: BacktestSettings): 
       feesUsd,
       priceImpactUsd: impactUsd,
       minRunwayMonths: settings.monthlySpendUsd > 0 ? minRunway : null,
+      runwayMonths,
+      runwayFloorMonths:
+        settings.monthlySpendUsd > 0 && (settings.runwayFloorMonths ?? 0) > 0
+          ? settings.runwayFloorMonths!
+          : null,
       proposals: proposals.length,
       executed,
       failed,

@@ -23,6 +23,18 @@ export type BacktestMetrics = {
   priceImpactUsd: number;
   /** Lowest stablecoin holdings over the window, in months of spending (null when spending is 0). */
   minRunwayMonths: number | null;
+  /** The runway floor the two figures below measure against, in months (null: no floor or no spending). */
+  runwayFloorMonths: number | null;
+  /**
+   * Days from the start to the first day that ends with the runway at or above the floor (0: it started there);
+   * null when it never gets there, or without a floor.
+   */
+  daysToRunwayFloor: number | null;
+  /**
+   * Runway breaches: days that end below the floor after it was first reached (every day of the window when it
+   * never was; 0 without a floor).
+   */
+  runwayBreaches: number;
   proposals: number;
   executed: number;
   failed: number;
@@ -43,6 +55,9 @@ export type MetricsInput = {
   feesUsd: number;
   priceImpactUsd: number;
   minRunwayMonths: number | null;
+  /** Stablecoins in months of spending at the end of each day (for the runway floor figures). */
+  runwayMonths?: Float64Array;
+  runwayFloorMonths?: number | null;
   proposals: number;
   executed: number;
   failed: number;
@@ -50,6 +65,28 @@ export type MetricsInput = {
   executedUsd: number;
   failures: Partial<Record<string, number>>;
 };
+
+/** Days to reach the floor and days below it afterwards (see BacktestMetrics). */
+export function runwayFloorFigures(
+  runwayMonths: ArrayLike<number> | undefined,
+  floorMonths: number | null | undefined,
+): { daysToRunwayFloor: number | null; runwayBreaches: number } {
+  if (!runwayMonths || floorMonths === null || floorMonths === undefined || !(floorMonths > 0))
+    return { daysToRunwayFloor: null, runwayBreaches: 0 };
+  // a hair of tolerance, so that a runway exactly at the floor is not a breach by rounding
+  const floor = floorMonths * (1 - 1e-9);
+  let reached = -1;
+  let breaches = 0;
+  for (let d = 0; d < runwayMonths.length; d++) {
+    const r = runwayMonths[d]!;
+    if (reached < 0) {
+      if (r >= floor) reached = d;
+    } else if (!(r >= floor)) breaches++;
+  }
+  return reached < 0
+    ? { daysToRunwayFloor: null, runwayBreaches: runwayMonths.length }
+    : { daysToRunwayFloor: reached, runwayBreaches: breaches };
+}
 
 /** The time-weighted index (1 on the first day) of a value series with outflows. */
 export function timeWeightedIndex(values: Float64Array, outflows: Float64Array): Float64Array {
@@ -116,6 +153,8 @@ export function computeMetrics(input: MetricsInput): BacktestMetrics {
     feesUsd: input.feesUsd,
     priceImpactUsd: input.priceImpactUsd,
     minRunwayMonths: input.minRunwayMonths,
+    runwayFloorMonths: input.runwayFloorMonths ?? null,
+    ...runwayFloorFigures(input.runwayMonths, input.runwayFloorMonths),
     proposals: input.proposals,
     executed: input.executed,
     failed: input.failed,

@@ -12,37 +12,106 @@ const usd = (x: number) =>
       : `$${x.toFixed(0)}`;
 const months = (x: number | null) => (x === null ? 'n/a' : !Number.isFinite(x) ? '∞' : x.toFixed(1));
 
+const floorMonths = (m: BacktestMetrics) => m.runwayFloorMonths;
+
 /** The metrics every backtest table shows, with their formatting (the CLI table, the HTML report, the console). */
-export const METRIC_COLUMNS: Array<[string, (m: BacktestMetrics) => string]> = [
-  ['CAGR', (m) => pct(m.cagr)],
-  ['Vol', (m) => pct(m.volatility)],
-  ['Sharpe', (m) => m.sharpe.toFixed(2)],
-  ['Sortino', (m) => m.sortino.toFixed(2)],
-  ['MaxDD', (m) => pct(m.maxDrawdown)],
-  ['Turnover/y', (m) => pct(m.turnover)],
-  ['Fees', (m) => usd(m.feesUsd)],
-  ['Impact', (m) => usd(m.priceImpactUsd)],
-  ['Min runway (mo)', (m) => months(m.minRunwayMonths)],
-  ['Proposals (ok/failed)', (m) => `${m.proposals} (${m.executed}/${m.failed})`],
-  ['Voted USD executed', (m) => (m.votedUsd > 0 ? pct(m.executedUsd / m.votedUsd) : 'n/a')],
-  ['End value', (m) => usd(m.endValueUsd)],
+export const METRIC_COLUMNS: Array<[string, (r: BacktestResult) => string]> = [
+  ['CAGR', (r) => pct(r.metrics.cagr)],
+  ['Vol', (r) => pct(r.metrics.volatility)],
+  ['Sharpe', (r) => r.metrics.sharpe.toFixed(2)],
+  ['Sortino', (r) => r.metrics.sortino.toFixed(2)],
+  ['MaxDD', (r) => pct(r.metrics.maxDrawdown)],
+  ['Turnover/y', (r) => pct(r.metrics.turnover)],
+  ['Fees', (r) => usd(r.metrics.feesUsd)],
+  ['Impact', (r) => usd(r.metrics.priceImpactUsd)],
+  ['Min runway (mo)', (r) => months(r.metrics.minRunwayMonths)],
+  [
+    'Floor reached (day)',
+    (r) =>
+      floorMonths(r.metrics) === null
+        ? 'n/a'
+        : r.metrics.daysToRunwayFloor === null
+          ? 'never'
+          : String(r.metrics.daysToRunwayFloor),
+  ],
+  [
+    'Days below floor after',
+    (r) =>
+      floorMonths(r.metrics) === null || r.metrics.daysToRunwayFloor === null
+        ? 'n/a'
+        : String(r.metrics.runwayBreaches),
+  ],
+  [
+    'Proposals (ok/failed)',
+    (r) =>
+      r.execution === 'ideal'
+        ? 'ideal'
+        : `${r.metrics.proposals} (${r.metrics.executed}/${r.metrics.failed})`,
+  ],
+  [
+    'Voted USD executed',
+    (r) => (r.metrics.votedUsd > 0 ? pct(r.metrics.executedUsd / r.metrics.votedUsd) : 'n/a'),
+  ],
+  ['End value', (r) => usd(r.metrics.endValueUsd)],
 ];
 
 /** A plain-text table: one row per run. */
 export function formatTable(results: readonly BacktestResult[]): string {
   const header = ['', ...METRIC_COLUMNS.map(([h]) => h)];
-  const rows = results.map((r) => [r.name, ...METRIC_COLUMNS.map(([, f]) => f(r.metrics))]);
+  const rows = results.map((r) => [r.name, ...METRIC_COLUMNS.map(([, f]) => f(r))]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   const line = (cells: string[]) =>
     cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   return [line(header), widths.map((w) => '─'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
+/** One line on the runway floor of the first run, for people (empty without a floor). */
+export function runwayFloorLine(result: BacktestResult): string {
+  const m = result.metrics;
+  if (m.runwayFloorMonths === null) return '';
+  const floor = `runway floor ${m.runwayFloorMonths} months`;
+  if (m.daysToRunwayFloor === null) return `${result.name}: ${floor}: never reached in ${m.days} days`;
+  return `${result.name}: ${floor}: reached on day ${m.daysToRunwayFloor}, then ${m.runwayBreaches} day${m.runwayBreaches === 1 ? '' : 's'} below it (of ${m.days - 1 - m.daysToRunwayFloor})`;
+}
+
 function finite(x: number | null): number | null {
   return x === null || !Number.isFinite(x) ? null : x;
 }
 
-/** JSON-ready summary: metrics for every run, the strategy's proposals (amounts as decimal strings). */
+const round = (x: number, digits: number) => {
+  const k = 10 ** digits;
+  return Math.round(x * k) / k;
+};
+
+/** One entry per day: date, value (USD), runway (months, null when nothing is spent), weights by symbol. */
+export type DailyPoint = {
+  date: string;
+  value: number;
+  runwayMonths: number | null;
+  weights: Record<string, number>;
+};
+
+/** The daily series of a run (weights only when the run recorded its allocation). */
+export function dailySeries(r: BacktestResult): DailyPoint[] {
+  const fromDay = Math.round(Date.parse(`${r.from}T00:00:00Z`) / 86_400_000);
+  const symbols = r.allocation ? Object.keys(r.allocation) : [];
+  return Array.from(r.values, (value, d) => {
+    const weights: Record<string, number> = {};
+    for (const s of symbols) weights[s] = round(r.allocation![s]![d]!, 6);
+    const runway = r.runwayMonths[d]!;
+    return {
+      date: isoDateOf(fromDay + d),
+      value: round(value, 2),
+      runwayMonths: Number.isFinite(runway) ? round(runway, 4) : null,
+      weights,
+    };
+  });
+}
+
+/**
+ * JSON-ready summary: for every run its metrics, how it executed (ideal or governed, and the delay), its daily
+ * series (date, value, runway months, weights) and its proposals (amounts as decimal strings).
+ */
 export function toJsonReport(results: readonly BacktestResult[]) {
   return {
     from: results[0]?.from,
@@ -50,8 +119,11 @@ export function toJsonReport(results: readonly BacktestResult[]) {
     runs: results.map((r) => ({
       name: r.name,
       strategy: r.strategy,
+      execution: r.execution,
+      delayDays: r.delayDays,
       metrics: { ...r.metrics, minRunwayMonths: finite(r.metrics.minRunwayMonths) },
       warnings: r.warnings,
+      series: dailySeries(r),
       proposals: r.proposals.map((p) => ({
         decidedOn: p.decidedOn,
         executeOn: p.executeOn,
@@ -231,19 +303,32 @@ export function renderHtmlReport(results: readonly BacktestResult[], title = 'Tr
     })),
     pct,
   );
+  const floor = first.metrics.runwayFloorMonths;
   const runway = lineChart(
-    'Runway in stablecoins (months of spending)',
+    floor === null
+      ? 'Runway in stablecoins (months of spending)'
+      : `Runway in stablecoins (months of spending; the floor, ${floor} months, in black)`,
     dates,
-    colored
-      .filter(({ r }) => r.metrics.minRunwayMonths !== null)
-      .map(({ r, color }) => ({ name: r.name, values: r.runwayMonths, color })),
+    [
+      ...colored
+        .filter(({ r }) => r.metrics.minRunwayMonths !== null)
+        .map(({ r, color }) => ({ name: r.name, values: r.runwayMonths, color })),
+      ...(floor === null
+        ? []
+        : [{ name: `runway floor (${floor} months)`, values: dates.map(() => floor), color: '#111827' }]),
+    ],
     (v) => v.toFixed(0),
   );
+  const floorNote = results
+    .map(runwayFloorLine)
+    .filter((l) => l)
+    .map((l) => `<li>${esc(l)}</li>`)
+    .join('');
   const alloc = first.allocation ? allocationChart(dates, first.allocation) : '';
   const table = `<table><thead><tr><th></th>${METRIC_COLUMNS.map(([h]) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${results
     .map(
       (r) =>
-        `<tr><th>${esc(r.name)}</th>${METRIC_COLUMNS.map(([, f]) => `<td>${esc(f(r.metrics))}</td>`).join('')}</tr>`,
+        `<tr><th>${esc(r.name)}</th>${METRIC_COLUMNS.map(([, f]) => `<td>${esc(f(r))}</td>`).join('')}</tr>`,
     )
     .join('')}</tbody></table>`;
   const proposals = first.proposals
@@ -274,7 +359,8 @@ tr.failed td{color:#b91c1c}details{margin:1rem 0}code{font-size:12px}
 <h1>${esc(title)}</h1>
 <p class="sub">${first.from} → ${first.to} · strategy <code>${esc(first.strategy)}</code></p>
 ${table}
-<p class="sub">CAGR, volatility, Sharpe (risk-free 0), Sortino and drawdown use time-weighted daily returns (spending added back). Fees are the pools' 0.3%; impact is the price impact beyond it. A proposal fails when any swap returns less than its minimum out at execution (the whole batch reverts).</p>
+<p class="sub">CAGR, volatility, Sharpe (risk-free 0), Sortino and drawdown use time-weighted daily returns (spending added back). Fees are the pools' 0.3%; impact is the price impact beyond it. A proposal fails when any swap returns less than its minimum out at execution (the whole batch reverts). Each baseline runs twice: <em>ideal</em> (its targets reached exactly at the decision day's close: no delay, fees or impact) and <em>delay+costs</em> (the strategy's governance delay, pools, fees, price impact, price policy and limits on execution, without the strategy's own caps). "Floor reached" is the first day that ends with the runway at or above the floor; "days below floor after" counts the days that end below it afterwards.</p>
+${floorNote ? `<ul>${floorNote}</ul>` : ''}
 ${value}${growth}${dd}${runway}${alloc}
 ${warnings ? `<h2>Warnings</h2><ul>${warnings}</ul>` : ''}
 <details><summary>Strategy proposals (${first.proposals.length})</summary>

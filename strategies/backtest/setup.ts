@@ -109,6 +109,11 @@ export function backtestSettingsFromConfig(
       );
     }
   }
+  const floorOverlay = config.strategy.overlays.find((o) => o.id === 'runway-floor');
+  const runwayFloorMonths =
+    typeof floorOverlay?.params.months === 'number'
+      ? floorOverlay.params.months
+      : config.guardrails.runwayFloorMonths;
   const g = config.governance;
   const delayDays = Math.ceil(
     (g.votingDelaySeconds + g.votingPeriodSeconds + g.executionDelaySeconds) / 86_400,
@@ -121,6 +126,8 @@ export function backtestSettingsFromConfig(
     monthlySpendUsd: config.treasury.monthlySpendUsd,
     cadenceDays: g.proposalCadenceDays,
     delayDays,
+    execution: 'governed',
+    runwayFloorMonths,
     poolDepthUsd: config.devnet?.poolDepthUsd ?? DEFAULT_POOL_DEPTH_USD,
     initialUsd: config.devnet?.treasuryUsd ?? DEFAULT_INITIAL_USD,
     initialMixBps,
@@ -130,9 +137,14 @@ export function backtestSettingsFromConfig(
 }
 
 /**
- * The baselines on the same window, fees, delay and spending: hold as-is; 1/N rebalanced monthly; 60/40
- * ETH/stables rebalanced monthly. They keep the config's slippage, impact and minimum-trade guardrails but
- * not its per-proposal, per-asset or runway caps (those belong to the steward's strategy).
+ * The baselines on the same window and spending, each twice, side by side: `ideal` (the targets reached exactly
+ * at the decision day's close: no delay, fees, price impact or guardrails) and `delay+costs` (governed: the
+ * agent's governance delay, pools, fees and price policy, and the agent's limits on execution: slippage
+ * tolerance, price floor, price-impact cap, minimum trade). The governed ones have none of the caps that belong to
+ * the steward's strategy (per proposal, per asset, runway), and while a proposal could not reach its targets
+ * (the price-impact cap on a thin pool) they propose again at the agent's cadence rather than waiting a month.
+ * Hold as-is; 1/N rebalanced monthly; 60/40 ETH/stables rebalanced monthly. The runway floor the reports measure
+ * against is the strategy's.
  */
 export function baselineSettings(base: BacktestSettings): BacktestSettings[] {
   const guardrails = GuardrailsSchema.parse({
@@ -142,16 +154,14 @@ export function baselineSettings(base: BacktestSettings): BacktestSettings[] {
     minTradeUsd: base.guardrails.minTradeUsd,
     maxMovedPerProposalBps: 10_000,
   });
-  const common = { ...base, guardrails, recordAllocation: false, onProgress: undefined };
-  const out: BacktestSettings[] = [
+  const common = { ...base, guardrails, recordAllocation: base.recordAllocation, onProgress: undefined };
+  const strategies: Array<{ name: string; cadenceDays: number; strategy: BacktestSettings['strategy'] }> = [
     {
-      ...common,
       name: 'hold as-is',
       cadenceDays: Number.POSITIVE_INFINITY,
       strategy: configureStrategy({ id: 'hold', params: {}, overlays: [] }),
     },
     {
-      ...common,
       name: '1/N monthly',
       cadenceDays: 30,
       strategy: configureStrategy({ id: 'equal-weight', params: {}, overlays: [] }),
@@ -164,8 +174,7 @@ export function baselineSettings(base: BacktestSettings): BacktestSettings[] {
     stables.forEach((s, i) => {
       weights[s] = Math.floor(4_000 / stables.length) + (i < 4_000 % stables.length ? 1 : 0);
     });
-    out.push({
-      ...common,
+    strategies.push({
       name: '60/40 ETH/stables',
       cadenceDays: 30,
       strategy: configureStrategy({
@@ -175,5 +184,15 @@ export function baselineSettings(base: BacktestSettings): BacktestSettings[] {
       }),
     });
   }
-  return out;
+  return strategies.flatMap(({ name, cadenceDays, strategy }) => [
+    { ...common, name: `${name} (ideal)`, cadenceDays, strategy, execution: 'ideal' as const },
+    {
+      ...common,
+      name: `${name} (delay+costs)`,
+      cadenceDays,
+      followUpDays: base.cadenceDays,
+      strategy,
+      execution: 'governed' as const,
+    },
+  ]);
 }

@@ -16,17 +16,39 @@ import { buildPriceTape, runBacktest } from './engine.ts';
 import type { BacktestMetrics } from './metrics.ts';
 import { backtestSettingsFromConfig, type WindowOptions } from './setup.ts';
 
-const RANKABLE = [
-  'cagr',
+/**
+ * Objectives a sweep ranks by (metrics of BacktestMetrics): `sharpe`, `sortino`, `maxDrawdown`, `runwayBreaches`
+ * (days below the runway floor after reaching it), `endValueUsd` (the final value), and a few more.
+ */
+export const RANKABLE = [
   'sharpe',
   'sortino',
   'maxDrawdown',
+  'runwayBreaches',
+  'endValueUsd',
+  'cagr',
   'volatility',
   'turnover',
-  'endValueUsd',
 ] as const;
+export type Rankable = (typeof RANKABLE)[number];
 /** Lower is better for these. */
-const ASCENDING = new Set<string>(['maxDrawdown', 'volatility', 'turnover']);
+const ASCENDING = new Set<Rankable>(['maxDrawdown', 'runwayBreaches', 'volatility', 'turnover']);
+
+/** Best first by `key`; ties (e.g. no breaches for many) go to the higher Sharpe, then the grid order. */
+export function rankRows(rows: SweepRow[], key: Rankable): SweepRow[] {
+  const sign = ASCENDING.has(key) ? 1 : -1;
+  const value = (row: SweepRow) => {
+    const v = row.metrics[key];
+    return Number.isFinite(v) ? v : sign * Number.POSITIVE_INFINITY; // NaN last
+  };
+  return rows
+    .map((row, i) => ({ row, i }))
+    .sort(
+      (a, b) =>
+        sign * (value(a.row) - value(b.row)) || b.row.metrics.sharpe - a.row.metrics.sharpe || a.i - b.i,
+    )
+    .map(({ row }) => row);
+}
 
 /**
  * A `--sweep FILE`: config paths (dot-separated, array indexes as numbers) and the values to try for each;
@@ -136,6 +158,34 @@ function validateVaried(raw: TreasuryAgentConfig, touched: Set<string>): Treasur
 
 export type SweepRow = { params: Record<string, unknown>; metrics: BacktestMetrics };
 
+/** How often a sweep computed base weights and how often it reused them from another combination. */
+export type SweepStats = { weightsComputed: number; weightsReused: number };
+
+export type SweepOptions = {
+  /**
+   * Share the base weights of holdings-independent strategies between combinations (default true: the same
+   * figures, less work). false: every combination computes its own (benchmarks that count computed work).
+   */
+  shareWeights?: boolean;
+  /** Filled in with the memo's counts (both 0 when nothing was shared). */
+  stats?: SweepStats;
+};
+
+/** A memo that counts its hits (weights reused) and its entries (weights computed once). */
+class CountingMemo extends Map<string, WeightsBps> {
+  computed = 0;
+  reused = 0;
+  override get(key: string): WeightsBps | undefined {
+    const value = super.get(key);
+    if (value !== undefined) this.reused++;
+    return value;
+  }
+  override set(key: string, value: WeightsBps): this {
+    this.computed++;
+    return super.set(key, value);
+  }
+}
+
 /** Runs every combination (strategy only, no baselines) and returns them ranked, best first. */
 export function runSweep(
   config: TreasuryAgentConfig,
@@ -143,13 +193,15 @@ export function runSweep(
   spec: SweepSpec,
   window: WindowOptions = {},
   onProgress?: (done: number, total: number) => void,
+  options: SweepOptions = {},
 ): SweepRow[] {
   const combos = gridCombinations(spec.grid);
   const base = backtestSettingsFromConfig(config, history, window);
   const tape = buildPriceTape(history, base.tokens, base.fromDay, base.toDay);
   const rows: SweepRow[] = [];
   // base weights of holdings-independent strategies are shared between combinations (same history, tokens)
-  const memo = new Map<string, WeightsBps>();
+  const counting = new CountingMemo();
+  const memo = options.shareWeights === false ? undefined : counting;
   const touched = new Set(Object.keys(spec.grid).map((path) => path.split('.')[0]!));
   combos.forEach((combo, k) => {
     const raw = structuredClone(config);
@@ -160,13 +212,14 @@ export function runSweep(
         `sweep combination ${combo.map(([p, v]) => `${p}=${JSON.stringify(v)}`).join(', ')} is invalid:\n${varied}`,
       );
     }
-    const settings = backtestSettingsFromConfig(varied, history, window, { memo });
+    const settings = backtestSettingsFromConfig(varied, history, window, memo ? { memo } : {});
     const result = runBacktest(history, { ...settings, tape });
     rows.push({ params: Object.fromEntries(combo), metrics: result.metrics });
     onProgress?.(k + 1, combos.length);
   });
-  const key = spec.rankBy;
-  const sign = ASCENDING.has(key) ? 1 : -1;
-  rows.sort((a, b) => sign * ((a.metrics[key] as number) - (b.metrics[key] as number)));
-  return rows;
+  if (options.stats) {
+    options.stats.weightsComputed = counting.computed;
+    options.stats.weightsReused = counting.reused;
+  }
+  return rankRows(rows, spec.rankBy);
 }
