@@ -247,17 +247,33 @@ try {
   let executed = 0;
   let duplicatedExecutions = 0;
   const states = new Map<string, number>();
+  const waits = new Map<string, number>();
   for (const [i, dao] of stack2.daos.entries()) {
     const [row] = await ledgers[i]!.all();
     states.set(row!.state, (states.get(row!.state) ?? 0) + 1);
+    const waiting = await ledgers[i]!.getState(`waiting:${row!.key}`);
+    const why0 =
+      row!.state === 'passed'
+        ? waiting
+        : ['failed', 'expired'].includes(row!.state)
+          ? `${row!.state}: ${row!.reason}`
+          : undefined;
+    if (why0) {
+      const why = why0
+        .replace(/0x[0-9a-fA-F]+/g, '0x…')
+        .replace(/[\d.,]+/g, 'N')
+        .slice(0, 140);
+      waits.set(why, (waits.get(why) ?? 0) + 1);
+    }
     const nonce = (await readSafeState(client, { safe: dao.config.safe.address! })).nonce;
     if (row!.state === 'executed') executed++;
     duplicatedExecutions += Math.max(0, Number(nonce) - 1);
   }
   report('execution tick', executing);
   console.log(
-    `  after the execution tick: ${[...states].map(([k, v]) => `${v} ${k}`).join(', ')} (passed = the price policy or a check made it wait for the next tick)`,
+    `  after the execution tick: ${[...states].map(([k, v]) => `${v} ${k}`).join(', ')} (passed = waiting for the next tick)`,
   );
+  for (const [why, n] of waits) console.log(`    ${n}: ${why}`);
   const worstRss = Math.max(fleetRun.usage.rssMB, ...posting.results.map((r) => r.usage.rssMB));
   console.log(
     `targets: one tick of ${DAOS} DAOs in one process < ${TARGET_S} s → ${fleetRun.wallS < TARGET_S ? 'met' : 'NOT met'}; < ${TARGET_MB} MB → ${fleetRun.usage.rssMB < TARGET_MB ? 'met' : 'NOT met'}`,
