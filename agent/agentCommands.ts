@@ -14,11 +14,12 @@ import { type Command, integerOption, stringOption, UsageError } from './command
 import { clearPause, runCycle } from './cycle.ts';
 import { runLoggedCycle } from './cycleLog.ts';
 import { ConfigError, describeError, TreasuryError } from './errors.ts';
-import { Ledger } from './ledger.ts';
+import { fleetOnce, fleetOptions, fleetRun } from './fleetCommand.ts';
+import { describeLedgerLocation, ledgerLocationOf, openLedger } from './ledger.ts';
 import { createCommandLogger } from './logger.ts';
 import { buildRuntime } from './runtime.ts';
 import { startSchedule } from './scheduler.ts';
-import { configSecrets, readSecrets, urlCredentials } from './secrets.ts';
+import { configSecrets, environmentSecretValues, readSecrets, urlCredentials } from './secrets.ts';
 
 const agentOptions = {
   config: { type: 'string' as const, valueName: 'FILE', description: 'the agent config (YAML or JSON)' },
@@ -40,7 +41,7 @@ async function withRuntime(
   if (!path)
     throw new UsageError('--config FILE is required', { hint: 'e.g. --config config/examples/devnet.yaml' });
   const config = await loadConfig(path);
-  io.addSecrets?.(configSecrets(config));
+  io.addSecrets?.([...configSecrets(config), ...environmentSecretValues(process.env, config.keys)]);
   const runtime = await buildRuntime({
     config,
     env: process.env,
@@ -50,63 +51,83 @@ async function withRuntime(
   try {
     return await body(runtime);
   } finally {
-    runtime.close();
+    await runtime.close();
   }
 }
 
 export const onceCommand: Command = {
   name: ['once'],
   summary: 'run one cycle: carry open proposals forward, then observe, decide, draft and propose if due',
-  options: agentOptions,
+  options: { ...agentOptions, ...fleetOptions },
   help: [
-    'Keys come from the environment: TREASURY_AGENT_KEY (and TREASURY_COSIGNER_KEYS on the devnet).',
-    'mode: shadow in the config posts nothing and executes nothing.',
+    'Keys come from the environment: TREASURY_AGENT_KEY (and TREASURY_COSIGNER_KEYS on the devnet), or the',
+    "variables the config's keys section names. mode: shadow in the config posts nothing and executes nothing.",
+    '--configs DIR: one cycle of every DAO in the folder (exit 1 if any failed, each named).',
   ],
   run: (args, io) =>
-    withRuntime(args, io, async (runtime) => {
-      const report = await runCycle(runtime);
-      if (report.events.length === 0) io.out('nothing to do');
-      return 0;
-    }),
+    stringOption(args, 'configs')
+      ? fleetOnce(args, io)
+      : withRuntime(args, io, async (runtime) => {
+          const report = await runCycle(runtime);
+          if (report.events.length === 0) io.out('nothing to do');
+          return 0;
+        }),
 };
 
 export const runCommand: Command = {
   name: ['run'],
   summary: "run cycles on the config's cron schedule (UTC, no overlap) until SIGINT/SIGTERM",
-  options: agentOptions,
+  options: {
+    ...agentOptions,
+    ...fleetOptions,
+    queue: {
+      type: 'string' as const,
+      valueName: 'URL',
+      description:
+        'with --configs: share the DAOs with every runner using this PostgreSQL (postgres://…; password in PGPASSWORD)',
+    },
+  },
   help: [
     'SIGTERM lets the running cycle finish its step, then closes the ledger. A restart resumes open proposals.',
+    '--configs DIR: every DAO in the folder on its own schedule in this process; one failing never stops another.',
+    '--queue URL (with --configs and PostgreSQL ledgers): runners on several machines split the DAOs, one runner',
+    'per DAO and tick.',
   ],
   run: (args, io) =>
-    withRuntime(
-      args,
-      io,
-      async (runtime) => {
-        const config = runtime.config;
-        const log = await createCommandLogger(io, 'run');
-        const space = config.governance.space;
-        const schedule = startSchedule({
-          cron: config.schedule.cron,
-          signal: io.signal,
-          // One line per cycle, its events inside it (agent/cycleLog.ts).
-          cycle: async () => {
-            await runLoggedCycle(runtime, log);
+    stringOption(args, 'configs')
+      ? fleetRun(args, io)
+      : withRuntime(
+          args,
+          io,
+          async (runtime) => {
+            const config = runtime.config;
+            const log = await createCommandLogger(io, 'run');
+            const space = config.governance.space;
+            const schedule = startSchedule({
+              cron: config.schedule.cron,
+              signal: io.signal,
+              // One line per cycle, its events inside it (agent/cycleLog.ts).
+              cycle: async () => {
+                await runLoggedCycle(runtime, log);
+              },
+              onSkip: (reason) => log.warn({ space }, `${space}: tick skipped: ${reason}`),
+              onError: (error) =>
+                log.error(
+                  { space, error: describeError(error) },
+                  `${space}: schedule: ${describeError(error)}`,
+                ),
+            });
+            const next = schedule.nextRun()?.toISOString() ?? null;
+            log.info(
+              { space, cron: config.schedule.cron, mode: config.mode, next },
+              `${space}: running on "${config.schedule.cron}" (UTC), mode ${config.mode}; next cycle ${next ?? '—'}`,
+            );
+            await schedule.done;
+            log.info({ space }, `${space}: stopped; ledger closed`);
+            return 0;
           },
-          onSkip: (reason) => log.warn({ space }, `${space}: tick skipped: ${reason}`),
-          onError: (error) =>
-            log.error({ space, error: describeError(error) }, `${space}: schedule: ${describeError(error)}`),
-        });
-        const next = schedule.nextRun()?.toISOString() ?? null;
-        log.info(
-          { space, cron: config.schedule.cron, mode: config.mode, next },
-          `${space}: running on "${config.schedule.cron}" (UTC), mode ${config.mode}; next cycle ${next ?? '—'}`,
-        );
-        await schedule.done;
-        log.info({ space }, `${space}: stopped; ledger closed`);
-        return 0;
-      },
-      { printEvents: false },
-    ),
+          { printEvents: false },
+        ),
 };
 
 export const watchCommand: Command = {
@@ -247,19 +268,24 @@ export const auditVerifyCommand: Command = {
     const rpc = stringOption(args, 'rpc') ?? config?.chain.rpcUrl;
     io.addSecrets?.(urlCredentials(rpc));
     const client = rpc ? makePublicClient(Number.parseInt(await chainIdOf(rpc), 16), rpc) : undefined;
-    const ledgerPath = stringOption(args, 'ledger') ?? config?.state.ledgerPath;
+    const ledgerFile = stringOption(args, 'ledger');
+    const location = ledgerFile
+      ? ({ kind: 'sqlite', path: ledgerFile } as const)
+      : config
+        ? ledgerLocationOf(config, readSecrets(process.env, config.keys).ledgerPassword)
+        : undefined;
     let mirror: { seq: number; hash: string }[] | undefined;
-    if (ledgerPath) {
-      if (!existsSync(ledgerPath)) {
-        throw new TreasuryError(`no ledger at ${ledgerPath}`, {
+    if (location) {
+      if (location.kind === 'sqlite' && !existsSync(location.path)) {
+        throw new TreasuryError(`no ledger at ${describeLedgerLocation(location)}`, {
           hint: 'pass the ledger the agent used (--ledger FILE, or state.ledgerPath in --config)',
         });
       }
-      const ledger = Ledger.open(ledgerPath);
+      const ledger = await openLedger(location, { readOnly: true });
       try {
-        mirror = ledger.auditRecords();
+        mirror = await ledger.auditRecords();
       } finally {
-        ledger.close();
+        await ledger.close();
       }
     }
     let hub: AuditSources['hub'];
@@ -270,7 +296,7 @@ export const auditVerifyCommand: Command = {
       const reader = createSnapshotClient({
         hubUrl: config.governance.hubUrl,
         account: privateKeyToAccount(generatePrivateKey()),
-        apiKey: readSecrets(process.env).snapshotApiKey,
+        apiKey: readSecrets(process.env, config.keys).snapshotApiKey,
       });
       const proposals = await reader.listProposals(config.governance.space, { first: 1000, state: 'all' });
       hub = { proposals, agent: config.safe.agent };
@@ -410,7 +436,9 @@ export const resumeCommand: Command = {
       throw new UsageError('--config FILE is required', { hint: 'the config whose ledger is paused' });
     const config = await loadConfig(path);
     io.addSecrets?.(configSecrets(config));
-    const ledger = Ledger.open(config.state.ledgerPath);
+    const ledger = await openLedger(
+      ledgerLocationOf(config, readSecrets(process.env, config.keys).ledgerPassword),
+    );
     try {
       // (awaited: the ledger and the audit log are asynchronous behind the fleet's ledger port)
       if (!(await ledger.getState('paused'))) {
@@ -432,7 +460,7 @@ export const resumeCommand: Command = {
       );
       return 0;
     } finally {
-      ledger.close();
+      await ledger.close();
     }
   },
 };

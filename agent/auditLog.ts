@@ -148,7 +148,7 @@ export class AuditLog {
   }
 
   /** Opens the log, verifying the existing chain first: an agent never appends to a broken chain. */
-  static open(path: string, ledger?: Ledger): AuditLog {
+  static async open(path: string, ledger?: Ledger): Promise<AuditLog> {
     mkdirSync(dirname(path), { recursive: true });
     const existing = existsSync(path) ? parseAuditLog(readFileSync(path, 'utf8'), path) : [];
     const check = verifyAuditChain(existing);
@@ -159,7 +159,7 @@ export class AuditLog {
       });
     }
     if (ledger) {
-      const mirror = ledger.auditRecords();
+      const mirror = await ledger.auditRecords();
       const problems = mirrorProblems(existing, mirror);
       // A crash between writing the file and mirroring leaves the file one record ahead: that one is mirrored.
       const behind = existing.length - mirror.length;
@@ -171,7 +171,7 @@ export class AuditLog {
           details: problems.slice(1, 5),
         });
       }
-      for (const r of existing.slice(mirror.length)) ledger.mirrorAudit(r, canonicalJson(r));
+      for (const r of existing.slice(mirror.length)) await ledger.mirrorAudit(r, canonicalJson(r));
     }
     return new AuditLog(path, ledger, existing);
   }
@@ -186,7 +186,7 @@ export class AuditLog {
     return auditRecordId(this.seq + 1);
   }
 
-  append(kind: string, data: unknown, at: number): AuditRecord {
+  async append(kind: string, data: unknown, at: number): Promise<AuditRecord> {
     const seq = this.seq + 1;
     // Round-trip through canonical JSON so what is hashed is exactly what is stored and later re-read.
     const body = {
@@ -206,9 +206,10 @@ export class AuditLog {
     } finally {
       closeSync(fd);
     }
-    this.ledger?.mirrorAudit(record, line.trimEnd());
+    // The head moves before the mirror is awaited: a second append never reuses this seq.
     this.seq = seq;
     this.lastHash = record.hash;
+    await this.ledger?.mirrorAudit(record, line.trimEnd());
     return record;
   }
 

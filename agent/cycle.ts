@@ -136,14 +136,15 @@ export async function runCycle(deps: CycleDeps): Promise<CycleReport> {
   };
   // The watchdog looks first, paused or not: a change nobody explains is reported even while paused.
   await runWatchdog({ ...deps, log: say }, at);
-  const paused = deps.ledger.getState('paused');
+  const paused = await deps.ledger.getState('paused');
   if (paused) {
     say(`agent paused: ${paused}`);
     return { at, events };
   }
-  for (const row of deps.ledger.open()) await advance(deps, row, at, say);
+  for (const row of await deps.ledger.open()) await advance(deps, row, at, say);
   await refuseForeignProposals(deps, at, say);
-  if (deps.ledger.open().length === 0 && cadenceAllows(deps, at)) await decideAndPropose(deps, at, say);
+  if ((await deps.ledger.open()).length === 0 && (await cadenceAllows(deps, at)))
+    await decideAndPropose(deps, at, say);
   return { at, events };
 }
 
@@ -154,11 +155,11 @@ const BREAKER_CLEARED_KEY = 'circuitBreakerCleared';
  * What `treasury resume` does after a steward investigated: clears the pause and returns its reason (undefined
  * when not paused). A cleared circuit breaker makes the prices that tripped it the next reference.
  */
-export function clearPause(ledger: Ledger): string | undefined {
-  const reason = ledger.getState('paused');
+export async function clearPause(ledger: Ledger): Promise<string | undefined> {
+  const reason = await ledger.getState('paused');
   if (!reason) return undefined;
-  ledger.clearState('paused');
-  if (reason.startsWith('circuit breaker')) ledger.setState(BREAKER_CLEARED_KEY, '1');
+  await ledger.clearState('paused');
+  if (reason.startsWith('circuit breaker')) await ledger.setState(BREAKER_CLEARED_KEY, '1');
   return reason;
 }
 const BREAKER_CLEARED_AT_KEY = 'circuitBreakerClearedAt';
@@ -193,18 +194,18 @@ async function observeChecked(
   });
   const prices = Object.fromEntries(Object.values(observation.prices).map((p) => [p.symbol, p.usd]));
   const references: PriceReference[] = [];
-  const last = ledger.getState(LAST_OBSERVATION_KEY);
+  const last = await ledger.getState(LAST_OBSERVATION_KEY);
   if (last) {
     const previous = JSON.parse(last) as { at: number; prices: Record<string, number> };
     if (previous.at <= observation.at && observation.at - previous.at <= REFERENCE_MAX_AGE_SECONDS) {
       references.push({ what: `the previous observation (${utcTime(previous.at)})`, ...previous });
     }
   }
-  if (ledger.getState(BREAKER_CLEARED_KEY)) {
-    ledger.clearState(BREAKER_CLEARED_KEY);
-    ledger.setState(BREAKER_CLEARED_AT_KEY, String(observation.at));
+  if (await ledger.getState(BREAKER_CLEARED_KEY)) {
+    await ledger.clearState(BREAKER_CLEARED_KEY);
+    await ledger.setState(BREAKER_CLEARED_AT_KEY, String(observation.at));
   }
-  const clearedAt = Number(ledger.getState(BREAKER_CLEARED_AT_KEY) ?? Number.NEGATIVE_INFINITY);
+  const clearedAt = Number((await ledger.getState(BREAKER_CLEARED_AT_KEY)) ?? Number.NEGATIVE_INFINITY);
   if (observation.at - clearedAt > REFERENCE_MAX_AGE_SECONDS) {
     const yesterdays: Record<string, number> = {};
     for (const token of config.tokens) {
@@ -221,11 +222,11 @@ async function observeChecked(
   }
   const problems = circuitBreakerProblems(config, observation, references);
   // This observation is the next one's reference, also when it trips: a steward who clears the pause accepts it.
-  ledger.setState(LAST_OBSERVATION_KEY, JSON.stringify({ at: observation.at, prices }));
+  await ledger.setState(LAST_OBSERVATION_KEY, JSON.stringify({ at: observation.at, prices }));
   if (problems.length) {
     const reason = `circuit breaker: ${problems.join('; ')}`;
-    ledger.setState('paused', reason);
-    deps.audit.append('circuit-breaker', { reason, problems, prices, references }, at);
+    await ledger.setState('paused', reason);
+    await deps.audit.append('circuit-breaker', { reason, problems, prices, references }, at);
     say(`PAUSED: ${reason}`);
     throw new MarketDataError(
       `circuit breaker tripped at block ${observation.blockNumber}: the agent is paused`,
@@ -238,9 +239,9 @@ async function observeChecked(
   return { observation, closes };
 }
 
-function cadenceAllows(deps: CycleDeps, at: number): boolean {
-  const last = deps.ledger.all().at(-1);
-  const lastShadow = Number(deps.ledger.getState('lastShadowCycle') ?? 0);
+async function cadenceAllows(deps: CycleDeps, at: number): Promise<boolean> {
+  const last = (await deps.ledger.all()).at(-1);
+  const lastShadow = Number((await deps.ledger.getState('lastShadowCycle')) ?? 0);
   const lastAt = Math.max(last?.cycleAt ?? 0, lastShadow);
   return at - lastAt >= deps.config.governance.proposalCadenceDays * 86_400 - 3600;
 }
@@ -263,7 +264,7 @@ async function decideAndPropose(deps: CycleDeps, at: number, say: (line: string)
     ({ observation, closes } = await observeChecked(deps, at, say, lookbackDays));
   } catch (error) {
     if (!(error instanceof MarketDataError)) throw error;
-    audit.append('cycle-stopped', { reason: error.message }, at);
+    await audit.append('cycle-stopped', { reason: error.message }, at);
     say(`market data refused, no proposal: ${error.shortMessage}`);
     return;
   }
@@ -282,9 +283,9 @@ async function decideAndPropose(deps: CycleDeps, at: number, say: (line: string)
     plan: decision.plan,
   };
   if (!decision.tx) {
-    audit.append('decision', { ...base, outcome: 'no-trades' }, at);
+    await audit.append('decision', { ...base, outcome: 'no-trades' }, at);
     say(`on target (or trades below the minimum): nothing to propose`);
-    if (config.mode === 'shadow') deps.ledger.setState('lastShadowCycle', String(at));
+    if (config.mode === 'shadow') await deps.ledger.setState('lastShadowCycle', String(at));
     return;
   }
   // The exact voted calls, run from the Safe now: what voters will read as the simulation, and a batch that
@@ -294,17 +295,14 @@ async function decideAndPropose(deps: CycleDeps, at: number, say: (line: string)
     simulation = await simulateBatch(executorContext(deps, { inputs }), decision.tx);
   } catch (error) {
     if (!(error instanceof TreasuryError)) throw error;
-    audit.append('decision', { ...base, outcome: 'not-proposed', reason: error.message }, at);
+    await audit.append('decision', { ...base, outcome: 'not-proposed', reason: error.message }, at);
     say(`the voted batch would fail now, not proposed: ${error.shortMessage}`);
-    if (config.mode === 'shadow') deps.ledger.setState('lastShadowCycle', String(at));
+    if (config.mode === 'shadow') await deps.ledger.setState('lastShadowCycle', String(at));
     return;
   }
 
   const tokenNames = Object.fromEntries(config.tokens.map((t) => [t.symbol, t.name ?? t.symbol]));
-  const earlier = deps.ledger
-    .all()
-    .slice(-3)
-    .map((r) => (r.record as ProposalRecord).propose.title);
+  const earlier = (await deps.ledger.all()).slice(-3).map((r) => (r.record as ProposalRecord).propose.title);
   const facts = draftFacts(decision, observation, tokenNames, earlier);
   const draft = await deps.writer.write(facts);
   const decisionRecordId = audit.nextId();
@@ -330,7 +328,7 @@ async function decideAndPropose(deps: CycleDeps, at: number, say: (line: string)
     timing: { delay: config.governance.votingDelaySeconds, period: config.governance.votingPeriodSeconds },
   };
   const skip = draft.draft.recommendation === 'skip';
-  audit.append(
+  await audit.append(
     'decision',
     {
       ...base,
@@ -353,7 +351,7 @@ async function decideAndPropose(deps: CycleDeps, at: number, say: (line: string)
   if (draft.fallbackReason)
     say(`the model's draft was not used (${draft.fallbackReason}); deterministic rationale instead`);
   if (config.mode === 'shadow') {
-    deps.ledger.setState('lastShadowCycle', String(at));
+    await deps.ledger.setState('lastShadowCycle', String(at));
     say(`shadow mode: drafted "${propose.title}" (safeTxHash ${short(decision.tx.safeTxHash)}), not posted`);
     return;
   }
@@ -364,7 +362,7 @@ async function decideAndPropose(deps: CycleDeps, at: number, say: (line: string)
   deps.crashPoint?.('after-decision-record');
   const record: ProposalRecord = { inputs, propose, decisionRecordId, writer: draft.writer };
   const key = `p-${at}-${decision.tx.safeTxHash.slice(2, 10)}`;
-  const row = deps.ledger.insertPlanned({
+  const row = await deps.ledger.insertPlanned({
     key,
     cycleAt: at,
     record,
@@ -379,7 +377,7 @@ async function decideAndPropose(deps: CycleDeps, at: number, say: (line: string)
 /** planned → posted: the transition is stored first; then the message is sent (or found already sent). */
 async function post(deps: CycleDeps, row: ProposalRow, at: number, say: (line: string) => void) {
   const record = row.record as ProposalRecord;
-  const posted = deps.ledger.transition(row.key, 'planned', 'posted', {}, at);
+  const posted = await deps.ledger.transition(row.key, 'planned', 'posted', {}, at);
   deps.crashPoint?.('after-posted-transition');
   await sendProposal(deps, posted, at, say, record);
 }
@@ -414,13 +412,13 @@ async function sendProposal(
     // step later compares the hub's copy with exactly what was signed.
     const prepared =
       (row.envelope as PreparedMessage | null) ?? (await deps.governance.prepareProposal(record.propose));
-    if (!row.envelope) deps.ledger.annotate(row.key, { envelope: prepared }, at);
+    if (!row.envelope) await deps.ledger.annotate(row.key, { envelope: prepared }, at);
     const receipt = await deps.governance.send(prepared);
     proposalId = receipt.id;
     deps.crashPoint?.('after-proposal-sent');
   }
-  deps.ledger.annotate(row.key, { proposalId }, at);
-  deps.audit.append(
+  await deps.ledger.annotate(row.key, { proposalId }, at);
+  await deps.audit.append(
     'proposal-posted',
     {
       ledgerKey: row.key,
@@ -453,14 +451,14 @@ async function advance(deps: CycleDeps, row: ProposalRow, at: number, say: (line
 async function watch(deps: CycleDeps, row: ProposalRow, at: number, say: (line: string) => void) {
   const scores = await deps.governance.getScores(row.proposalId!);
   if (!scores) {
-    const next = deps.ledger.transition(
+    const next = await deps.ledger.transition(
       row.key,
       'posted',
       'expired',
       { reason: 'the proposal is gone from the hub (cancelled)' },
       at,
     );
-    deps.audit.append(
+    await deps.audit.append(
       'vote-result',
       { ledgerKey: row.key, proposalId: row.proposalId, outcome: 'expired', reason: next.reason },
       at,
@@ -473,8 +471,8 @@ async function watch(deps: CycleDeps, row: ProposalRow, at: number, say: (line: 
   const checked = await verifyVote(deps, row, at);
   if (!checked.ok) {
     const reason = `the hub's account of the vote does not hold: ${checked.problems[0]}`;
-    deps.ledger.transition(row.key, 'posted', 'failed', { reason }, at);
-    deps.audit.append(
+    await deps.ledger.transition(row.key, 'posted', 'failed', { reason }, at);
+    await deps.audit.append(
       'vote-refused',
       {
         ledgerKey: row.key,
@@ -505,14 +503,14 @@ async function watch(deps: CycleDeps, row: ProposalRow, at: number, say: (line: 
     reason = `For ${tokens(forVotes)} beat Against ${tokens(against)}, with ${tokens(total)} voted (quorum ${tokens(quorum)})`;
   }
   const votes = checked.votes.map((v) => ({ voter: v.voter, choice: v.choice, vp: v.vp }));
-  deps.ledger.transition(row.key, 'posted', outcome, { reason }, at);
-  deps.audit.append(
+  await deps.ledger.transition(row.key, 'posted', outcome, { reason }, at);
+  await deps.audit.append(
     'vote-result',
     { ledgerKey: row.key, proposalId: row.proposalId, outcome, reason, tally, votes },
     at,
   );
   say(`vote closed on ${short(row.proposalId!)}: ${outcome} (${reason})`);
-  if (outcome === 'passed') await execute(deps, deps.ledger.get(row.key)!, at, say);
+  if (outcome === 'passed') await execute(deps, (await deps.ledger.get(row.key))!, at, say);
 }
 
 /**
@@ -633,7 +631,7 @@ async function checkBeforeExecution(deps: CycleDeps, row: ProposalRow, at: numbe
   }
   // 3. The voted window.
   if (BigInt(record.inputs.deadline) < BigInt(at)) {
-    const waited = deps.ledger.getState(`waiting:${row.key}`);
+    const waited = await deps.ledger.getState(`waiting:${row.key}`);
     const last = waited ? ` (last refusal: ${waited})` : '';
     throw new Expire(`the voted validity window ended at ${utcTime(Number(record.inputs.deadline))}${last}`);
   }
@@ -667,9 +665,9 @@ async function execute(deps: CycleDeps, row: ProposalRow, at: number, say: (line
   // Executed already (a co-signer ran the confirmed transaction from the Safe Transaction Service)?
   const found = await executedOnChain(deps, record);
   if (found) {
-    deps.ledger.transition(row.key, 'passed', 'executing', {}, at);
+    await deps.ledger.transition(row.key, 'passed', 'executing', {}, at);
     say(`${short(row.safeTxHash)} was already executed on chain in ${short(found.transactionHash)}`);
-    await finishFromChain(deps, deps.ledger.get(row.key)!, found, at, say);
+    await finishFromChain(deps, (await deps.ledger.get(row.key))!, found, at, say);
     return;
   }
   let decision: Decision;
@@ -678,14 +676,14 @@ async function execute(deps: CycleDeps, row: ProposalRow, at: number, say: (line
   } catch (error) {
     if (error instanceof MarketDataError || error instanceof Wait) {
       say(`execution of ${short(row.proposalId!)} waits: ${error.shortMessage}`);
-      deps.ledger.setState(`waiting:${row.key}`, error.shortMessage);
-      deps.audit.append('execution-waiting', { ledgerKey: row.key, reason: error.message }, at);
+      await deps.ledger.setState(`waiting:${row.key}`, error.shortMessage);
+      await deps.audit.append('execution-waiting', { ledgerKey: row.key, reason: error.message }, at);
       return;
     }
     if (!(error instanceof TreasuryError)) throw error;
     const to = error instanceof Expire ? 'expired' : 'failed';
-    deps.ledger.transition(row.key, 'passed', to, { reason: error.shortMessage }, at);
-    deps.audit.append(
+    await deps.ledger.transition(row.key, 'passed', to, { reason: error.shortMessage }, at);
+    await deps.audit.append(
       'execution-refused',
       { ledgerKey: row.key, proposalId: row.proposalId, outcome: to, reason: error.shortMessage },
       at,
@@ -702,9 +700,9 @@ async function execute(deps: CycleDeps, row: ProposalRow, at: number, say: (line
       return;
     }
   }
-  deps.ledger.transition(row.key, 'passed', 'executing', {}, at);
+  await deps.ledger.transition(row.key, 'passed', 'executing', {}, at);
   deps.crashPoint?.('after-executing-transition');
-  await executeNow(deps, deps.ledger.get(row.key)!, decision, record, at, say);
+  await executeNow(deps, (await deps.ledger.get(row.key))!, decision, record, at, say);
 }
 
 /**
@@ -777,19 +775,23 @@ async function executeNow(
     if (error instanceof ConfirmationTimeoutError) throw error;
     // A price-policy refusal is found before anything is sent: the voted batch can no longer run (expired).
     const to = error instanceof PolicyRefusedError ? 'expired' : 'failed';
-    deps.ledger.transition(row.key, 'executing', to, { reason: error.shortMessage }, at);
-    deps.audit.append('execution-failed', { ledgerKey: row.key, outcome: to, reason: error.message }, at);
+    await deps.ledger.transition(row.key, 'executing', to, { reason: error.shortMessage }, at);
+    await deps.audit.append(
+      'execution-failed',
+      { ledgerKey: row.key, outcome: to, reason: error.message },
+      at,
+    );
     say(`execution ${to}: ${error.shortMessage}`);
     return;
   }
   deps.crashPoint?.('after-execution-sent');
-  finishExecution(deps, row, decision, result, at, say);
+  await finishExecution(deps, row, decision, result, at, say);
 }
 
 type ExecutionFacts = Pick<RebalanceExecution, 'transactionHash' | 'safeTxHash' | 'policySwaps'> &
   Partial<Pick<RebalanceExecution, 'balanceChanges' | 'gasUsed' | 'nonce'>>;
 
-function finishExecution(
+async function finishExecution(
   deps: CycleDeps,
   row: ProposalRow,
   decision: Decision,
@@ -798,8 +800,14 @@ function finishExecution(
   say: (line: string) => void,
 ) {
   const divergences = result.balanceChanges ? compareWithPlan(decision, result.balanceChanges) : [];
-  deps.ledger.transition(row.key, 'executing', 'executed', { executionTxHash: result.transactionHash }, at);
-  deps.audit.append(
+  await deps.ledger.transition(
+    row.key,
+    'executing',
+    'executed',
+    { executionTxHash: result.transactionHash },
+    at,
+  );
+  await deps.audit.append(
     'executed',
     {
       ledgerKey: row.key,
@@ -826,8 +834,8 @@ function finishExecution(
   say(`executed ${short(row.safeTxHash)} in transaction ${short(result.transactionHash)}${moved}`);
   if (divergences.length) {
     const reason = `balances diverged from the plan after ${result.transactionHash}: ${divergences.join('; ')}`;
-    deps.ledger.setState('paused', reason);
-    deps.audit.append('paused', { reason }, at);
+    await deps.ledger.setState('paused', reason);
+    await deps.audit.append('paused', { reason }, at);
     say(`PAUSED: ${reason}`);
   }
 }
@@ -887,7 +895,7 @@ async function finishFromChain(
   const record = row.record as ProposalRecord;
   const decision = decide(record.inputs);
   const receipt = await deps.client.getTransactionReceipt({ hash: found.transactionHash });
-  finishExecution(
+  await finishExecution(
     deps,
     row,
     decision,
@@ -921,7 +929,7 @@ async function refuseForeignProposals(deps: CycleDeps, at: number, say: (line: s
   const list = await deps.governance.listProposals(deps.config.governance.space, { first: 20, state: 'all' });
   const agent = getAddress(deps.governance.address);
   for (const p of list) {
-    if (getAddress(p.author) === agent || deps.ledger.getState(`refused:${p.id}`)) continue;
+    if (getAddress(p.author) === agent || (await deps.ledger.getState(`refused:${p.id}`))) continue;
     let plugin: ReturnType<typeof parseTreasuryPlugin>;
     try {
       plugin = parseTreasuryPlugin(p.plugins);
@@ -929,8 +937,8 @@ async function refuseForeignProposals(deps: CycleDeps, at: number, say: (line: s
       continue;
     }
     const reason = `posted by another author (${p.author}): the agent executes only its own proposals`;
-    deps.ledger.setState(`refused:${p.id}`, reason);
-    deps.audit.append(
+    await deps.ledger.setState(`refused:${p.id}`, reason);
+    await deps.audit.append(
       'execution-refused',
       { proposalId: p.id, safeTxHash: plugin.safeTxHash, outcome: 'refused', reason },
       at,

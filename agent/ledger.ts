@@ -4,7 +4,9 @@ import Database from 'libsql';
 import { TreasuryError } from './errors.ts';
 
 /**
- * The durable ledger (SQLite, WAL): one row per proposal with the state machine of DESIGN.md
+ * The durable ledger, a port with two adapters that pass one conformance suite (test/ledger.conformance.test.ts):
+ * SQLite (`SqliteLedger`, WAL, embedded: the default) and PostgreSQL (`PostgresLedger` in postgresLedger.ts, for
+ * several runners sharing one database). One row per proposal with the state machine of DESIGN.md
  *   planned → posted → (rejected | expired | passed) → executing → executed | failed
  * Each transition is committed before its side effect is attempted and carries an idempotency key: repeating
  * a transition that already happened is a no-op, so a process killed at any point resumes without posting
@@ -103,15 +105,155 @@ export type TransitionPatch = Partial<
   Pick<ProposalRow, 'proposalId' | 'envelope' | 'executionTxHash' | 'reason' | 'auditRecordId'>
 >;
 
-export class Ledger {
+export type PlannedInput = {
+  key: string;
+  cycleAt: number;
+  record: unknown;
+  safeTxHash: string;
+  safeNonce: string;
+  now: number;
+};
+
+export type TransitionRecord = { from: string | null; to: string; at: number; detail: string | null };
+export type MirroredAuditRecord = { seq: number; id: string; hash: string; prevHash: string; json: string };
+
+/** The ledger port: what the cycle, the watchdog, the market history, the audit log and the console use. */
+export interface Ledger {
+  /** Which adapter: `sqlite` or `postgresql`. */
+  readonly kind: 'sqlite' | 'postgresql';
+  /** Records a new planned proposal; a second insert with the same key is a no-op (returns the existing row). */
+  insertPlanned(input: PlannedInput): Promise<ProposalRow>;
+  get(key: string): Promise<ProposalRow | undefined>;
+  byProposalId(proposalId: string): Promise<ProposalRow | undefined>;
+  /** Proposals not yet in a terminal state, oldest first: what a resumed agent must carry on with. */
+  open(): Promise<ProposalRow[]>;
+  all(): Promise<ProposalRow[]>;
+  /**
+   * Moves a proposal from `from` to `to` atomically, storing `patch`. Idempotent: if this exact transition
+   * (same idempotency key `key:from->to`) was already made, nothing changes and the current row is returned.
+   * Any other state mismatch is an error (the caller's view is stale).
+   */
+  transition(
+    key: string,
+    from: ProposalState,
+    to: ProposalState,
+    patch: TransitionPatch,
+    now: number,
+    detail?: string,
+  ): Promise<ProposalRow>;
+  /** Stores fields without changing state (e.g. the signed envelope before it is sent). */
+  annotate(key: string, patch: TransitionPatch, now: number): Promise<ProposalRow>;
+  transitions(key: string): Promise<TransitionRecord[]>;
+  getState(name: string): Promise<string | undefined>;
+  setState(name: string, value: string): Promise<void>;
+  clearState(name: string): Promise<void>;
+  /** The stored daily closes of a feed for days fromDay…toDay (inclusive), by day. */
+  feedCloses(feed: string, fromDay: number, toDay: number): Promise<FeedClose[]>;
+  /** Stores daily closes (days that are over, so their close cannot change), in one transaction. */
+  storeFeedCloses(rows: readonly FeedClose[]): Promise<void>;
+  /** Mirrors one audit record (the JSONL file is the primary copy; both must agree); a repeat is a no-op. */
+  mirrorAudit(
+    record: { seq: number; id: string; hash: string; prevHash: string },
+    json: string,
+  ): Promise<void>;
+  auditRecords(): Promise<MirroredAuditRecord[]>;
+  /**
+   * Runs `body` as the DAO's only runner: `{ ran: false }` at once while another body holds the DAO (SQLite: in
+   * this process; PostgreSQL: in any process sharing the database, released when its holder dies).
+   */
+  exclusive<T>(body: () => Promise<T>): Promise<{ ran: true; value: T } | { ran: false }>;
+  close(): Promise<void>;
+}
+
+/** Checks a transition against the state machine (shared by the adapters). */
+export function checkTransition(
+  key: string,
+  current: ProposalState,
+  from: ProposalState,
+  to: ProposalState,
+): void {
+  if (current !== from) {
+    throw new LedgerError(`proposal ${key} is ${current}, not ${from}: cannot move it to ${to}`);
+  }
+  if (!ALLOWED[from].includes(to))
+    throw new LedgerError(`illegal transition ${from} → ${to} for proposal ${key}`);
+}
+
+/** Where a DAO's ledger is: a SQLite file, or a PostgreSQL database (URL) and the schema that holds this DAO. */
+export type LedgerLocation =
+  | { kind: 'sqlite'; path: string }
+  | { kind: 'postgresql'; url: string; schema: string; password?: string };
+
+/**
+ * Where the config puts the DAO's ledger: PostgreSQL when state.ledgerUrl is set (schema state.ledgerSchema, by
+ * default dao_<chain id>_<Safe address>), else the SQLite file state.ledgerPath.
+ */
+export function ledgerLocationOf(
+  config: {
+    chain: { id: number };
+    safe: { address?: string };
+    state: { ledgerPath: string; ledgerUrl?: string; ledgerSchema?: string };
+  },
+  password?: string,
+): LedgerLocation {
+  const { state } = config;
+  if (!state.ledgerUrl) return { kind: 'sqlite', path: state.ledgerPath };
+  const schema =
+    state.ledgerSchema ??
+    (config.safe.address
+      ? `dao_${config.chain.id}_${config.safe.address.slice(2).toLowerCase()}`
+      : undefined);
+  if (!schema) {
+    throw new LedgerError('state.ledgerSchema is needed with state.ledgerUrl when safe.address is not set', {
+      hint: 'name the schema that holds this DAO (e.g. ledgerSchema: dao_mydao)',
+    });
+  }
+  return { kind: 'postgresql', url: state.ledgerUrl, schema, ...(password ? { password } : {}) };
+}
+
+/** The ledger's location for people: the file, or the database without credentials and the schema. */
+export function describeLedgerLocation(location: LedgerLocation): string {
+  if (location.kind === 'sqlite') return location.path;
+  let url = 'PostgreSQL';
+  try {
+    const parsed = new URL(location.url);
+    parsed.username = '';
+    parsed.password = '';
+    url = parsed.toString();
+  } catch {}
+  return `${url} (schema ${location.schema})`;
+}
+
+/**
+ * Opens the ledger at `location`. PostgreSQL is loaded only when used; `pools` lets many DAOs share one
+ * connection pool per database (the fleet passes one; the pools are its to close).
+ */
+export async function openLedger(
+  location: LedgerLocation,
+  options: { readOnly?: boolean; pools?: import('./postgresLedger.ts').PostgresPools } = {},
+): Promise<Ledger> {
+  if (location.kind === 'sqlite')
+    return options.readOnly ? SqliteLedger.openReadOnly(location.path) : SqliteLedger.open(location.path);
+  const { PostgresLedger } = await import('./postgresLedger.ts');
+  return PostgresLedger.open(location, options);
+}
+
+/** The SQLite adapter (libsql, WAL, synchronous = FULL); its calls are synchronous underneath. */
+export class SqliteLedger implements Ledger {
+  readonly kind = 'sqlite' as const;
   private readonly db: Database.Database;
 
   private constructor(db: Database.Database) {
     this.db = db;
   }
 
+  private row(key: string): ProposalRow | undefined {
+    const row = this.db.prepare('SELECT * FROM proposals WHERE key = ?').get(key) as Row | undefined;
+    return row ? toProposal(row) : undefined;
+  }
+
   /** Opens (or creates) the ledger; `:memory:` for tests. */
-  static open(path: string): Ledger {
+  static open(path: string): SqliteLedger {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     let db: Database.Database;
     try {
@@ -125,6 +267,9 @@ export class Ledger {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
     db.pragma('busy_timeout = 5000');
+    // A ledger is small (a few proposals a month): 512 KiB of page cache, not SQLite's 2 MiB, since one process may
+    // hold a hundred DAOs' ledgers open.
+    db.pragma('cache_size = -512');
     db.exec(`
       CREATE TABLE IF NOT EXISTS proposals (
         key TEXT PRIMARY KEY,
@@ -167,14 +312,14 @@ export class Ledger {
         PRIMARY KEY (feed, day)
       ) WITHOUT ROWID;
     `);
-    return new Ledger(db);
+    return new SqliteLedger(db);
   }
 
   /**
    * Opens an existing ledger to read only (`query_only`: any write is refused by SQLite): the console and
    * auditors read it while the agent may be writing (WAL).
    */
-  static openReadOnly(path: string): Ledger {
+  static openReadOnly(path: string): SqliteLedger {
     if (!existsSync(path)) throw new LedgerError(`no ledger at ${path}`, { hint: 'check state.ledgerPath' });
     let db: Database.Database;
     try {
@@ -187,24 +332,28 @@ export class Ledger {
     }
     db.pragma('query_only = ON');
     db.pragma('busy_timeout = 5000');
-    return new Ledger(db);
+    return new SqliteLedger(db);
   }
 
-  close(): void {
+  async close(): Promise<void> {
     if (this.db.open) this.db.close();
   }
 
-  /** Records a new planned proposal; a second insert with the same key is a no-op (returns the existing row). */
-  insertPlanned(input: {
-    key: string;
-    cycleAt: number;
-    record: unknown;
-    safeTxHash: string;
-    safeNonce: string;
-    now: number;
-  }): ProposalRow {
+  private exclusiveHeld = false;
+
+  async exclusive<T>(body: () => Promise<T>): Promise<{ ran: true; value: T } | { ran: false }> {
+    if (this.exclusiveHeld) return { ran: false };
+    this.exclusiveHeld = true;
+    try {
+      return { ran: true, value: await body() };
+    } finally {
+      this.exclusiveHeld = false;
+    }
+  }
+
+  async insertPlanned(input: PlannedInput): Promise<ProposalRow> {
     const insert = this.db.transaction(() => {
-      const existing = this.get(input.key);
+      const existing = this.row(input.key);
       if (existing) return existing;
       this.db
         .prepare(
@@ -225,25 +374,23 @@ export class Ledger {
           `INSERT INTO transitions (proposal_key, from_state, to_state, at, idempotency_key) VALUES (?, NULL, 'planned', ?, ?)`,
         )
         .run(input.key, input.now, `${input.key}:planned`);
-      return this.get(input.key)!;
+      return this.row(input.key)!;
     });
     return insert();
   }
 
-  get(key: string): ProposalRow | undefined {
-    const row = this.db.prepare('SELECT * FROM proposals WHERE key = ?').get(key) as Row | undefined;
-    return row ? toProposal(row) : undefined;
+  async get(key: string): Promise<ProposalRow | undefined> {
+    return this.row(key);
   }
 
-  byProposalId(proposalId: string): ProposalRow | undefined {
+  async byProposalId(proposalId: string): Promise<ProposalRow | undefined> {
     const row = this.db.prepare('SELECT * FROM proposals WHERE proposal_id = ?').get(proposalId) as
       | Row
       | undefined;
     return row ? toProposal(row) : undefined;
   }
 
-  /** Proposals not yet in a terminal state, oldest first: what a resumed agent must carry on with. */
-  open(): ProposalRow[] {
+  async open(): Promise<ProposalRow[]> {
     const placeholders = TERMINAL_STATES.map(() => '?').join(',');
     const rows = this.db
       .prepare(`SELECT * FROM proposals WHERE state NOT IN (${placeholders}) ORDER BY cycle_at, created_at`)
@@ -251,52 +398,42 @@ export class Ledger {
     return rows.map(toProposal);
   }
 
-  all(): ProposalRow[] {
+  async all(): Promise<ProposalRow[]> {
     return (this.db.prepare('SELECT * FROM proposals ORDER BY cycle_at, created_at').all() as Row[]).map(
       toProposal,
     );
   }
 
-  /**
-   * Moves a proposal from `from` to `to` atomically, storing `patch`. Idempotent: if this exact transition
-   * (same idempotency key) was already made, nothing changes and the current row is returned. Any other
-   * state mismatch is an error (the caller's view is stale).
-   */
-  transition(
+  async transition(
     key: string,
     from: ProposalState,
     to: ProposalState,
     patch: TransitionPatch,
     now: number,
     detail?: string,
-  ): ProposalRow {
+  ): Promise<ProposalRow> {
     const idempotencyKey = `${key}:${from}->${to}`;
     const apply = this.db.transaction(() => {
       const done = this.db.prepare('SELECT 1 FROM transitions WHERE idempotency_key = ?').get(idempotencyKey);
-      const current = this.get(key);
+      const current = this.row(key);
       if (!current) throw new LedgerError(`no proposal ${key} in the ledger`);
       if (done) return current;
-      if (current.state !== from) {
-        throw new LedgerError(`proposal ${key} is ${current.state}, not ${from}: cannot move it to ${to}`);
-      }
-      if (!ALLOWED[from].includes(to))
-        throw new LedgerError(`illegal transition ${from} → ${to} for proposal ${key}`);
+      checkTransition(key, current.state, from, to);
       this.update(key, { ...patch, state: to }, now);
       this.db
         .prepare(
           'INSERT INTO transitions (proposal_key, from_state, to_state, at, idempotency_key, detail) VALUES (?, ?, ?, ?, ?, ?)',
         )
         .run(key, from, to, now, idempotencyKey, detail ?? null);
-      return this.get(key)!;
+      return this.row(key)!;
     });
     return apply();
   }
 
-  /** Stores fields without changing state (e.g. the signed envelope before it is sent). */
-  annotate(key: string, patch: TransitionPatch, now: number): ProposalRow {
-    if (!this.get(key)) throw new LedgerError(`no proposal ${key} in the ledger`);
+  async annotate(key: string, patch: TransitionPatch, now: number): Promise<ProposalRow> {
+    if (!this.row(key)) throw new LedgerError(`no proposal ${key} in the ledger`);
     this.update(key, patch, now);
-    return this.get(key)!;
+    return this.row(key)!;
   }
 
   private update(key: string, patch: TransitionPatch & { state?: ProposalState }, now: number): void {
@@ -311,7 +448,7 @@ export class Ledger {
     this.db.prepare(sql).run(...columns.map(([, v]) => v), key);
   }
 
-  transitions(key: string): { from: string | null; to: string; at: number; detail: string | null }[] {
+  async transitions(key: string): Promise<TransitionRecord[]> {
     return (
       this.db
         .prepare(
@@ -321,23 +458,22 @@ export class Ledger {
     ).map((r) => ({ from: r.from_state, to: r.to_state, at: r.at, detail: r.detail }));
   }
 
-  getState(name: string): string | undefined {
+  async getState(name: string): Promise<string | undefined> {
     return (this.db.prepare('SELECT v FROM agent_state WHERE k = ?').get(name) as { v: string } | undefined)
       ?.v;
   }
 
-  setState(name: string, value: string): void {
+  async setState(name: string, value: string): Promise<void> {
     this.db
       .prepare('INSERT INTO agent_state (k, v) VALUES (?, ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v')
       .run(name, value);
   }
 
-  clearState(name: string): void {
+  async clearState(name: string): Promise<void> {
     this.db.prepare('DELETE FROM agent_state WHERE k = ?').run(name);
   }
 
-  /** The stored daily closes of a feed for days fromDay…toDay (inclusive), by day. */
-  feedCloses(feed: string, fromDay: number, toDay: number): FeedClose[] {
+  async feedCloses(feed: string, fromDay: number, toDay: number): Promise<FeedClose[]> {
     return (
       this.db
         .prepare(
@@ -359,8 +495,7 @@ export class Ledger {
     }));
   }
 
-  /** Stores daily closes (days that are over, so their close cannot change), in one transaction. */
-  storeFeedCloses(rows: readonly FeedClose[]): void {
+  async storeFeedCloses(rows: readonly FeedClose[]): Promise<void> {
     if (rows.length === 0) return;
     const insert = this.db.prepare(
       `INSERT INTO feed_daily_closes (feed, day, answer, updated_at, round_id) VALUES (?, ?, ?, ?, ?)
@@ -373,14 +508,16 @@ export class Ledger {
     })();
   }
 
-  /** Mirrors one audit record (the JSONL file is the primary copy; both must agree). */
-  mirrorAudit(record: { seq: number; id: string; hash: string; prevHash: string }, json: string): void {
+  async mirrorAudit(
+    record: { seq: number; id: string; hash: string; prevHash: string },
+    json: string,
+  ): Promise<void> {
     this.db
       .prepare('INSERT OR IGNORE INTO audit_records (seq, id, hash, prev_hash, json) VALUES (?, ?, ?, ?, ?)')
       .run(record.seq, record.id, record.hash, record.prevHash, json);
   }
 
-  auditRecords(): { seq: number; id: string; hash: string; prevHash: string; json: string }[] {
+  async auditRecords(): Promise<MirroredAuditRecord[]> {
     return (
       this.db.prepare('SELECT seq, id, hash, prev_hash, json FROM audit_records ORDER BY seq').all() as {
         seq: number;

@@ -117,6 +117,12 @@ export function chainMarketHistory(options: {
   ledger: Ledger;
   /** Calls per eth_call (default 500). */
   batchSize?: number;
+  /**
+   * Shares reads between the DAOs of one process on the same chain (SharedClients.once): DAOs asking for the
+   * same feeds' same days, from the same stored rounds, read the chain once. Closes of days that are over never
+   * change, so the answer holds at any later block.
+   */
+  readOnce?: <T>(key: string, read: () => Promise<T>) => Promise<T>;
 }): MarketHistory {
   const source = 'AggregatorV3 rounds (the last round of each UTC day)';
   return {
@@ -130,8 +136,9 @@ export function chainMarketHistory(options: {
       }
       const feeds = [...new Set(request.tokens.map((t) => t.feed.toLowerCase() as Address))];
       const stored = new Map<string, Map<number, FeedClose>>();
-      const queries = feeds.map((feed) => {
-        const rows = options.ledger.feedCloses(feed, fromDay, toDay);
+      const queries: { feed: Address; days: number[]; known: FeedRound[] }[] = [];
+      for (const feed of feeds) {
+        const rows = await options.ledger.feedCloses(feed, fromDay, toDay);
         stored.set(feed, new Map(rows.map((r) => [r.day, r])));
         const days: number[] = [];
         for (let day = fromDay; day <= toDay; day++) if (!stored.get(feed)!.has(day)) days.push(day);
@@ -140,18 +147,23 @@ export function chainMarketHistory(options: {
           answer: r.answer,
           updatedAt: r.updatedAt,
         }));
-        return { feed, days, known };
-      });
+        queries.push({ feed, days, known });
+      }
       const reasons = new Map<string, Map<number, string>>();
       const todo = queries.filter((q) => q.days.length > 0);
       if (todo.length > 0) {
-        const found = await findDailyRounds(
-          multicallRoundSource(options.client, {
-            blockNumber: request.blockNumber,
-            batchSize: options.batchSize,
-          }),
-          todo,
+        const read = () =>
+          findDailyRounds(
+            multicallRoundSource(options.client, {
+              blockNumber: request.blockNumber,
+              batchSize: options.batchSize,
+            }),
+            todo,
+          );
+        const key = JSON.stringify(
+          todo.map((q) => [q.feed, q.days, q.known.map((r) => r.roundId.toString())]),
         );
+        const found = options.readOnce ? await options.readOnce(`daily closes ${key}`, read) : await read();
         const rows: FeedClose[] = [];
         for (const result of found) {
           const byDay = stored.get(result.feed)!;
@@ -162,7 +174,7 @@ export function chainMarketHistory(options: {
           }
           reasons.set(result.feed, new Map(result.missing.map((m) => [m.day, m.reason])));
         }
-        options.ledger.storeFeedCloses(rows);
+        await options.ledger.storeFeedCloses(rows);
       }
       // Each day's round is an observation of the day it was posted on; gaps are bridged ≤ MAX_STALE_DAYS.
       const series: Record<string, { days: number[]; closes: number[] }> = {};

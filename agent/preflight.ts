@@ -68,7 +68,7 @@ export async function runPreflight(options: PreflightOptions): Promise<Preflight
   const checks: PreflightCheck[] = [];
   let secrets: AgentSecrets;
   try {
-    secrets = readSecrets(options.env);
+    secrets = readSecrets(options.env, config.keys);
   } catch (error) {
     checks.push(fail('keys', reason(error), 'fix the variable named; its value is not shown'));
     secrets = { coSignerKeys: [] };
@@ -96,19 +96,20 @@ export function formatCheck(check: PreflightCheck): string {
 }
 
 function agentKeyCheck(config: TreasuryAgentConfig, secrets: AgentSecrets): PreflightCheck {
+  const name = config.keys.agentKeyEnv;
   if (!secrets.agentKey) {
     return fail(
       'agent key',
-      'TREASURY_AGENT_KEY is not set',
-      "export the agent's private key as TREASURY_AGENT_KEY (never in the config)",
+      `${name} is not set`,
+      `export the agent's private key as ${name} (never in the config)`,
     );
   }
   const address = privateKeyToAccount(secrets.agentKey).address;
   return address === config.safe.agent
-    ? ok('agent key', `TREASURY_AGENT_KEY is safe.agent ${config.safe.agent}`)
+    ? ok('agent key', `${name} is safe.agent ${config.safe.agent}`)
     : fail(
         'agent key',
-        `TREASURY_AGENT_KEY belongs to ${address}, not to safe.agent ${config.safe.agent}`,
+        `${name} belongs to ${address}, not to safe.agent ${config.safe.agent}`,
         "export the agent's key, or fix safe.agent",
       );
 }

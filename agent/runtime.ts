@@ -14,9 +14,10 @@ import { CRASH_POINTS, type CrashPoint, type CycleDeps } from './cycle.ts';
 import { deterministicWriter } from './draft/deterministicWriter.ts';
 import type { RationaleWriter } from './draft/types.ts';
 import { ChainError, ConfigError } from './errors.ts';
-import { Ledger } from './ledger.ts';
+import { ledgerLocationOf, openLedger } from './ledger.ts';
 import { chainMarketHistory, fileMarketHistory } from './marketHistory.ts';
 import { readSecrets } from './secrets.ts';
+import type { SharedClients } from './sharedClients.ts';
 
 /**
  * The composition root: the one place that reads the environment and builds clients, ports and stores from
@@ -38,9 +39,14 @@ export type RuntimeOptions = {
   transactionService?: TransactionService;
   /** protocol-kit contract addresses for chains without a safe-deployments entry (the devnet). */
   contractNetworks?: CycleDeps['contracts']['contractNetworks'];
+  /**
+   * What the DAOs of one process share (public clients, clocks, PostgreSQL pools, reads done once); the caller
+   * closes it. Default: this runtime's own.
+   */
+  shared?: SharedClients;
 };
 
-export type Runtime = CycleDeps & { close: () => void };
+export type Runtime = CycleDeps & { close: () => Promise<void> };
 
 function canonicalMultiSendCallOnly(chainId: number): Address | undefined {
   const require = createRequire(import.meta.url);
@@ -57,16 +63,17 @@ function canonicalMultiSendCallOnly(chainId: number): Address | undefined {
 
 export async function buildRuntime(options: RuntimeOptions): Promise<Runtime> {
   const { config } = options;
-  const secrets = readSecrets(options.env);
+  const secrets = readSecrets(options.env, config.keys);
+  const agentKeyEnv = config.keys.agentKeyEnv;
   if (!secrets.agentKey) {
-    throw new ConfigError('TREASURY_AGENT_KEY is not set', {
+    throw new ConfigError(`${agentKeyEnv} is not set`, {
       hint: 'export the agent key in the environment (never in the config file)',
     });
   }
   const agent = privateKeyToAccount(secrets.agentKey);
   if (agent.address !== config.safe.agent) {
     throw new ConfigError(
-      `TREASURY_AGENT_KEY belongs to ${agent.address}, but safe.agent is ${config.safe.agent}`,
+      `${agentKeyEnv} belongs to ${agent.address}, but safe.agent is ${config.safe.agent}`,
     );
   }
   if (!config.router || !config.safe.address) {
@@ -74,15 +81,21 @@ export async function buildRuntime(options: RuntimeOptions): Promise<Runtime> {
       hint: 'on the devnet, use the config written by the local stack',
     });
   }
-  const client = makePublicClient(config.chain.id, config.chain.rpcUrl);
-  const factory = await client
-    .readContract({ address: config.router, abi: uniswapV2RouterAbi, functionName: 'factory' })
-    .catch((error: unknown) => {
-      throw new ChainError(`cannot read the router's factory at ${config.router}`, {
-        cause: error,
-        hint: 'is the RPC up and the router right?',
-      });
+  const shared = options.shared;
+  const client = shared
+    ? shared.publicClient(config.chain.id, config.chain.rpcUrl)
+    : makePublicClient(config.chain.id, config.chain.rpcUrl);
+  const router = config.router;
+  const readOnce = <T>(key: string, read: () => Promise<T>) =>
+    shared ? shared.once(`${config.chain.id} ${config.chain.rpcUrl} ${key}`, read) : read();
+  const factory = await readOnce(`factory ${router}`, () =>
+    client.readContract({ address: router, abi: uniswapV2RouterAbi, functionName: 'factory' }),
+  ).catch((error: unknown) => {
+    throw new ChainError(`cannot read the router's factory at ${config.router}`, {
+      cause: error,
+      hint: 'is the RPC up and the router right?',
     });
+  });
   const multiSendCallOnly =
     config.safe.contracts?.multiSendCallOnly ?? canonicalMultiSendCallOnly(config.chain.id);
   if (!multiSendCallOnly) {
@@ -96,9 +109,11 @@ export async function buildRuntime(options: RuntimeOptions): Promise<Runtime> {
       hint: 'deploy contracts/solidity/PolicySwapper.sol on the chain (the devnet deploys it) and set its address',
     });
   }
-  const swapperCode = await client.getCode({ address: swapper }).catch((error: unknown) => {
-    throw new ChainError('cannot read execution.policySwapper from the RPC', { cause: error });
-  });
+  const swapperCode = await readOnce(`code ${swapper}`, () => client.getCode({ address: swapper })).catch(
+    (error: unknown) => {
+      throw new ChainError('cannot read execution.policySwapper from the RPC', { cause: error });
+    },
+  );
   if (!swapperCode || swapperCode === '0x') {
     throw new ConfigError(`execution.policySwapper ${swapper} has no code on chain ${config.chain.id}`, {
       hint: 'deploy contracts/solidity/PolicySwapper.sol there, or fix the address',
@@ -114,12 +129,24 @@ export async function buildRuntime(options: RuntimeOptions): Promise<Runtime> {
           apiKey: secrets.safeApiKey,
         })
       : undefined);
-  const clock = options.clock ?? (config.chain.id === 31337 ? chainClock(config.chain.rpcUrl) : systemClock);
-  const ledger = Ledger.open(config.state.ledgerPath);
-  const audit = AuditLog.open(config.state.auditLogPath, ledger);
+  const clock =
+    options.clock ??
+    (config.chain.id === 31337
+      ? (shared?.chainClock(config.chain.rpcUrl) ?? chainClock(config.chain.rpcUrl))
+      : systemClock);
+  const ledger = await openLedger(ledgerLocationOf(config, secrets.ledgerPassword), { pools: shared?.pools });
+  let audit: AuditLog;
+  try {
+    audit = await AuditLog.open(config.state.auditLogPath, ledger);
+  } catch (error) {
+    await ledger.close();
+    throw error;
+  }
   const marketHistory = options.pricesPath
-    ? fileMarketHistory(await loadPriceHistory(options.pricesPath))
-    : chainMarketHistory({ client, ledger });
+    ? fileMarketHistory(
+        await (shared?.priceHistory(options.pricesPath) ?? loadPriceHistory(options.pricesPath)),
+      )
+    : chainMarketHistory({ client, ledger, readOnce: shared ? readOnce : undefined });
   const governance = createSnapshotClient({
     hubUrl: config.governance.hubUrl,
     account: agent,

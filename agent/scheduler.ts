@@ -8,10 +8,12 @@ import { ConfigError } from './errors.ts';
  */
 export function startSchedule(options: {
   cron: string;
-  cycle: () => Promise<void>;
+  /** Called with the tick's scheduled time (the same in every process on this schedule). */
+  cycle: (tick: Date) => Promise<void>;
   signal: AbortSignal;
   onSkip?: (reason: string) => void;
   onError?: (error: unknown) => void;
+  name?: string;
 }): { done: Promise<void>; nextRun: () => Date | null } {
   if (!cron.validate(options.cron)) {
     throw new ConfigError(`"${options.cron}" is not a valid cron expression`, {
@@ -21,15 +23,15 @@ export function startSchedule(options: {
   let running: Promise<void> | undefined;
   const task = cron.schedule(
     options.cron,
-    async () => {
-      running = options.cycle().catch((error: unknown) => options.onError?.(error));
+    async (context) => {
+      running = options.cycle(context.date).catch((error: unknown) => options.onError?.(error));
       await running;
       running = undefined;
     },
     {
       timezone: 'UTC',
       noOverlap: true,
-      name: 'treasury-cycle',
+      name: options.name ?? 'treasury-cycle',
       // node-cron prints its own warnings with console.warn, past the CLI's redactor and logger: its overlap and
       // missed-tick warnings come here as events instead, and its errors go to onError.
       logger: {

@@ -10,6 +10,8 @@ import { ConfigError } from './errors.ts';
  * - OPENAI_API_KEY / ANTHROPIC_API_KEY: LLM providers, when configured.
  * - TREASURY_SAFE_API_KEY: Safe Transaction Service key (required by Safe's hosted service, api.safe.global).
  * - TREASURY_SNAPSHOT_API_KEY: Snapshot API key, sent to the hub as `x-api-key` (raises its rate limit).
+ * - PGPASSWORD: the PostgreSQL ledger's password (state.ledgerUrl).
+ * A config's `keys` names other variables for each (many DAOs in one process each name their own).
  */
 export type AgentSecrets = {
   agentKey?: Hex;
@@ -18,6 +20,7 @@ export type AgentSecrets = {
   anthropicApiKey?: string;
   safeApiKey?: string;
   snapshotApiKey?: string;
+  ledgerPassword?: string;
   /** Credentials inside configured URLs (see `urlCredentials`): redacted too, never used from here. */
   urlCredentials?: string[];
 };
@@ -34,21 +37,42 @@ function privateKey(name: string, value: string): Hex {
   return trimmed as Hex;
 }
 
-export function readSecrets(env: Readonly<Record<string, string | undefined>>): AgentSecrets {
-  const agent = env.TREASURY_AGENT_KEY;
-  const coSigners = env.TREASURY_COSIGNER_KEYS;
+/** Which environment variables hold the keys (a config's `keys`; these are the defaults). */
+export type KeyNames = {
+  agentKeyEnv: string;
+  coSignerKeysEnv: string;
+  safeApiKeyEnv: string;
+  snapshotApiKeyEnv: string;
+  ledgerPasswordEnv: string;
+};
+
+export const DEFAULT_KEY_NAMES: KeyNames = {
+  agentKeyEnv: 'TREASURY_AGENT_KEY',
+  coSignerKeysEnv: 'TREASURY_COSIGNER_KEYS',
+  safeApiKeyEnv: 'TREASURY_SAFE_API_KEY',
+  snapshotApiKeyEnv: 'TREASURY_SNAPSHOT_API_KEY',
+  ledgerPasswordEnv: 'PGPASSWORD',
+};
+
+export function readSecrets(
+  env: Readonly<Record<string, string | undefined>>,
+  names: KeyNames = DEFAULT_KEY_NAMES,
+): AgentSecrets {
+  const agent = env[names.agentKeyEnv];
+  const coSigners = env[names.coSignerKeysEnv];
   return {
-    agentKey: agent ? privateKey('TREASURY_AGENT_KEY', agent) : undefined,
+    agentKey: agent ? privateKey(names.agentKeyEnv, agent) : undefined,
     coSignerKeys: coSigners
       ? coSigners
           .split(',')
           .filter((k) => k.trim())
-          .map((k, i) => privateKey(`TREASURY_COSIGNER_KEYS[${i}]`, k))
+          .map((k, i) => privateKey(`${names.coSignerKeysEnv}[${i}]`, k))
       : [],
     openaiApiKey: env.OPENAI_API_KEY || undefined,
     anthropicApiKey: env.ANTHROPIC_API_KEY || undefined,
-    safeApiKey: env.TREASURY_SAFE_API_KEY?.trim() || undefined,
-    snapshotApiKey: env.TREASURY_SNAPSHOT_API_KEY?.trim() || undefined,
+    safeApiKey: env[names.safeApiKeyEnv]?.trim() || undefined,
+    snapshotApiKey: env[names.snapshotApiKeyEnv]?.trim() || undefined,
+    ledgerPassword: env[names.ledgerPasswordEnv] || undefined,
   };
 }
 
@@ -61,6 +85,7 @@ export function secretValues(secrets: AgentSecrets): string[] {
     secrets.anthropicApiKey,
     secrets.safeApiKey,
     secrets.snapshotApiKey,
+    secrets.ledgerPassword,
     ...(secrets.urlCredentials ?? []),
   ].filter((v): v is string => typeof v === 'string');
 }
@@ -69,15 +94,19 @@ export function secretValues(secrets: AgentSecrets): string[] {
  * The secret values of the environment, as written, even those `readSecrets` refuses (a mistyped key is still a
  * key): what the CLI redacts from everything it prints.
  */
-export function environmentSecretValues(env: Readonly<Record<string, string | undefined>>): string[] {
+export function environmentSecretValues(
+  env: Readonly<Record<string, string | undefined>>,
+  names: KeyNames = DEFAULT_KEY_NAMES,
+): string[] {
   const values = [
-    env.TREASURY_AGENT_KEY,
+    env[names.agentKeyEnv],
     env.OPENAI_API_KEY,
     env.ANTHROPIC_API_KEY,
-    env.TREASURY_SAFE_API_KEY,
-    env.TREASURY_SNAPSHOT_API_KEY,
+    env[names.safeApiKeyEnv],
+    env[names.snapshotApiKeyEnv],
+    env[names.ledgerPasswordEnv],
   ];
-  const coSigners = env.TREASURY_COSIGNER_KEYS;
+  const coSigners = env[names.coSignerKeysEnv];
   if (coSigners) values.push(coSigners, ...coSigners.split(','));
   return values.filter((v): v is string => typeof v === 'string').map((v) => v.trim());
 }
@@ -120,6 +149,7 @@ export function configSecrets(config: TreasuryAgentConfig): string[] {
     config.governance.hubUrl,
     config.llm.baseUrl,
     config.execution.transactionServiceUrl,
+    config.state.ledgerUrl,
   ].flatMap(urlCredentials);
 }
 

@@ -37,10 +37,10 @@ const sameSet = (a: readonly string[], b: readonly string[]) =>
   a.length === b.length && a.every((x) => b.some((y) => getAddress(y) === getAddress(x)));
 
 /** Who can move the funds, against the config (owners, threshold, modules, guard) and the first reading. */
-function configurationFindings(
+async function configurationFindings(
   deps: WatchdogDeps,
   reading: Awaited<ReturnType<typeof readSafeConfiguration>>,
-): string[] {
+): Promise<string[]> {
   const { config, ledger } = deps;
   const findings: string[] = [];
   if (!sameSet(reading.owners, config.safe.owners))
@@ -59,8 +59,9 @@ function configurationFindings(
     findings.push(
       `the Safe's guard is ${reading.guard}; the config expects ${guard === ZERO ? 'none' : guard}`,
     );
-  const expectedHandler = config.safe.contracts?.fallbackHandler ?? ledger.getState(FALLBACK_BASELINE_KEY);
-  if (!expectedHandler) ledger.setState(FALLBACK_BASELINE_KEY, reading.fallbackHandler);
+  const expectedHandler =
+    config.safe.contracts?.fallbackHandler ?? (await ledger.getState(FALLBACK_BASELINE_KEY));
+  if (!expectedHandler) await ledger.setState(FALLBACK_BASELINE_KEY, reading.fallbackHandler);
   else if (getAddress(reading.fallbackHandler) !== getAddress(expectedHandler))
     findings.push(
       `the Safe's fallback handler changed from ${expectedHandler} to ${reading.fallbackHandler}`,
@@ -69,10 +70,12 @@ function configurationFindings(
 }
 
 /** Transactions the agent can explain: its executions, and any that ran one of its decisions through PolicySwapper. */
-function explainedTransactions(deps: WatchdogDeps): { hashes: Set<string>; decisions: Set<string> } {
+async function explainedTransactions(
+  deps: WatchdogDeps,
+): Promise<{ hashes: Set<string>; decisions: Set<string> }> {
   const hashes = new Set<string>();
   const decisions = new Set<string>();
-  for (const row of deps.ledger.all()) {
+  for (const row of await deps.ledger.all()) {
     if (row.executionTxHash) hashes.add(row.executionTxHash.toLowerCase());
     const inputs = (row.record as { inputs?: Parameters<typeof decide>[0] }).inputs;
     if (inputs && ['passed', 'executing', 'executed'].includes(row.state)) {
@@ -92,7 +95,7 @@ async function outflowFindings(
   monthKey: string,
 ): Promise<string[]> {
   const { config, client, ledger } = deps;
-  const explained = explainedTransactions(deps);
+  const explained = await explainedTransactions(deps);
   const decisionTxs = new Map<string, boolean>();
   const ranOurDecision = async (hash: string) => {
     if (!decisionTxs.has(hash)) {
@@ -124,7 +127,7 @@ async function outflowFindings(
       continue;
     }
     const key = `watchdogSpent:${allowance.token}:${allowance.to}:${monthKey}`;
-    const before = spent.get(key) ?? BigInt(ledger.getState(key) ?? '0');
+    const before = spent.get(key) ?? BigInt((await ledger.getState(key)) ?? '0');
     const after = before + out.amount;
     spent.set(key, after);
     const cap =
@@ -136,7 +139,7 @@ async function outflowFindings(
       );
     }
   }
-  for (const [key, value] of spent) ledger.setState(key, value.toString());
+  for (const [key, value] of spent) await ledger.setState(key, value.toString());
   return findings;
 }
 
@@ -145,34 +148,35 @@ export async function runWatchdog(deps: WatchdogDeps, at: number): Promise<Watch
   const { config, client, ledger } = deps;
   const safe = config.safe.address!;
   const latest = await client.getBlockNumber();
-  const stored = ledger.getState(NEXT_BLOCK_KEY);
+  const stored = await ledger.getState(NEXT_BLOCK_KEY);
   // The first look sets the baseline: outflows are checked from here on.
   const fromBlock = stored ? BigInt(stored) : latest + 1n;
   const reading = await readSafeConfiguration(client, { safe, blockNumber: latest });
-  const configFindings = configurationFindings(deps, reading);
+  const configFindings = await configurationFindings(deps, reading);
   const tokens = config.tokens.map((t) => ({ symbol: t.symbol, address: t.address!, decimals: t.decimals }));
   const outflows =
     fromBlock <= latest ? await readOutflows(client, { safe, tokens, fromBlock, toBlock: latest }) : [];
   const month = new Date(at * 1000).toISOString().slice(0, 7);
   const flowFindings = await outflowFindings(deps, outflows, month);
-  ledger.setState(NEXT_BLOCK_KEY, (latest + 1n).toString());
+  await ledger.setState(NEXT_BLOCK_KEY, (latest + 1n).toString());
 
   // A configuration finding is reported once until it changes; every unexplained outflow is new by nature.
   const configSignature = JSON.stringify(configFindings);
-  const newConfig = configFindings.length > 0 && ledger.getState(CONFIG_FINDINGS_KEY) !== configSignature;
-  if (configFindings.length === 0) ledger.clearState(CONFIG_FINDINGS_KEY);
-  else ledger.setState(CONFIG_FINDINGS_KEY, configSignature);
+  const newConfig =
+    configFindings.length > 0 && (await ledger.getState(CONFIG_FINDINGS_KEY)) !== configSignature;
+  if (configFindings.length === 0) await ledger.clearState(CONFIG_FINDINGS_KEY);
+  else await ledger.setState(CONFIG_FINDINGS_KEY, configSignature);
   const fresh = [...(newConfig ? configFindings : []), ...flowFindings];
   const findings = [...configFindings, ...flowFindings];
   // The Safe must stay as the config describes it: while it differs the agent stays paused (alerted once);
   // a steward updates the config or undoes the change, then resumes.
-  if (configFindings.length > 0 && !ledger.getState('paused'))
-    ledger.setState('paused', `watchdog: ${configFindings[0]} (update the config or undo the change)`);
+  if (configFindings.length > 0 && !(await ledger.getState('paused')))
+    await ledger.setState('paused', `watchdog: ${configFindings[0]} (update the config or undo the change)`);
   if (fresh.length === 0) return { findings, fromBlock, toBlock: latest, alerted: false };
 
   const reason = `watchdog: ${fresh[0]}${fresh.length > 1 ? ` (and ${fresh.length - 1} more)` : ''}`;
-  deps.audit.append('watchdog', { safe, fromBlock, toBlock: latest, findings: fresh, reading }, at);
-  if (!ledger.getState('paused')) ledger.setState('paused', reason);
+  await deps.audit.append('watchdog', { safe, fromBlock, toBlock: latest, findings: fresh, reading }, at);
+  if (!(await ledger.getState('paused'))) await ledger.setState('paused', reason);
   deps.log?.(`ALERT ${reason}`);
   for (const finding of fresh.slice(1)) deps.log?.(`  also: ${finding}`);
   const url = config.watchdog.webhookUrl;
@@ -182,7 +186,7 @@ export async function runWatchdog(deps: WatchdogDeps, at: number): Promise<Watch
       await (deps.notify ?? postJson)(url, payload);
     } catch (error) {
       deps.log?.(`the alert could not be POSTed to ${redactUrl(url)}: ${(error as Error).message}`);
-      deps.audit.append(
+      await deps.audit.append(
         'watchdog-alert-failed',
         { url: redactUrl(url), reason: (error as Error).message },
         at,

@@ -1,4 +1,6 @@
+import { readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { isScalar, LineCounter, parseDocument, visit } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../agent/errors.ts';
@@ -220,4 +222,12 @@ export async function loadConfig(path: string): Promise<TreasuryAgentConfig> {
     );
   }
   return parseConfig(text, path);
+}
+
+/** Every config in a folder (YAML or JSON), sorted by name; other files are ignored. */
+export function configFilesIn(dir: string): string[] {
+  return readdirSync(dir)
+    .filter((f) => /\.(ya?ml|json)$/i.test(f))
+    .sort()
+    .map((f) => join(dir, f));
 }

@@ -272,12 +272,40 @@ export const ObserveConfigSchema = z.strictObject({
     ),
 });
 
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const envName = (fallback: string) =>
+  z.string().regex(ENV_NAME, 'an environment variable name (letters, digits, _)').default(fallback);
+
 export const StateConfigSchema = z.strictObject({
   ledgerPath: z
     .string()
     .min(1)
     .default('out/ledger.db')
-    .describe('SQLite ledger (WAL): one row per proposal with its state machine.'),
+    .describe(
+      'SQLite ledger (WAL): one row per proposal with its state machine; unused when ledgerUrl is set.',
+    ),
+  ledgerUrl: z
+    .string()
+    .url()
+    .refine((url) => /^postgres(ql)?:\/\//.test(url), 'a postgres:// or postgresql:// URL')
+    .refine((url) => {
+      try {
+        return new URL(url).password === '';
+      } catch {
+        return true;
+      }
+    }, 'no password in the URL: put it in the environment variable keys.ledgerPasswordEnv names (PGPASSWORD)')
+    .optional()
+    .describe(
+      'A PostgreSQL ledger instead of SQLite (`postgres://user@host:5432/db`): several `treasury run` processes share it. The password comes from the environment (keys.ledgerPasswordEnv), not the URL.',
+    ),
+  ledgerSchema: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'lower-case letters, digits and _, at most 63 characters')
+    .optional()
+    .describe(
+      "The PostgreSQL schema holding this DAO's ledger (default: dao_<chain id>_<Safe address>); each DAO sharing one database has its own.",
+    ),
   auditLogPath: z
     .string()
     .min(1)
@@ -341,6 +369,28 @@ export const WatchdogConfigSchema = z.strictObject({
     .describe('Alerts are POSTed here as JSON; the URL may hold a token: it is never printed.'),
 });
 
+/**
+ * The environment variables holding this DAO's keys (never the keys themselves): DAOs run by one process each
+ * name their own, e.g. TREASURY_AGENT_KEY_DAO1.
+ */
+export const KeysConfigSchema = z.strictObject({
+  agentKeyEnv: envName('TREASURY_AGENT_KEY').describe(
+    "The environment variable holding the agent's private key.",
+  ),
+  coSignerKeysEnv: envName('TREASURY_COSIGNER_KEYS').describe(
+    "The environment variable holding the co-signers' keys, comma-separated (devnet, execution.coSigning: local-keys).",
+  ),
+  safeApiKeyEnv: envName('TREASURY_SAFE_API_KEY').describe(
+    'The environment variable holding the Safe Transaction Service API key.',
+  ),
+  snapshotApiKeyEnv: envName('TREASURY_SNAPSHOT_API_KEY').describe(
+    'The environment variable holding the Snapshot API key.',
+  ),
+  ledgerPasswordEnv: envName('PGPASSWORD').describe(
+    "The environment variable holding the PostgreSQL ledger's password (state.ledgerUrl).",
+  ),
+});
+
 export const TreasuryAgentConfigSchema = z
   .strictObject({
     chain: ChainConfigSchema.describe('The chain the Safe lives on and how to reach it.'),
@@ -375,6 +425,9 @@ export const TreasuryAgentConfigSchema = z
     ),
     state: StateConfigSchema.prefault({}).describe(
       'Where the ledger and the audit log are kept, and published.',
+    ),
+    keys: KeysConfigSchema.prefault({}).describe(
+      "Which environment variables hold this DAO's keys (never the keys themselves).",
     ),
     execution: ExecutionConfigSchema.prefault({}).describe(
       "How a passed proposal executes: co-signing, PolicySwapper, the swaps' deadline.",

@@ -111,11 +111,15 @@ export function consoleApp(options: ConsoleOptions): Hono {
     });
   });
 
-  app.get('/', (c) => {
-    const rows: IndexRow[] = options.daos.map((dao) => {
-      if (dao.mode === 'broken') return { broken: dao };
-      const data = read(dao);
-      return {
+  app.get('/', async (c) => {
+    const rows: IndexRow[] = [];
+    for (const dao of options.daos) {
+      if (dao.mode === 'broken') {
+        rows.push({ broken: dao });
+        continue;
+      }
+      const data = await read(dao);
+      rows.push({
         dao,
         records: data.records.length,
         chainOk: verifyAuditChain(data.records).ok,
@@ -123,15 +127,15 @@ export function consoleApp(options: ConsoleOptions): Hono {
         proposals: data.model.proposals,
         ...(data.model.pause?.source === 'ledger' ? { paused: data.model.pause.reason } : {}),
         pauseInLog: data.model.pause?.source === 'audit log',
-      };
-    });
+      });
+    }
     return c.html(<IndexPage rows={rows} />);
   });
 
-  app.get('/dao/:dao', (c) => {
+  app.get('/dao/:dao', async (c) => {
     const dao = findDao(c.req.param('dao'));
     if (!dao) return notFound(c, 'No such DAO.');
-    const data = read(dao);
+    const data = await read(dao);
     const notes = [data.logError, data.ledgerError].filter((n): n is string => !!n);
     return c.html(<DaoPage {...header(dao)} model={data.model} notes={notes} />);
   });
@@ -139,7 +143,7 @@ export function consoleApp(options: ConsoleOptions): Hono {
   app.get('/dao/:dao/proposals/:key', async (c) => {
     const dao = findDao(c.req.param('dao'));
     if (!dao) return notFound(c, 'No such DAO.');
-    const data = read(dao);
+    const data = await read(dao);
     const proposal = data.model.proposals.find((p) => p.key === c.req.param('key'));
     if (!proposal) return notFound(c, `No proposal ${c.req.param('key')} in this DAO.`);
     const tokens = decisionData(proposal.decision).inputs?.tokens ?? [];
@@ -174,7 +178,7 @@ export function consoleApp(options: ConsoleOptions): Hono {
   app.get('/dao/:dao/audit', async (c) => {
     const dao = findDao(c.req.param('dao'));
     if (!dao) return notFound(c, 'No such DAO.');
-    const data = read(dao);
+    const data = await read(dao);
     let verification: AuditVerification | undefined;
     let unreachable: string[] = [];
     if (!data.logError) {
@@ -216,10 +220,10 @@ export function consoleApp(options: ConsoleOptions): Hono {
     );
   });
 
-  app.get('/dao/:dao/audit/:record', (c) => {
+  app.get('/dao/:dao/audit/:record', async (c) => {
     const dao = findDao(c.req.param('dao'));
     if (!dao) return notFound(c, 'No such DAO.');
-    const record = read(dao).records.find((r) => r.id === c.req.param('record'));
+    const record = (await read(dao)).records.find((r) => r.id === c.req.param('record'));
     if (!record) return notFound(c, `No record ${c.req.param('record')} in this audit log.`);
     const json = JSON.stringify(JSON.parse(canonicalJson(record.data)), null, 2);
     return c.html(<RecordPage {...header(dao)} record={record} json={json} />);
@@ -228,7 +232,7 @@ export function consoleApp(options: ConsoleOptions): Hono {
   app.get('/dao/:dao/backtest', async (c) => {
     const dao = findDao(c.req.param('dao'));
     if (!dao) return notFound(c, 'No such DAO.');
-    const data = read(dao);
+    const data = await read(dao);
     const cacheKey = `${dao.id}:${dao.mode === 'live' ? 'config' : (data.records.at(-1)?.hash ?? 'empty')}`;
     let run = backtests.get(cacheKey);
     if (!run) {

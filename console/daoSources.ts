@@ -1,9 +1,9 @@
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { basename, extname, join, resolve } from 'node:path';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { basename, extname, resolve } from 'node:path';
 import { type AuditRecord, parseAuditLog } from '../agent/auditLog.ts';
 import { describeError, redactUrlsIn } from '../agent/errors.ts';
-import { Ledger } from '../agent/ledger.ts';
-import { loadConfig } from '../config/loadConfig.ts';
+import { describeLedgerLocation, type Ledger, ledgerLocationOf, openLedger } from '../agent/ledger.ts';
+import { configFilesIn, loadConfig } from '../config/loadConfig.ts';
 import type { TreasuryAgentConfig } from '../config/schema.ts';
 import { type DaoModel, daoModel } from './daoView.ts';
 
@@ -43,13 +43,7 @@ function slug(path: string, taken: Set<string>): string {
   return id;
 }
 
-/** Every config in a folder (YAML or JSON), sorted by name; other files are ignored. */
-export function configFilesIn(dir: string): string[] {
-  return readdirSync(dir)
-    .filter((f) => /\.(ya?ml|json)$/i.test(f))
-    .sort()
-    .map((f) => join(dir, f));
-}
+export { configFilesIn };
 
 /** Loads what `--config`, `--configs` and `--audit-log` name; a config that fails to load is kept as broken. */
 export async function loadDaos(options: {
@@ -108,7 +102,7 @@ export function createDaoReader() {
     parsed.set(path, { mtimeMs: stat.mtimeMs, size: stat.size, records });
     return records;
   };
-  return (dao: LiveDao | OfflineDao): DaoData => {
+  return async (dao: LiveDao | OfflineDao): Promise<DaoData> => {
     const path = auditLogPathOf(dao);
     let records: AuditRecord[] = [];
     let logError: string | undefined;
@@ -122,30 +116,33 @@ export function createDaoReader() {
       }
     }
     if (dao.mode === 'offline') return { records, logError, model: daoModel(records) };
-    const ledgerPath = dao.config.state.ledgerPath;
-    if (!existsSync(ledgerPath)) {
+    // No password is read here (the console reads no key): a PostgreSQL ledger is opened as libpq would (.pgpass).
+    const location = ledgerLocationOf(dao.config);
+    if (location.kind === 'sqlite' && !existsSync(location.path)) {
       return {
         records,
         logError,
-        ledgerError: `no ledger at ${ledgerPath} yet (the agent has not run)`,
+        ledgerError: `no ledger at ${describeLedgerLocation(location)} yet (the agent has not run)`,
         model: daoModel(records),
       };
     }
     let ledger: Ledger | undefined;
     try {
-      ledger = Ledger.openReadOnly(ledgerPath);
-      const open = ledger;
+      ledger = await openLedger(location, { readOnly: true });
+      const rows = await ledger.all();
+      const transitions = new Map<string, Awaited<ReturnType<Ledger['transitions']>>>();
+      for (const row of rows) transitions.set(row.key, await ledger.transitions(row.key));
       const model = daoModel(records, {
-        rows: open.all(),
-        paused: open.getState('paused'),
-        transitions: (key) => open.transitions(key),
+        rows,
+        paused: await ledger.getState('paused'),
+        transitions: (key) => transitions.get(key) ?? [],
       });
-      const mirror = open.auditRecords().map((r) => ({ seq: r.seq, hash: r.hash }));
+      const mirror = (await ledger.auditRecords()).map((r) => ({ seq: r.seq, hash: r.hash }));
       return { records, logError, mirror, model };
     } catch (error) {
       return { records, logError, ledgerError: safeText(error), model: daoModel(records) };
     } finally {
-      ledger?.close();
+      await ledger?.close();
     }
   };
 }

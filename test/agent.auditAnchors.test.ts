@@ -52,14 +52,14 @@ beforeAll(async () => {
   s = await startCycleStack();
   // Two proposals: the first executes, the second is drafted on top of it (its plugin anchors a longer log).
   await runCycle(s.runtime);
-  const [row] = s.runtime.ledger.all();
+  const [row] = await s.runtime.ledger.all();
   await s.advance(60);
   await s.vote(0, row!.proposalId!, 1);
   await s.vote(1, row!.proposalId!, 1);
   const g = s.runtime.config.governance;
   await s.advance(g.votingPeriodSeconds + g.executionDelaySeconds + 120);
   await runCycle(s.runtime);
-  expect(s.runtime.ledger.get(row!.key)!.state).toBe('executed');
+  expect((await s.runtime.ledger.get(row!.key))!.state).toBe('executed');
   await s.advance(7 * 86_400);
   // arbitrage brings the pools the execution moved back to the feeds' prices
   await applyMarketDay(
@@ -69,7 +69,7 @@ beforeAll(async () => {
     ),
   );
   const next = await runCycle(s.runtime);
-  expect(s.runtime.ledger.all(), next.events.join('\n')).toHaveLength(2);
+  expect(await s.runtime.ledger.all(), next.events.join('\n')).toHaveLength(2);
   configPath = join(s.dir, 'config.json');
   writeFileSync(configPath, JSON.stringify(s.runtime.config, null, 1));
   original = readFileSync(s.runtime.config.state.auditLogPath, 'utf8');

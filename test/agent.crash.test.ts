@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readSafeState } from '../agent/../contracts/treasuryReads.ts';
 import { parseAuditLog, verifyAuditChain } from '../agent/auditLog.ts';
 import { CRASH_POINTS, type CrashPoint } from '../agent/cycle.ts';
-import { Ledger } from '../agent/ledger.ts';
+import { SqliteLedger } from '../agent/ledger.ts';
 import { findSafeExecution } from '../contracts/executionLogs.ts';
 import { type CycleStack, startCycleStack } from './support/localStack.ts';
 import { untilReady } from './support/processes.ts';
@@ -40,7 +40,7 @@ function once(
 
 beforeAll(async () => {
   s = await startCycleStack();
-  s.runtime.close(); // the processes under test own the ledger
+  await s.runtime.close(); // the processes under test own the ledger
   configPath = join(s.dir, 'agent.json');
   writeFileSync(configPath, JSON.stringify(s.stack.config, null, 2));
 });
@@ -78,16 +78,16 @@ describe('crash safety: the agent killed at every step resumes without posting o
     const proposals = await s.runtime.governance.listProposals(space, { state: 'all' });
     expect(proposals).toHaveLength(1); // posted exactly once
     const ledgerPath = s.stack.config.state.ledgerPath;
-    const readLedger = () => {
-      const ledger = Ledger.open(ledgerPath);
+    const readLedger = async () => {
+      const ledger = SqliteLedger.open(ledgerPath);
       try {
-        return ledger.all();
+        return await ledger.all();
       } finally {
-        ledger.close();
+        await ledger.close();
       }
     };
-    expect(readLedger()).toHaveLength(1);
-    expect(readLedger()[0]!.proposalId).toBe(proposals[0]!.id);
+    expect(await readLedger()).toHaveLength(1);
+    expect((await readLedger())[0]!.proposalId).toBe(proposals[0]!.id);
 
     // Executing: killed after the executing transition (nothing sent), then after the transaction was mined.
     await s.advance(60);
@@ -96,7 +96,7 @@ describe('crash safety: the agent killed at every step resumes without posting o
     const g = s.stack.config.governance;
     await s.advance(g.votingPeriodSeconds + g.executionDelaySeconds + 120);
     await crash('after-executing-transition');
-    expect(readLedger()[0]!.state).toBe('executing');
+    expect((await readLedger())[0]!.state).toBe('executing');
     await crash('after-execution-sent');
     const safe = s.stack.config.safe.address!;
     expect((await readSafeState(s.runtime.client, { safe })).nonce).toBe(1n);
@@ -105,7 +105,7 @@ describe('crash safety: the agent killed at every step resumes without posting o
     await ok(); // and once more: nothing new happens
 
     expect(killedAt).toEqual([...CRASH_POINTS]);
-    const [row] = readLedger();
+    const [row] = await readLedger();
     expect(row!.state).toBe('executed');
     expect((await readSafeState(s.runtime.client, { safe })).nonce).toBe(1n); // executed exactly once
     expect(
@@ -153,8 +153,8 @@ describe('crash safety: the agent killed at every step resumes without posting o
     expect(messages()).toContainEqual(expect.stringMatching(/: stopped; ledger closed$/));
     expect(out).not.toContain('✖');
     expect(out).not.toContain('"level":50'); // no error line
-    const ledger = Ledger.open(s.stack.config.state.ledgerPath);
-    expect(ledger.all()).toHaveLength(1);
-    ledger.close();
+    const ledger = SqliteLedger.open(s.stack.config.state.ledgerPath);
+    expect(await ledger.all()).toHaveLength(1);
+    await ledger.close();
   }, 300_000);
 });

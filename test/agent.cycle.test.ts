@@ -18,7 +18,7 @@ afterEach(async () => {
 
 async function postedProposal(s: CycleStack) {
   const report = await runCycle(s.runtime);
-  const [row] = s.runtime.ledger.all();
+  const [row] = await s.runtime.ledger.all();
   expect(row?.state, report.events.join('\n')).toBe('posted');
   return row!;
 }
@@ -83,7 +83,7 @@ describe('the agent cycle on anvil and the local hub', () => {
       [2, 2],
     ]);
     const report = await runCycle(s.runtime);
-    const executed = s.runtime.ledger.get(row.key)!;
+    const executed = (await s.runtime.ledger.get(row.key))!;
     expect(executed.state, report.events.join('\n')).toBe('executed');
     expect((await readSafeState(s.runtime.client, { safe })).nonce).toBe(1n);
     const after = await readHoldings(s.runtime.client, { safe, tokens });
@@ -152,8 +152,8 @@ describe('the agent cycle on anvil and the local hub', () => {
       [1, 1],
     ]);
     await runCycle(s.runtime);
-    expect(s.runtime.ledger.get(row.key)!.state).toBe('rejected');
-    expect(s.runtime.ledger.get(row.key)!.reason).toMatch(
+    expect((await s.runtime.ledger.get(row.key))!.state).toBe('rejected');
+    expect((await s.runtime.ledger.get(row.key))!.reason).toMatch(
       /For 2,000,000 GOV did not beat Against 3,000,000 GOV/,
     );
     expect((await readSafeState(s.runtime.client, { safe: s.runtime.config.safe.address! })).nonce).toBe(0n);
@@ -165,7 +165,7 @@ describe('the agent cycle on anvil and the local hub', () => {
     const row = await postedProposal(s);
     await voteAndClose(s, row.proposalId!, [[3, 1]]);
     await runCycle(s.runtime);
-    expect(s.runtime.ledger.get(row.key)!.state).toBe('rejected');
+    expect((await s.runtime.ledger.get(row.key))!.state).toBe('rejected');
     const result = auditKinds(s).find((r) => r.kind === 'vote-result')!;
     expect((result.data as { reason: string }).reason).toBe(
       'short of quorum: 400,000 GOV voted, 1,000,000 GOV needed',
@@ -188,7 +188,7 @@ describe('the agent cycle on anvil and the local hub', () => {
     );
     db.close();
     await runCycle(s.runtime);
-    const after = s.runtime.ledger.get(row.key)!;
+    const after = (await s.runtime.ledger.get(row.key))!;
     expect(after.state).toBe('failed');
     expect(after.reason).toMatch(/edited after posting/);
     expect((await readSafeState(s.runtime.client, { safe: s.runtime.config.safe.address! })).nonce).toBe(0n);
@@ -237,7 +237,7 @@ describe('the agent cycle on anvil and the local hub', () => {
     );
     // The agent's own proposal (no votes) is rejected; nothing was executed.
     expect((await readSafeState(s.runtime.client, { safe: s.runtime.config.safe.address! })).nonce).toBe(0n);
-    expect(s.runtime.ledger.all()).toHaveLength(1);
+    expect(await s.runtime.ledger.all()).toHaveLength(1);
   });
 
   it('shadow mode drafts and logs the decision but posts nothing and executes nothing', async () => {
@@ -245,7 +245,7 @@ describe('the agent cycle on anvil and the local hub', () => {
     current = s;
     const report = await runCycle(s.runtime);
     expect(report.events.join('\n')).toMatch(/shadow mode: drafted/);
-    expect(s.runtime.ledger.all()).toHaveLength(0);
+    expect(await s.runtime.ledger.all()).toHaveLength(0);
     expect(
       await s.runtime.governance.listProposals(s.runtime.config.governance.space, { state: 'all' }),
     ).toHaveLength(0);
@@ -316,7 +316,7 @@ describe('co-signing through a transaction service (production mode)', () => {
     expect(waiting.events.join('\n')).toMatch(
       /waiting for co-signatures on the Safe Transaction Service: 1 of 2/,
     );
-    expect(s.runtime.ledger.get(row.key)!.state).toBe('passed');
+    expect((await s.runtime.ledger.get(row.key))!.state).toBe('passed');
     expect(service.proposed(hash)).toBe(true);
     expect((await readSafeState(s.runtime.client, { safe })).nonce).toBe(0n);
 
@@ -330,7 +330,7 @@ describe('co-signing through a transaction service (production mode)', () => {
     // The steward confirms in their wallet: the agent executes, once.
     service.confirm(hash, steward.address, await steward.sign({ hash }));
     await runCycle(s.runtime);
-    expect(s.runtime.ledger.get(row.key)!.state).toBe('executed');
+    expect((await s.runtime.ledger.get(row.key))!.state).toBe('executed');
     expect((await readSafeState(s.runtime.client, { safe })).nonce).toBe(1n);
     await runCycle(s.runtime);
     expect((await readSafeState(s.runtime.client, { safe })).nonce).toBe(1n);

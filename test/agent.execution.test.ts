@@ -39,7 +39,7 @@ async function start(edit?: Parameters<typeof startCycleStack>[0]) {
 
 async function passedProposal(s: CycleStack): Promise<ProposalRow> {
   const report = await runCycle(s.runtime);
-  const [row] = s.runtime.ledger.all();
+  const [row] = await s.runtime.ledger.all();
   expect(row?.state, report.events.join('\n')).toBe('posted');
   await s.advance(60);
   await s.vote(0, row!.proposalId!, 1);
@@ -108,7 +108,7 @@ describe('voted trades under a price policy, checked on chain', () => {
     // GOV −12% and ETH +8% between the vote and the execution: a fixed minimum out would have reverted.
     await applyMarketDay(s.stack, { ...prices, GOV: prices.GOV! * 0.88, WETH: prices.WETH! * 1.08 });
     const report = await runCycle(s.runtime);
-    const done = s.runtime.ledger.get(row.key)!;
+    const done = (await s.runtime.ledger.get(row.key))!;
     expect(done.state, report.events.join('\n')).toBe('executed');
 
     const executed = audit(s).find((r) => r.kind === 'executed')!.data as {
@@ -144,7 +144,7 @@ describe('voted trades under a price policy, checked on chain', () => {
     const prices = startPrices(s);
     await applyMarketDay(s.stack, { ...prices, GOV: prices.GOV! * 0.7 }); // the floor is −25%
     const report = await runCycle(s.runtime);
-    expect(s.runtime.ledger.get(row.key)!.state).toBe('passed');
+    expect((await s.runtime.ledger.get(row.key))!.state).toBe('passed');
     expect(report.events.join('\n')).toMatch(
       /waits: the price policy refuses the voted batch now: the oracle price is below the floor voters accepted: oracle price [\d.]+ USDC per GOV, floor [\d.]+/,
     );
@@ -156,7 +156,7 @@ describe('voted trades under a price policy, checked on chain', () => {
     const now = Number((await s.runtime.client.getBlock()).timestamp);
     await s.advance(Number(record.inputs.deadline) - now + 60);
     await runCycle(s.runtime);
-    const after = s.runtime.ledger.get(row.key)!;
+    const after = (await s.runtime.ledger.get(row.key))!;
     expect(after.state).toBe('expired');
     expect(after.reason).toMatch(/validity window ended .*last refusal: .*below the floor/);
     expect((await readSafeState(s.runtime.client, { safe: s.runtime.config.safe.address! })).nonce).toBe(0n);
@@ -167,7 +167,7 @@ describe('voted trades under a price policy, checked on chain', () => {
     const row = await passedProposal(s);
     await advanceChainTime(s.runtime.client, 2 * 3600); // no feed update for two hours
     const report = await runCycle(s.runtime);
-    expect(s.runtime.ledger.get(row.key)!.state).toBe('passed');
+    expect((await s.runtime.ledger.get(row.key))!.state).toBe('passed');
     expect(report.events.join('\n')).toMatch(/waits: market data refused/);
     const waiting = audit(s).find((r) => r.kind === 'execution-waiting')!.data as { reason: string };
     expect(waiting.reason).toMatch(/GOV.*(stale|old)/i);
@@ -177,8 +177,8 @@ describe('voted trades under a price policy, checked on chain', () => {
     const now = Number((await s.runtime.client.getBlock()).timestamp);
     await s.advance(Number(record.inputs.deadline) - now + 60);
     await runCycle(s.runtime);
-    expect(s.runtime.ledger.get(row.key)!.state).toBe('expired');
-    expect(s.runtime.ledger.get(row.key)!.reason).toMatch(/validity window ended/);
+    expect((await s.runtime.ledger.get(row.key))!.state).toBe('expired');
+    expect((await s.runtime.ledger.get(row.key))!.reason).toMatch(/validity window ended/);
   });
 
   it('a pool pushed from the oracle (a sandwich) is refused; once arbitraged back, the same voted batch executes', async () => {
@@ -191,14 +191,14 @@ describe('voted trades under a price policy, checked on chain', () => {
     expect((await policyRefusal(s, row)).reason).toBe('insufficient-output');
     await expectChainRefuses(s, row);
     const report = await runCycle(s.runtime);
-    expect(s.runtime.ledger.get(row.key)!.state).toBe('passed');
+    expect((await s.runtime.ledger.get(row.key))!.state).toBe('passed');
     expect(report.events.join('\n')).toMatch(
       /waits: .*the pool returns less than the oracle price allows: swap 1 would return [\d.]+ USDC, at least [\d.]+ USDC required/,
     );
     // Arbitrage brings the pool back to the oracle price; the next cycle executes the voted calls.
     await applyMarketDay(s.stack, prices);
     await runCycle(s.runtime);
-    expect(s.runtime.ledger.get(row.key)!.state).toBe('executed');
+    expect((await s.runtime.ledger.get(row.key))!.state).toBe('executed');
   });
 });
 
@@ -225,7 +225,7 @@ describe('a passed proposal survives unrelated Safe transactions', () => {
     expect((await readSafeState(s.runtime.client, { safe })).nonce).toBe(1n);
 
     const report = await runCycle(s.runtime);
-    const done = s.runtime.ledger.get(row.key)!;
+    const done = (await s.runtime.ledger.get(row.key))!;
     expect(done.state, report.events.join('\n')).toBe('executed');
     expect(report.events.join('\n')).toMatch(/the Safe's nonce had moved: executed as 0x/);
     expect((await readSafeState(s.runtime.client, { safe })).nonce).toBe(2n);
@@ -265,7 +265,7 @@ describe('a passed proposal survives unrelated Safe transactions', () => {
     const hub = await s.runtime.governance.getProposal(row.proposalId!);
     expect(parseTreasuryPlugin(hub!.plugins).safeTxHash).toBe(row.safeTxHash);
     await runCycle(s.runtime);
-    const after = s.runtime.ledger.get(row.key)!;
+    const after = (await s.runtime.ledger.get(row.key))!;
     expect(after.state).toBe('failed');
     expect(after.reason).toMatch(/transaction list differs/);
     expect((await readSafeState(s.runtime.client, { safe: s.runtime.config.safe.address! })).nonce).toBe(0n);

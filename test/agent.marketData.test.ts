@@ -63,24 +63,24 @@ describe('the circuit breaker', () => {
     await applyMarketDay(s.stack, { ...prices, GOV: prices.GOV! * 1.5 });
     const report = await runCycle(s.runtime);
     expect(report.events.join('\n')).toMatch(/PAUSED: circuit breaker: GOV: .* \+50\.0% from the close of/);
-    expect(s.runtime.ledger.all()).toHaveLength(0);
-    expect(s.runtime.ledger.getState('paused')).toMatch(/^circuit breaker/);
+    expect(await s.runtime.ledger.all()).toHaveLength(0);
+    expect(await s.runtime.ledger.getState('paused')).toMatch(/^circuit breaker/);
     const tripped = audit(s).find((r) => r.kind === 'circuit-breaker')!.data as { problems: string[] };
     expect(tripped.problems.join()).toMatch(/GOV/);
     // paused: the next cycle touches nothing
     expect((await runCycle(s.runtime)).events.join('\n')).toMatch(/agent paused: circuit breaker/);
 
     // A steward checks the move and clears it: the spiked prices become the reference, and the agent proposes.
-    expect(clearPause(s.runtime.ledger)).toMatch(/^circuit breaker/);
+    expect(await clearPause(s.runtime.ledger)).toMatch(/^circuit breaker/);
     await runCycle(s.runtime);
-    expect(s.runtime.ledger.all().map((r) => r.state)).toEqual(['posted']);
+    expect((await s.runtime.ledger.all()).map((r) => r.state)).toEqual(['posted']);
   });
 
   it('a spike between the vote and the execution pauses the agent before anything is executed', async () => {
     const s = await startCycleStack();
     current = s;
     await runCycle(s.runtime);
-    const [row] = s.runtime.ledger.all();
+    const [row] = await s.runtime.ledger.all();
     await s.advance(60);
     await s.vote(0, row!.proposalId!, 1);
     await s.vote(1, row!.proposalId!, 1);
@@ -89,8 +89,8 @@ describe('the circuit breaker', () => {
     const prices = startPrices(s);
     await applyMarketDay(s.stack, { ...prices, WBTC: prices.WBTC! * 0.55 });
     await runCycle(s.runtime);
-    expect(s.runtime.ledger.get(row!.key)!.state).toBe('passed');
-    expect(s.runtime.ledger.getState('paused')).toMatch(/circuit breaker: WBTC/);
+    expect((await s.runtime.ledger.get(row!.key))!.state).toBe('passed');
+    expect(await s.runtime.ledger.getState('paused')).toMatch(/circuit breaker: WBTC/);
     expect((await readSafeState(s.runtime.client, { safe: s.runtime.config.safe.address! })).nonce).toBe(0n);
   });
 });
@@ -115,6 +115,6 @@ describe('feed timestamps', () => {
     expect(report.events.join('\n')).toMatch(/market data refused/);
     const stopped = audit(s).find((r) => r.kind === 'cycle-stopped')!.data as { reason: string };
     expect(stopped.reason).toMatch(/WETH: the feed's answer is dated \d+ s after the block .*in the future/);
-    expect(s.runtime.ledger.all()).toHaveLength(0);
+    expect(await s.runtime.ledger.all()).toHaveLength(0);
   });
 });

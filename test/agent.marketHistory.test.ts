@@ -8,7 +8,7 @@ import { replayDecision } from '../agent/auditTools.ts';
 import { runCycle } from '../agent/cycle.ts';
 import { DAY_SECONDS, type DecisionInputs } from '../agent/decide.ts';
 import { MarketDataError } from '../agent/errors.ts';
-import { Ledger } from '../agent/ledger.ts';
+import { SqliteLedger } from '../agent/ledger.ts';
 import { chainMarketHistory, fileMarketHistory, type HistoryToken } from '../agent/marketHistory.ts';
 import { buildRuntime } from '../agent/runtime.ts';
 import { projectArtifacts } from '../contracts/artifacts.ts';
@@ -67,7 +67,7 @@ describe("the devnet's feeds hold the price file's daily closes", () => {
     expect(toDay).toBe(priceDay); // the devnet's chain starts at the end of priceDate
     const { history } = await chainMarketHistory({
       client: fixture.client,
-      ledger: Ledger.open(':memory:'),
+      ledger: SqliteLedger.open(':memory:'),
     }).dailyCloses({
       tokens: tokensOf(),
       fromDay: priceDay - devnetHistoryDays(config),
@@ -91,7 +91,7 @@ describe("the devnet's feeds hold the price file's daily closes", () => {
 
 describe('the ledger keeps the closes it read', () => {
   it('a second read of the same days sends no request; the next day costs a few', async () => {
-    const ledger = Ledger.open(':memory:');
+    const ledger = SqliteLedger.open(':memory:');
     const { client, methods } = countingClient();
     const history = chainMarketHistory({ client, ledger });
     const at = await latestBlock();
@@ -137,7 +137,7 @@ describe('the ledger keeps the closes it read', () => {
         Number(priceToFeedAnswer(token.startPriceUsd * 1.01)) / 1e8,
       );
     }
-    expect(ledger.feedCloses(deployment.tokens.WETH!.feed, toDay - 90, toDay + 1)).toHaveLength(92);
+    expect(await ledger.feedCloses(deployment.tokens.WETH!.feed, toDay - 90, toDay + 1)).toHaveLength(92);
   });
 });
 
@@ -178,7 +178,7 @@ describe('missing or broken feed history fails closed, naming the feed and the d
     const nowhere = '0x000000000000000000000000000000000000dEaD' as Address;
     const at = await latestBlock(); // read after the feeds exist
     expect(Math.floor(at.blockTimestamp / DAY_SECONDS) - 1).toBe(toDay);
-    const history = chainMarketHistory({ client: fixture.client, ledger: Ledger.open(':memory:') });
+    const history = chainMarketHistory({ client: fixture.client, ledger: SqliteLedger.open(':memory:') });
     const tokens = [
       { symbol: 'STOP', priceAsset: 'STOP', feed: stopped },
       { symbol: 'ZERO', priceAsset: 'ZERO', feed: zero },

@@ -76,13 +76,13 @@ describe('pause and resume', () => {
     try {
       const configPath = join(s.dir, 'config.json');
       writeFileSync(configPath, JSON.stringify(s.runtime.config));
-      s.runtime.ledger.setState('paused', 'balances diverged from the plan after 0xabc');
+      await s.runtime.ledger.setState('paused', 'balances diverged from the plan after 0xabc');
       const report = await runCycle(s.runtime);
       expect(report.events).toEqual(['agent paused: balances diverged from the plan after 0xabc']);
-      expect(s.runtime.ledger.all()).toHaveLength(0);
+      expect(await s.runtime.ledger.all()).toHaveLength(0);
       const space = s.runtime.config.governance.space;
       expect(await s.runtime.governance.listProposals(space, { state: 'all' })).toHaveLength(0);
-      s.runtime.close();
+      await s.runtime.close();
       const out: string[] = [];
       const note = 'checked the execution receipt: a fee-on-transfer token';
       const code = await main(['resume', '--config', configPath, '--by', 'alice', '--note', note], {
@@ -115,10 +115,10 @@ describe('pause and resume', () => {
       expect(parseAuditLog(readFileSync(s.runtime.config.state.auditLogPath, 'utf8'))).toHaveLength(
         records.length,
       );
-      const { Ledger } = await import('../agent/ledger.ts');
-      const reopened = Ledger.open(s.runtime.config.state.ledgerPath);
-      expect(reopened.getState('paused')).toBeUndefined();
-      reopened.close();
+      const { SqliteLedger } = await import('../agent/ledger.ts');
+      const reopened = SqliteLedger.open(s.runtime.config.state.ledgerPath);
+      expect(await reopened.getState('paused')).toBeUndefined();
+      await reopened.close();
     } finally {
       await s.stack.stop();
     }

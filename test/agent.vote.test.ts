@@ -66,14 +66,14 @@ async function check() {
     clock: chainClock(s.runtime.config.chain.rpcUrl),
   });
   const now = Number((await s.runtime.client.getBlock()).timestamp);
-  return verifyVote({ ...s.runtime, governance }, s.runtime.ledger.get(row.key)!, now);
+  return verifyVote({ ...s.runtime, governance }, (await s.runtime.ledger.get(row.key))!, now);
 }
 
 beforeAll(async () => {
   s = await startCycleStack();
   await startLyingProxy(s.stack.hub.url);
   await runCycle(s.runtime);
-  [row] = s.runtime.ledger.all() as [ProposalRow];
+  [row] = (await s.runtime.ledger.all()) as [ProposalRow];
   await s.advance(60);
   await s.vote(0, row.proposalId!, 1); // 3,000,000 For
   await s.vote(2, row.proposalId!, 2); // 1,500,000 Against
@@ -188,7 +188,7 @@ describe('the agent checks the vote itself', () => {
     });
     try {
       const report = await runCycle(s.runtime);
-      const after = s.runtime.ledger.get(row.key)!;
+      const after = (await s.runtime.ledger.get(row.key))!;
       expect(after.state, report.events.join('\n')).toBe('failed');
       expect(after.reason).toMatch(/^the hub's account of the vote does not hold/);
       expect((await readSafeState(s.runtime.client, { safe: s.runtime.config.safe.address! })).nonce).toBe(

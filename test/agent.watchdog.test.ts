@@ -80,7 +80,7 @@ describe('the treasury watchdog', () => {
     expect((await look(s)).findings).toEqual([]); // the baseline
     expect((await execAsOwnersOf(s, transferCall(s, 'USDC', PAYROLL, '40000'))).status).toBe('success');
     expect((await look(s)).alerted).toBe(false);
-    expect(s.runtime.ledger.getState('paused')).toBeUndefined();
+    expect(await s.runtime.ledger.getState('paused')).toBeUndefined();
 
     expect((await execAsOwnersOf(s, transferCall(s, 'GOV', STRANGER, '12345'))).status).toBe('success');
     const report = await runCycle(s.runtime);
@@ -89,7 +89,7 @@ describe('the treasury watchdog', () => {
       /ALERT watchdog: 12345 GOV left the Safe to 0x000000000000000000000000000000000000dEaD in 0x[0-9a-f]{64}, outside any proposal or allowance/,
     );
     expect(events).toMatch(/agent paused: watchdog/);
-    expect(s.runtime.ledger.getState('paused')).toMatch(/^watchdog: 12345 GOV left the Safe/);
+    expect(await s.runtime.ledger.getState('paused')).toMatch(/^watchdog: 12345 GOV left the Safe/);
     const record = parseAuditLog(readFileSync(s.runtime.config.state.auditLogPath, 'utf8')).find(
       (r) => r.kind === 'watchdog',
     );
@@ -135,14 +135,14 @@ describe('the treasury watchdog', () => {
     expect(text).toMatch(
       /module\(s\) enabled on the Safe that safe.modules does not list: 0x000000000000000000000000000000000000bEEF/,
     );
-    expect(s.runtime.ledger.getState('paused')).toMatch(/^watchdog: /);
+    expect(await s.runtime.ledger.getState('paused')).toMatch(/^watchdog: /);
     expect(alerts).toHaveLength(1);
 
     // cleared without fixing the config: paused again, not alerted again
-    clearPause(s.runtime.ledger);
+    await clearPause(s.runtime.ledger);
     const again = await look(s);
     expect(again.alerted).toBe(false);
-    expect(s.runtime.ledger.getState('paused')).toMatch(/update the config or undo the change/);
+    expect(await s.runtime.ledger.getState('paused')).toMatch(/update the config or undo the change/);
     expect(alerts).toHaveLength(1);
   });
 
@@ -150,16 +150,16 @@ describe('the treasury watchdog', () => {
     current = await startCycleStack();
     const s = current;
     await runCycle(s.runtime); // baseline + a proposal
-    const [row] = s.runtime.ledger.all();
+    const [row] = await s.runtime.ledger.all();
     await s.advance(60);
     await s.vote(0, row!.proposalId!, 1);
     await s.vote(1, row!.proposalId!, 1);
     const g = s.runtime.config.governance;
     await s.advance(g.votingPeriodSeconds + g.executionDelaySeconds + 120);
     await runCycle(s.runtime);
-    expect(s.runtime.ledger.get(row!.key)!.state).toBe('executed');
+    expect((await s.runtime.ledger.get(row!.key))!.state).toBe('executed');
     const after = await look(s);
     expect(after.findings).toEqual([]);
-    expect(s.runtime.ledger.getState('paused')).toBeUndefined();
+    expect(await s.runtime.ledger.getState('paused')).toBeUndefined();
   });
 });

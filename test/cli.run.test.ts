@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Ledger } from '../agent/ledger.ts';
+import { SqliteLedger } from '../agent/ledger.ts';
 import { type LocalStack, startLocalStack } from '../agent/localStack.ts';
 import { configToYaml } from '../config/configYaml.ts';
 import { loadConfig } from '../config/loadConfig.ts';
@@ -76,9 +76,9 @@ describe('treasury run logs one line per cycle', { timeout: 600_000 }, () => {
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
 
-    const ledger = Ledger.open(stack.config.state.ledgerPath);
-    const proposalId = ledger.all()[0]?.proposalId;
-    ledger.close();
+    const ledger = SqliteLedger.open(stack.config.state.ledgerPath);
+    const proposalId = (await ledger.all())[0]?.proposalId;
+    await ledger.close();
     expect(proposalId).toMatch(/^0x[0-9a-f]{64}$/);
 
     const all = lines();

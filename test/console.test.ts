@@ -130,29 +130,29 @@ beforeAll(async () => {
     applyMarketDay(s.stack, pricesOnDay(s.stack, history, (await day()) - 1));
   // 1. passed and executed
   await runCycle(s.runtime);
-  const first = s.runtime.ledger.all()[0]!;
+  const first = (await s.runtime.ledger.all())[0]!;
   await s.advance(60);
   await s.vote(0, first.proposalId!, 1);
   await s.vote(1, first.proposalId!, 1);
   await s.advance(g.votingPeriodSeconds + g.executionDelaySeconds + 120);
   await runCycle(s.runtime);
-  expect(s.runtime.ledger.get(first.key)!.state).toBe('executed');
+  expect((await s.runtime.ledger.get(first.key))!.state).toBe('executed');
   // 2. rejected: 3,000,000 Against, 2,000,000 For
   await s.advance(7 * 86_400);
   await marketOfYesterday();
   await runCycle(s.runtime);
-  const second = s.runtime.ledger.all()[1]!;
+  const second = (await s.runtime.ledger.all())[1]!;
   await s.advance(60);
   await s.vote(0, second.proposalId!, 2);
   await s.vote(1, second.proposalId!, 1);
   await s.advance(g.votingPeriodSeconds + 120);
   await runCycle(s.runtime);
-  expect(s.runtime.ledger.get(second.key)!.state).toBe('rejected');
+  expect((await s.runtime.ledger.get(second.key))!.state).toBe('rejected');
   // 3. still voting: 1,500,000 For so far
   await s.advance(7 * 86_400);
   await marketOfYesterday();
   await runCycle(s.runtime);
-  const third = s.runtime.ledger.all()[2]!;
+  const third = (await s.runtime.ledger.all())[2]!;
   await s.advance(60);
   await s.vote(2, third.proposalId!, 1);
   for (const [name, row] of [
@@ -394,7 +394,7 @@ describe('treasury console --config (live: ledger, hub, chain)', () => {
     const today = pricesOnDay(s.stack, history, Math.floor((await s.runtime.clock()) / 86_400) - 1);
     await applyMarketDay(s.stack, { ...today, WBTC: today.WBTC! * 0.55 });
     await runCycle(s.runtime);
-    const reason = s.runtime.ledger.getState('paused');
+    const reason = await s.runtime.ledger.getState('paused');
     expect(reason).toMatch(/^circuit breaker: WBTC/);
     await open(page, dao);
     const pause = await text(page, '#pause');

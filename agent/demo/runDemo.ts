@@ -192,9 +192,9 @@ export async function runDemo(
   /** The agent's cycle at the chain's current time; the members vote an hour later on any proposal it posted. */
   const cycleAndVote = async (day: number, ethChange: number) => {
     const date = isoDateOf(day);
-    const before = new Set(runtime.ledger.all().map((r) => r.key));
+    const before = new Set((await runtime.ledger.all()).map((r) => r.key));
     await step(`${date}, the agent's cycle`, () => runCycle(runtime));
-    const posted = runtime.ledger.all().filter((r) => !before.has(r.key) && r.proposalId);
+    const posted = (await runtime.ledger.all()).filter((r) => !before.has(r.key) && r.proposalId);
     for (const row of posted) {
       const proposal = await step(`${date}, reading the proposal from the hub`, async () => {
         await setChainTime(runtime.client, day * 86_400 + NOON + 3600);
@@ -299,7 +299,7 @@ export async function runDemo(
       });
     }
     const records = parseAuditLog(readFileSync(stack.config.state.auditLogPath, 'utf8'));
-    const proposals = collectProposals(runtime.ledger.all(), records, voteReasons, memberList);
+    const proposals = collectProposals(await runtime.ledger.all(), records, voteReasons, memberList);
     const result: DemoResult = {
       weeks,
       proposals,
@@ -315,13 +315,13 @@ export async function runDemo(
     if (keepAlive) await keepAlive(result);
     return result;
   } finally {
-    runtime.close();
+    await runtime.close();
     await stack.stop();
   }
 }
 
 function collectProposals(
-  rows: ReturnType<import('../ledger.ts').Ledger['all']>,
+  rows: import('../ledger.ts').ProposalRow[],
   records: AuditRecord[],
   voteReasons: Map<string, string>,
   members: { name: string; address: string }[],

@@ -64,7 +64,7 @@ export async function startCycleStack(
       await voter.vote({ space: stack.config.governance.space, proposal, choice });
     },
     async stop() {
-      runtime.close();
+      await runtime.close();
       await stack.stop();
     },
   };

@@ -1,0 +1,133 @@
+import { existsSync, statSync } from 'node:fs';
+import { type Command, integerOption, stringOption, UsageError } from './command.ts';
+import { type DaoTickResult, Fleet } from './fleet.ts';
+import type { FleetQueue } from './fleetQueue.ts';
+import { startSchedule } from './scheduler.ts';
+import { SharedClients } from './sharedClients.ts';
+
+/** `once --configs DIR` and `run --configs DIR [--queue URL]`: many DAOs in one process (agent/fleet.ts). */
+
+type Args = Parameters<Command['run']>[0];
+type Io = Parameters<Command['run']>[1];
+
+export const fleetOptions = {
+  configs: {
+    type: 'string' as const,
+    valueName: 'DIR',
+    description: 'every config (YAML/JSON) in this folder is one DAO, named after its file',
+  },
+  concurrency: {
+    type: 'string' as const,
+    valueName: 'N',
+    description: 'with --configs: DAO cycles run at once by this process (8)',
+  },
+};
+
+async function loadFleet(args: Args, io: Io, shared: SharedClients): Promise<Fleet> {
+  const dir = stringOption(args, 'configs')!;
+  if (!(existsSync(dir) && statSync(dir).isDirectory()))
+    throw new UsageError(`--configs ${dir} is not a folder`);
+  const fleet = await Fleet.load(dir, {
+    env: process.env,
+    shared,
+    log: io.out,
+    pricesPath: stringOption(args, 'prices'),
+  });
+  io.addSecrets?.(fleet.secrets());
+  if (fleet.daos.length === 0) throw new UsageError(`no config (*.yaml, *.yml, *.json) in ${dir}`);
+  for (const dao of fleet.daos) if (dao.configError) io.err(`✖ [${dao.name}] not run: ${dao.configError}`);
+  return fleet;
+}
+
+function report(io: Io, result: DaoTickResult): void {
+  if (result.status === 'failed') io.err(`✖ [${result.dao}] cycle failed: ${result.error}`);
+  else if (result.status === 'skipped') io.out(`[${result.dao}] tick skipped: ${result.error}`);
+  else if (result.events.length === 0) io.out(`[${result.dao}] nothing to do`);
+}
+
+/** One tick of every DAO; exit 1 when any failed. */
+export async function fleetOnce(args: Args, io: Io): Promise<number> {
+  const shared = new SharedClients();
+  try {
+    const fleet = await loadFleet(args, io, shared);
+    try {
+      const results = await fleet.tickAll({
+        concurrency: integerOption(args, 'concurrency', { min: 1, max: 256 }) ?? 8,
+      });
+      for (const r of results) report(io, r);
+      const count = (s: DaoTickResult['status']) => results.filter((r) => r.status === s).length;
+      io.out(
+        `${results.length} DAOs: ${count('ran')} ran, ${count('skipped')} skipped, ${count('failed')} failed`,
+      );
+      return count('failed') > 0 ? 1 : 0;
+    } finally {
+      await fleet.close();
+    }
+  } finally {
+    await shared.close();
+  }
+}
+
+/**
+ * Every DAO on its own schedule until SIGINT/SIGTERM. With --queue, the ticks go through the job queue shared
+ * with other runners (agent/fleetQueue.ts); without, this process runs them.
+ */
+export async function fleetRun(args: Args, io: Io): Promise<number> {
+  const shared = new SharedClients();
+  let queue: FleetQueue | undefined;
+  try {
+    const fleet = await loadFleet(args, io, shared);
+    try {
+      const queueUrl = stringOption(args, 'queue');
+      if (queueUrl) {
+        io.addSecrets?.([queueUrl]);
+        const { startFleetQueue } = await import('./fleetQueue.ts');
+        queue = await startFleetQueue({
+          url: queueUrl,
+          password: process.env.PGPASSWORD,
+          fleet,
+          concurrency: integerOption(args, 'concurrency', { min: 1, max: 256 }) ?? 4,
+          onResult: (result) => report(io, result),
+          onError: (error) =>
+            io.err(`✖ job queue: ${error instanceof Error ? error.message : String(error)}`),
+        });
+      }
+      const running = queue;
+      const schedules: Promise<void>[] = [];
+      for (const dao of fleet.daos) {
+        if (!dao.config) continue;
+        const name = dao.name;
+        try {
+          const schedule = startSchedule({
+            cron: dao.config.schedule.cron,
+            signal: io.signal,
+            name: `treasury-${name}`,
+            cycle: async (tick) => {
+              if (running) await running.offer(name, tick);
+              else report(io, await fleet.tick(name));
+            },
+            onSkip: (reason) => io.err(`[${name}] tick skipped: ${reason}`),
+            onError: (error) =>
+              io.err(`✖ [${name}] tick failed: ${error instanceof Error ? error.message : String(error)}`),
+          });
+          schedules.push(schedule.done);
+        } catch (error) {
+          io.err(`✖ [${name}] not run: ${error instanceof Error ? error.message : String(error)}`);
+        }
+      }
+      io.out(
+        `running ${schedules.length} of ${fleet.daos.length} DAOs${queue ? ', sharing their ticks through the job queue' : ''}`,
+      );
+      await Promise.all(schedules);
+      await queue?.stop();
+      queue = undefined;
+      io.out('stopped; ledgers closed');
+      return 0;
+    } finally {
+      await queue?.stop();
+      await fleet.close();
+    }
+  } finally {
+    await shared.close();
+  }
+}

@@ -1,0 +1,153 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { privateKeyToAccount } from 'viem/accounts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type FleetStack, startFleetStack } from '../agent/fleetStack.ts';
+import { type Ledger, ledgerLocationOf, openLedger, type ProposalRow } from '../agent/ledger.ts';
+import { advanceWithHeartbeats } from '../agent/localStack.ts';
+import { loadConfig } from '../config/loadConfig.ts';
+import { makePublicClient } from '../contracts/chainClients.ts';
+import { DEFAULT_DEVNET_CONFIG } from '../contracts/devnetCommand.ts';
+import { readSafeState } from '../contracts/treasuryReads.ts';
+import { chainClock } from '../governance/clock.ts';
+import { createSnapshotClient } from '../governance/snapshotClient.ts';
+import { STAKES } from './support/localStack.ts';
+import { type PostgresServer, startPostgres } from './support/postgres.ts';
+
+/**
+ * Two `treasury run --configs DIR --queue URL` processes over three DAOs whose ledgers are in one real PostgreSQL
+ * (started by the harness): they share the ticks through pg-boss; one is SIGKILLed and the other carries every
+ * DAO through the vote to execution. Each DAO posts once and executes once.
+ */
+
+const CLI = join(import.meta.dirname, '..', 'bin', 'treasury.js');
+let pg: PostgresServer;
+let fleet: FleetStack;
+let configs: string;
+const runners: Runner[] = [];
+
+type Runner = { child: ChildProcess; output: () => string; exited: Promise<number | null> };
+
+function startRunner(): Runner {
+  const env = { PATH: process.env.PATH, HOME: process.env.HOME, PGPASSWORD: pg.password, ...fleet.env };
+  const child = spawn(process.execPath, [CLI, 'run', '--configs', configs, '--queue', pg.url], { env });
+  let text = '';
+  child.stdout!.on('data', (d) => {
+    text += d;
+  });
+  child.stderr!.on('data', (d) => {
+    text += d;
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const runner = { child, output: () => text, exited };
+  runners.push(runner);
+  return runner;
+}
+
+/** Waits (no deadline: the test's timeout bounds it) until `ready` holds, polling every 200 ms. */
+async function until(ready: () => Promise<boolean>, what: string, alive: Runner[]): Promise<void> {
+  while (!(await ready())) {
+    for (const r of alive) {
+      if (r.child.exitCode !== null) throw new Error(`${what}: a runner exited first:\n${r.output()}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+const ledgers: Ledger[] = [];
+async function rows(): Promise<ProposalRow[][]> {
+  if (ledgers.length === 0) {
+    for (const dao of fleet.daos) {
+      ledgers.push(await openLedger(ledgerLocationOf(dao.config, pg.password)));
+    }
+  }
+  return Promise.all(ledgers.map((l) => l.all()));
+}
+
+beforeAll(async () => {
+  pg = await startPostgres();
+  const dir = mkdtempSync(join(tmpdir(), 'fleet-queue-'));
+  configs = join(dir, 'daos');
+  mkdirSync(configs);
+  const base = { ...(await loadConfig(DEFAULT_DEVNET_CONFIG)), mode: 'live' as const };
+  fleet = await startFleetStack({
+    base,
+    count: 3,
+    stateDir: join(dir, 'state'),
+    memberStakes: STAKES,
+    edit: (config) => ({
+      ...config,
+      schedule: { ...config.schedule, cron: '*/3 * * * * *' },
+      state: { ...config.state, ledgerUrl: pg.url },
+    }),
+  });
+  fleet.writeConfigs(configs);
+});
+
+afterAll(async () => {
+  for (const r of runners) if (r.child.exitCode === null) r.child.kill('SIGKILL');
+  await Promise.all(ledgers.map((l) => l.close()));
+  await fleet?.stop();
+  await pg?.stop();
+});
+
+describe('treasury run --configs DIR --queue URL (several runners, one PostgreSQL)', () => {
+  it('splits the DAOs through pg-boss; after one runner is SIGKILLed the other takes its DAOs at the next tick, posting once and executing once each', async () => {
+    const a = startRunner();
+    await until(async () => (await rows()).every((r) => r.some((p) => p.proposalId)), 'every DAO posts', [a]);
+    const b = startRunner();
+    // Both runners share the ticks for a while: b runs (or finds held) at least one DAO's tick.
+    await until(async () => /\[dao\d\] /.test(b.output()), 'the second runner takes ticks', [a, b]);
+    expect(a.output()).toMatch(/\[dao\d\] \S+ proposal posted/);
+
+    a.child.kill('SIGKILL');
+    expect(await a.exited).toBeNull();
+    const killedAt = b.output().length;
+
+    // Members vote For on every DAO's proposal; the vote closes and the execution delay passes.
+    const clock = chainClock(fleet.devnet.anvil.rpcUrl);
+    for (const [i, dao] of fleet.daos.entries()) {
+      const [row] = (await rows())[i]!;
+      for (const member of [0, 1]) {
+        const voter = createSnapshotClient({
+          hubUrl: fleet.hub.url,
+          account: privateKeyToAccount(fleet.members[member]!.key),
+          clock,
+        });
+        await voter.vote({ space: dao.config.governance.space, proposal: row!.proposalId!, choice: 1 });
+      }
+    }
+    const g = base().governance;
+    await advanceWithHeartbeats(fleet, g.votingPeriodSeconds + g.executionDelaySeconds + 600);
+    await until(async () => (await rows()).every((r) => r[0]?.state === 'executed'), 'every DAO executes', [
+      b,
+    ]);
+
+    // The survivor ran every DAO after the kill.
+    const after = b.output().slice(killedAt);
+    for (const dao of fleet.daos) expect(after).toMatch(new RegExp(`\\[${dao.name}\\] \\S+ executed 0x`));
+
+    // Exactly once: one proposal per space on the hub, one ledger row, one executed transition, one Safe nonce.
+    const hub = createSnapshotClient({
+      hubUrl: fleet.hub.url,
+      account: privateKeyToAccount(fleet.members[3]!.key),
+    });
+    const client = makePublicClient(31337, fleet.devnet.anvil.rpcUrl);
+    for (const [i, dao] of fleet.daos.entries()) {
+      expect(await hub.listProposals(dao.config.governance.space, { state: 'all' })).toHaveLength(1);
+      const daoRows = (await rows())[i]!;
+      expect(daoRows).toHaveLength(1);
+      const transitions = await ledgers[i]!.transitions(daoRows[0]!.key);
+      expect(transitions.map((t) => t.to)).toEqual(['planned', 'posted', 'passed', 'executing', 'executed']);
+      expect((await readSafeState(client, { safe: dao.config.safe.address! })).nonce).toBe(1n);
+    }
+    b.child.kill('SIGTERM');
+    expect(await b.exited).toBe(0);
+  });
+});
+
+function base() {
+  return fleet.daos[0]!.config;
+}
