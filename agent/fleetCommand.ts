@@ -1,9 +1,18 @@
 import { existsSync, statSync } from 'node:fs';
+import { z } from 'zod';
 import { type Command, integerOption, stringOption, UsageError } from './command.ts';
 import { type DaoTickResult, Fleet } from './fleet.ts';
 import type { FleetQueue } from './fleetQueue.ts';
 import { startSchedule } from './scheduler.ts';
+import { urlCredentials } from './secrets.ts';
 import { SharedClients } from './sharedClients.ts';
+
+/** The --queue URL: PostgreSQL, and no password in it (the password comes from PGPASSWORD). */
+const QueueUrl = z
+  .string()
+  .url('not a URL')
+  .refine((url) => /^postgres(ql)?:\/\//.test(url), 'a postgres:// or postgresql:// URL')
+  .refine((url) => new URL(url).password === '', 'no password in the URL: put it in PGPASSWORD');
 
 /** `once --configs DIR` and `run --configs DIR [--queue URL]`: many DAOs in one process (agent/fleet.ts). */
 
@@ -80,7 +89,13 @@ export async function fleetRun(args: Args, io: Io): Promise<number> {
     try {
       const queueUrl = stringOption(args, 'queue');
       if (queueUrl) {
-        io.addSecrets?.([queueUrl]);
+        io.addSecrets?.(urlCredentials(queueUrl));
+        const checked = QueueUrl.safeParse(queueUrl);
+        if (!checked.success) {
+          throw new UsageError(`--queue: ${checked.error.issues[0]?.message}`, {
+            hint: 'e.g. --queue postgres://treasury@db.example.org:5432/treasury, with the password in PGPASSWORD',
+          });
+        }
         const { startFleetQueue } = await import('./fleetQueue.ts');
         queue = await startFleetQueue({
           url: queueUrl,

@@ -22,7 +22,7 @@ function refusal(text: string, source = 'treasury.yaml'): ConfigError {
 }
 
 const SHAPE =
-  'a config file is a mapping with chain, safe, tokens, treasury and governance (optional: mode, schedule, llm, observe, state, execution, watchdog, router, devnet, strategy, guardrails)';
+  'a config file is a mapping with chain, safe, tokens, treasury and governance (optional: mode, schedule, llm, observe, state, keys, execution, watchdog, router, devnet, strategy, guardrails)';
 const HELP = 'start from config/examples/devnet.yaml; every field: treasury config schema';
 
 describe('config files that are not a mapping of the config', () => {
