@@ -140,12 +140,22 @@ export class Fleet {
   }
 }
 
-/** Two DAOs writing one ledger or one audit log would corrupt both: each such config is refused, naming the other. */
+/**
+ * Two DAOs writing one ledger or one audit log would corrupt both: the later config (by file name) is refused,
+ * naming the DAO that has it.
+ */
 function refuseSharedState(daos: FleetDao[]): void {
   const owners = new Map<string, string>();
   for (const dao of daos) {
     if (!dao.config) continue;
-    const location = ledgerLocationOf(dao.config);
+    let location: ReturnType<typeof ledgerLocationOf>;
+    try {
+      location = ledgerLocationOf(dao.config);
+    } catch (error) {
+      dao.configError = describeError(error);
+      dao.config = undefined;
+      continue;
+    }
     const claims = [
       [
         `the ledger ${describeLedgerLocation(location)}`,

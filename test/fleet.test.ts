@@ -49,6 +49,8 @@ beforeAll(async () => {
   });
   fleet.writeConfigs(configs);
   writeFileSync(join(configs, 'broken.yaml'), 'chain: { id: 31337\n');
+  // dup.yaml is dao1's config again under another name: it would write dao1's ledger and audit log.
+  writeFileSync(join(configs, 'dup.yaml'), readFileSync(join(configs, 'dao1.yaml'), 'utf8'));
   // dao3 was paused by its stewards.
   const dao3 = fleet.daos[2]!.config;
   mkdirSync(join(dir, 'state', 'dao3'), { recursive: true });
@@ -62,14 +64,15 @@ afterAll(async () => {
 });
 
 describe('treasury once --configs DIR', () => {
-  it('runs every DAO with its own keys, ledger and audit log; a broken, an unreachable and a paused DAO stop none of the others', async () => {
+  it('runs every DAO with its own keys, ledger and audit log; a broken, a duplicate, an unreachable and a paused DAO stop none of the others', async () => {
     const run = await cli(['once', '--configs', configs]);
     const output = `${run.stdout}\n${run.stderr}`;
     expect(run.stderr).toMatch(/✖ \[broken\] not run: .*broken\.yaml/);
     expect(run.stderr).toMatch(/✖ \[dao2\] cycle failed: cannot read the router's factory .* is the RPC up/);
     expect(run.stdout).toMatch(/\[dao3\] \S+ agent paused: stewards are investigating/);
     expect(run.stdout).toMatch(/\[dao1\] \S+ proposal posted/);
-    expect(run.stdout.trim().split('\n').at(-1)).toBe('4 DAOs: 2 ran, 0 skipped, 2 failed');
+    expect(run.stderr).toMatch(/✖ \[dup\] not run: the ledger .*dao1\/ledger\.db is also DAO dao1's/);
+    expect(run.stdout.trim().split('\n').at(-1)).toBe('5 DAOs: 2 ran, 0 skipped, 3 failed');
     expect(run.code).toBe(1);
     // No key is ever printed.
     for (const value of Object.values(fleet.env)) expect(output).not.toContain(value.slice(2, 20));
