@@ -773,7 +773,17 @@ async function executeNow(
     // Sent, not yet confirmed: it may still be mined, so this is no failure. The row stays `executing` and the
     // next cycle looks for it on chain first (resumeExecution); the Safe's nonce forbids a second run anyway.
     if (error instanceof ConfirmationTimeoutError) throw error;
-    // A price-policy refusal is found before anything is sent: the voted batch can no longer run (expired).
+    // A price-policy refusal is found before anything is sent (the batch is simulated first). While the voted
+    // window is open it waits, as the check before execution does: another swap may have moved the pool between
+    // that check and now, and arbitrage brings it back. The row stays `executing`, so the next cycle looks on
+    // chain first (resumeExecution) and then tries the same voted batch again; after the window it expires.
+    const windowOpen = BigInt(record.inputs.deadline) >= BigInt(at);
+    if (error instanceof PolicyRefusedError && error.reason !== 'already-executed' && windowOpen) {
+      say(`execution of ${short(row.proposalId!)} waits: ${error.shortMessage}`);
+      await deps.ledger.setState(`waiting:${row.key}`, error.shortMessage);
+      await deps.audit.append('execution-waiting', { ledgerKey: row.key, reason: error.message }, at);
+      return;
+    }
     const to = error instanceof PolicyRefusedError ? 'expired' : 'failed';
     await deps.ledger.transition(row.key, 'executing', to, { reason: error.shortMessage }, at);
     await deps.audit.append(
@@ -917,6 +927,16 @@ async function resumeExecution(deps: CycleDeps, row: ProposalRow, at: number, sa
   if (found) {
     say(`resumed: ${short(row.safeTxHash)} had already executed in ${short(found.transactionHash)}`);
     await finishFromChain(deps, row, found, at, say);
+    return;
+  }
+  // Fresh, sane prices first, as before any execution (a stale feed or the circuit breaker: wait).
+  try {
+    await observeChecked(deps, at, () => {}, 0);
+  } catch (error) {
+    if (!(error instanceof MarketDataError)) throw error;
+    say(`execution of ${short(row.proposalId!)} waits: ${error.shortMessage}`);
+    await deps.ledger.setState(`waiting:${row.key}`, error.shortMessage);
+    await deps.audit.append('execution-waiting', { ledgerKey: row.key, reason: error.message }, at);
     return;
   }
   say(`resuming the execution of ${short(row.safeTxHash)}`);

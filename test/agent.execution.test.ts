@@ -200,6 +200,33 @@ describe('voted trades under a price policy, checked on chain', () => {
     await runCycle(s.runtime);
     expect((await s.runtime.ledger.get(row.key))!.state).toBe('executed');
   });
+  it('a pool moved between the check and the sending waits, still executing; once arbitraged back, it executes', async () => {
+    const s = await start();
+    const row = await passedProposal(s);
+    const prices = startPrices(s);
+    // The agent checked the batch and marked it executing; it stops right there (as if another swap now
+    // landed first): the next cycle resumes the execution against a pool pushed from the oracle.
+    s.runtime.crashPoint = (point) => {
+      if (point === 'after-executing-transition') throw new Error('stopped after the executing transition');
+    };
+    await expect(runCycle(s.runtime)).rejects.toThrow(/stopped after the executing transition/);
+    s.runtime.crashPoint = undefined;
+    expect((await s.runtime.ledger.get(row.key))!.state).toBe('executing');
+    await applyMarketDay(s.stack, { ...prices, GOV: prices.GOV! * 0.975 });
+    await postFeedPrices(s.stack, prices);
+    const waiting = await runCycle(s.runtime);
+    expect((await s.runtime.ledger.get(row.key))!.state, waiting.events.join('\n')).toBe('executing');
+    expect(waiting.events.join('\n')).toMatch(
+      /waits: .*the pool returns less than the oracle price allows: swap 1 would return [\d.]+ USDC, at least [\d.]+ USDC required/,
+    );
+    expect(audit(s).filter((r) => r.kind === 'execution-waiting')).toHaveLength(1);
+    await expectChainRefuses(s, row);
+    // Arbitrage brings the pool back; the next cycle finds nothing on chain and sends the same voted batch.
+    await applyMarketDay(s.stack, prices);
+    const done = await runCycle(s.runtime);
+    expect((await s.runtime.ledger.get(row.key))!.state, done.events.join('\n')).toBe('executed');
+    expect(audit(s).filter((r) => r.kind === 'executed')).toHaveLength(1);
+  });
 });
 
 describe('a passed proposal survives unrelated Safe transactions', () => {
