@@ -84,7 +84,7 @@ beforeAll(async () => {
     }),
   });
   fleet.writeConfigs(configs);
-});
+}, 1_200_000);
 
 afterAll(async () => {
   for (const r of runners) if (r.child.exitCode === null) r.child.kill('SIGKILL');
@@ -93,6 +93,8 @@ afterAll(async () => {
   await pg?.stop();
 });
 
+// Processes, a devnet and PostgreSQL on a 2-core machine that may be busy: the waits have no deadline of their own
+// and the test is bounded only by a generous timeout (20 min), never by how fast the machine is today.
 describe('treasury run --configs DIR --queue URL (several runners, one PostgreSQL)', () => {
   it('splits the DAOs through pg-boss; after one runner is SIGKILLed the other takes its DAOs at the next tick, posting once and executing once each', async () => {
     const a = startRunner();
@@ -145,7 +147,7 @@ describe('treasury run --configs DIR --queue URL (several runners, one PostgreSQ
     }
     b.child.kill('SIGTERM');
     expect(await b.exited).toBe(0);
-  });
+  }, 1_200_000);
 });
 
 function base() {

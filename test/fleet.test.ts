@@ -57,7 +57,7 @@ beforeAll(async () => {
   const ledger = SqliteLedger.open(dao3.state.ledgerPath);
   await ledger.setState('paused', 'stewards are investigating');
   await ledger.close();
-});
+}, 1_200_000);
 
 afterAll(async () => {
   await fleet?.stop();
@@ -94,5 +94,5 @@ describe('treasury once --configs DIR', () => {
     const ledger = SqliteLedger.open(dao3!.config.state.ledgerPath);
     expect(await ledger.all()).toHaveLength(0);
     await ledger.close();
-  });
+  }, 1_200_000);
 });
