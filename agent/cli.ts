@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { editDistance, nearMatch } from '../config/nearMatch.ts';
+import { describeError, redactUrlsIn, TreasuryError } from '../shared/errors.ts';
 import { type Command, type CommandIo, commandUsage, parseCommandArgs, UsageError } from './command.ts';
-import { describeError, redactUrlsIn, TreasuryError } from './errors.ts';
 import { createRedactor, environmentSecretValues } from './secrets.ts';
 
 /**

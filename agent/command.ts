@@ -1,5 +1,5 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util';
-import { TreasuryError } from './errors.ts';
+import { TreasuryError } from '../shared/errors.ts';
 
 /** What a command may print to and how it is told to stop; injected so tests can run commands in-process. */
 export type CommandIo = {

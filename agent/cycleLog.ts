@@ -1,6 +1,6 @@
+import { describeError } from '../shared/errors.ts';
 import type { AuditRecord } from './auditLog.ts';
 import { runCycle } from './cycle.ts';
-import { describeError } from './errors.ts';
 import type { ProposalRow } from './ledger.ts';
 import type { Logger } from './logger.ts';
 import type { Runtime } from './runtime.ts';

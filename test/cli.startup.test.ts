@@ -67,9 +67,9 @@ describe('a fast start: `treasury once` loads only what the config uses', () => 
     expect([...files].map((f) => f.slice(ROOT.length + 1)).sort()).toEqual([
       'agent/cli.ts',
       'agent/command.ts',
-      'agent/errors.ts',
       'agent/secrets.ts',
       'config/nearMatch.ts',
+      'shared/errors.ts',
     ]);
     expect([...packages]).toEqual([]);
   });

@@ -2,7 +2,6 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { encodeFunctionData, type Hex, numberToHex } from 'viem';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ChainError } from '../agent/errors.ts';
 import { loadConfig } from '../config/loadConfig.ts';
 import { safeArtifacts } from '../contracts/artifacts.ts';
 import { makePublicClient } from '../contracts/chainClients.ts';
@@ -15,6 +14,7 @@ import {
   listDecisionExecutions,
 } from '../contracts/executionLogs.ts';
 import { type LocalDevnet, startDevnet } from '../contracts/localDevnet.ts';
+import { ChainError } from '../shared/errors.ts';
 import { execAsOwners } from './support/safeExec.ts';
 
 /**

@@ -1,7 +1,7 @@
 import { type Command, integerOption, stringOption, UsageError } from '../../agent/command.ts';
-import { describeError } from '../../agent/errors.ts';
 import { createCommandLogger } from '../../agent/logger.ts';
 import { urlCredentials } from '../../agent/secrets.ts';
+import { describeError } from '../../shared/errors.ts';
 import { startHub } from './server.ts';
 
 export const DEFAULT_HUB_PORT = 3000;
