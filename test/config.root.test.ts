@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { main } from '../agent/cli.ts';
+import { main } from '../cli/cli.ts';
 import { parseConfig, topLevelKeys } from '../config/loadConfig.ts';
 import { TreasuryAgentConfigSchema } from '../config/schema.ts';
 import { ConfigError } from '../shared/errors.ts';

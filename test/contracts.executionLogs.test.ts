@@ -2,11 +2,11 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { encodeFunctionData, type Hex, numberToHex } from 'viem';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { DEFAULT_DEVNET_CONFIG } from '../cli/devnetCommand.ts';
 import { loadConfig } from '../config/loadConfig.ts';
 import { safeArtifacts } from '../contracts/artifacts.ts';
 import { makePublicClient } from '../contracts/chainClients.ts';
 import { devAccount, devPrivateKey } from '../contracts/devAccounts.ts';
-import { DEFAULT_DEVNET_CONFIG } from '../contracts/devnetCommand.ts';
 import {
   findDecisionExecution,
   findSafeExecution,

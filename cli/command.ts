@@ -12,7 +12,7 @@ export type CommandIo = {
    * config's URLs or in --rpc); the environment's keys are redacted from the start. See agent/secrets.ts.
    */
   addSecrets?: (values: readonly string[]) => void;
-  /** Whether `out` is a terminal: logs are then one readable line an event, else JSON lines (agent/logger.ts). */
+  /** Whether `out` is a terminal: logs are then one readable line an event, else JSON lines (cli/logger.ts). */
   tty?: boolean;
 };
 
