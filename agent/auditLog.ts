@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { z } from 'zod';
-import { TreasuryError } from './errors.ts';
+import { TreasuryError } from '../shared/errors.ts';
 import type { Ledger } from './ledger.ts';
 
 /**

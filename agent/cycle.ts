@@ -33,12 +33,12 @@ import {
 import { readBalancesAt, readSafeState } from '../contracts/treasuryReads.ts';
 import { parseTreasuryPlugin, renderProposalBody } from '../governance/proposalBody.ts';
 import type { PreparedMessage, ProposeInput, SnapshotClient } from '../governance/snapshotClient.ts';
+import { ChainError, MarketDataError, RefusedError, TreasuryError } from '../shared/errors.ts';
 import { priceAsOf } from '../strategies/priceHistory.ts';
 import { configureStrategy } from '../strategies/registry.ts';
 import { type AuditLog, sha256Hex } from './auditLog.ts';
 import { DAY_SECONDS, type Decision, type DecisionInputs, decide, decisionInputs } from './decide.ts';
 import type { RationaleWriter } from './draft/types.ts';
-import { ChainError, MarketDataError, RefusedError, TreasuryError } from './errors.ts';
 import type { Ledger, ProposalRow } from './ledger.ts';
 import type { DailyCloses, MarketHistory } from './marketHistory.ts';
 import {

@@ -1,8 +1,8 @@
+import type { Logger } from 'pino';
+import { describeError } from '../shared/errors.ts';
 import type { AuditRecord } from './auditLog.ts';
 import { runCycle } from './cycle.ts';
-import { describeError } from './errors.ts';
 import type { ProposalRow } from './ledger.ts';
-import type { Logger } from './logger.ts';
 import type { Runtime } from './runtime.ts';
 
 /** What one cycle came to, for the one line `treasury run` logs per cycle. */

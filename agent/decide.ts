@@ -6,6 +6,7 @@ import {
   type PolicyDecision,
   type PolicyOrder,
 } from '../contracts/safeTransaction.ts';
+import { ConfigError } from '../shared/errors.ts';
 import type { Plan } from '../strategies/planner.ts';
 import { planRebalance } from '../strategies/planner.ts';
 import type { PriceHistory } from '../strategies/priceHistory.ts';
@@ -15,7 +16,6 @@ import { buildSnapshot } from '../strategies/snapshot.ts';
 import type { MarketSnapshot, TokenInfo, WeightsBps } from '../strategies/types.ts';
 import type { PoolReserves } from '../strategies/uniswap.ts';
 import { canonicalJson, sha256Hex } from './auditLog.ts';
-import { ConfigError } from './errors.ts';
 import type { HistoryProvenance } from './marketHistory.ts';
 import type { Observation } from './observe.ts';
 

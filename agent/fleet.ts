@@ -1,8 +1,8 @@
 import { basename, extname, resolve } from 'node:path';
 import { configFilesIn, loadConfig } from '../config/loadConfig.ts';
 import type { TreasuryAgentConfig } from '../config/schema.ts';
+import { describeError } from '../shared/errors.ts';
 import { runCycle } from './cycle.ts';
-import { describeError } from './errors.ts';
 import { describeLedgerLocation, ledgerLocationOf } from './ledger.ts';
 import { buildRuntime, type Runtime, type RuntimeOptions } from './runtime.ts';
 import { configSecrets, environmentSecretValues } from './secrets.ts';

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import PgBoss from 'pg-boss';
 import { z } from 'zod';
-import { TreasuryError } from './errors.ts';
+import { TreasuryError } from '../shared/errors.ts';
 import type { DaoTickResult, Fleet } from './fleet.ts';
 
 /**

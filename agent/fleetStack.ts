@@ -20,7 +20,7 @@ import { contractNetworksFor, usdToUnits } from '../contracts/devnet.ts';
 import { type LocalDevnet, startDevnet } from '../contracts/localDevnet.ts';
 import { waitForReceipt } from '../contracts/receipts.ts';
 import { type HubInstance, startHub } from '../governance/hub/server.ts';
-import { ConfigError } from './errors.ts';
+import { ConfigError } from '../shared/errors.ts';
 import { devnetSpace, LOCAL_HINT, type Member } from './localStack.ts';
 
 /**

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'libsql';
-import { TreasuryError } from './errors.ts';
+import { TreasuryError } from '../shared/errors.ts';
 
 /**
  * The durable ledger, a port with two adapters that pass one conformance suite (test/ledger.conformance.test.ts):

@@ -13,7 +13,7 @@ import { waitForReceipt } from '../contracts/receipts.ts';
 import type { HubInstance } from '../governance/hub/server.ts';
 import { startHub } from '../governance/hub/server.ts';
 import type { SpaceInput } from '../governance/hub/spaces.ts';
-import { ConfigError } from './errors.ts';
+import { ConfigError } from '../shared/errors.ts';
 
 /** What to do when anvil, on this machine, does not confirm a transaction in minutes. */
 export const LOCAL_HINT =

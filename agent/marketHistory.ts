@@ -1,12 +1,12 @@
 import type { Address, Chain, PublicClient, Transport } from 'viem';
 import { endOfDay, type FeedRound, findDailyRounds, multicallRoundSource } from '../contracts/feedRounds.ts';
+import { MarketDataError } from '../shared/errors.ts';
 import {
   isoDateOf,
   type PriceHistory,
   priceAsOf,
   priceHistoryFromSeries,
 } from '../strategies/priceHistory.ts';
-import { MarketDataError } from './errors.ts';
 import type { FeedClose, Ledger } from './ledger.ts';
 
 /**

@@ -13,8 +13,8 @@ import {
   type SafeStateReading,
   type TokenRef,
 } from '../contracts/treasuryReads.ts';
+import { ConfigError, MarketDataError } from '../shared/errors.ts';
 import { FEED_DECIMALS } from '../strategies/pricePolicy.ts';
-import { ConfigError, MarketDataError } from './errors.ts';
 
 /** A price the cycle may use, with where it came from and how it was checked. */
 export type CheckedPrice = {

@@ -22,9 +22,9 @@ import { safeTransactionService } from '../contracts/transactionService.ts';
 import { readSafeConfiguration } from '../contracts/treasuryReads.ts';
 import type { HubSpace } from '../governance/hubReplies.ts';
 import { createSnapshotClient } from '../governance/snapshotClient.ts';
+import { redactUrl, redactUrlsIn } from '../shared/errors.ts';
+import type { BackoffPolicy, Sleep } from '../shared/httpRetry.ts';
 import { FEED_DECIMALS } from '../strategies/pricePolicy.ts';
-import { redactUrl, redactUrlsIn } from './errors.ts';
-import type { BackoffPolicy, Sleep } from './httpRetry.ts';
 import { type AgentSecrets, readSecrets, redactSecrets } from './secrets.ts';
 
 /**

@@ -1,5 +1,5 @@
 import cron from 'node-cron';
-import { ConfigError } from './errors.ts';
+import { ConfigError } from '../shared/errors.ts';
 
 /**
  * Runs `cycle` on a cron schedule in UTC with no overlap: a tick that arrives while a cycle is running is

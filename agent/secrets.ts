@@ -1,6 +1,6 @@
 import type { Hex } from 'viem';
 import type { TreasuryAgentConfig } from '../config/schema.ts';
-import { ConfigError } from './errors.ts';
+import { ConfigError } from '../shared/errors.ts';
 
 /**
  * The agent's secrets, read from the environment only (never from config files). Values are never printed:

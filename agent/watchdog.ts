@@ -1,9 +1,9 @@
 import { type Address, type Chain, formatUnits, getAddress, type PublicClient, type Transport } from 'viem';
 import type { TreasuryAgentConfig } from '../config/schema.ts';
 import { readOutflows, readSafeConfiguration, type TokenOutflow } from '../contracts/treasuryReads.ts';
+import { redactUrl } from '../shared/errors.ts';
 import type { AuditLog } from './auditLog.ts';
 import { decide } from './decide.ts';
-import { redactUrl } from './errors.ts';
 import type { Ledger } from './ledger.ts';
 
 /**

@@ -16,12 +16,12 @@
  *   npm run bench:gas
  */
 import { type Address, encodeFunctionData, type Hex, maxUint256, parseUnits } from 'viem';
+import { DEFAULT_DEVNET_CONFIG } from '../cli/devnetCommand.ts';
 import { loadConfig } from '../config/loadConfig.ts';
 import { erc20Abi, uniswapV2RouterAbi } from '../contracts/abis.ts';
 import { projectArtifacts } from '../contracts/artifacts.ts';
 import { makePublicClient, makeWalletClient } from '../contracts/chainClients.ts';
 import { devAccount, devPrivateKey } from '../contracts/devAccounts.ts';
-import { DEFAULT_DEVNET_CONFIG } from '../contracts/devnetCommand.ts';
 import { executorContextForDevnet, startDevnet } from '../contracts/localDevnet.ts';
 import { executePolicyBatch, executePrepared, executeRebalance } from '../contracts/safeExecutor.ts';
 import {

@@ -17,9 +17,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { DEFAULT_DEVNET_CONFIG } from '../cli/devnetCommand.ts';
 import { loadConfig } from '../config/loadConfig.ts';
 import { devAccount, devPrivateKey } from '../contracts/devAccounts.ts';
-import { DEFAULT_DEVNET_CONFIG } from '../contracts/devnetCommand.ts';
 import { startDevnet } from '../contracts/localDevnet.ts';
 
 const { values } = parseArgs({ options: { runs: { type: 'string' } }, strict: true });

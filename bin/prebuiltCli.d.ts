@@ -2,7 +2,7 @@
 export function prebuiltCli(options?: {
   /** The project (default: this file's parent directory). */
   root?: string;
-  /** Relative to root (default: agent/cli.ts). */
+  /** Relative to root (default: cli/cli.ts). */
   entry?: string;
   env?: Readonly<Record<string, string | undefined>>;
 }): Promise<string | undefined>;

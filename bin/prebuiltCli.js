@@ -5,7 +5,7 @@
 // `treasury once` spent more CPU in the hooks than in its work. The bundle holds our files in a few chunks
 // (each command still a lazy chunk, each `import()` still lazy) and loads the other packages with no hooks.
 //
-// How: esbuild bundles agent/cli.ts. In each of our files `import.meta.url` (and dirname, filename) is replaced
+// How: esbuild bundles cli/cli.ts. In each of our files `import.meta.url` (and dirname, filename) is replaced
 // by that source file's own, so paths relative to a source (data/, artifacts, createRequire, worker files)
 // resolve as they do from the sources. The build goes to .cache/cli/<key>/ in the project, keyed by the content
 // of every file that went into it (plus this file and the project's path); a start reads those files again and
@@ -198,7 +198,7 @@ function buildInChild(root, entry, cache, env) {
  * undefined, to run the sources through tsx.
  */
 export async function prebuiltCli(options = {}) {
-  const { root = PROJECT_ROOT, entry = 'agent/cli.ts', env = process.env } = options;
+  const { root = PROJECT_ROOT, entry = 'cli/cli.ts', env = process.env } = options;
   if (env.TREASURY_TSX === '1') return undefined;
   const cache = join(root, '.cache', 'cli');
   try {

@@ -11,6 +11,6 @@ if (bundled) {
 } else {
   const { register } = await import('tsx/esm/api');
   register();
-  cli = await import('../agent/cli.ts');
+  cli = await import('../cli/cli.ts');
 }
 process.exitCode = await cli.main(process.argv.slice(2));

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isScalar, LineCounter, parseDocument, visit } from 'yaml';
 import type { z } from 'zod';
-import { ConfigError } from '../agent/errors.ts';
+import { ConfigError } from '../shared/errors.ts';
 import { nearMatch } from './nearMatch.ts';
 import { type TreasuryAgentConfig, TreasuryAgentConfigSchema } from './schema.ts';
 

@@ -6,7 +6,7 @@ import { createAdaptorServer } from '@hono/node-server';
 import { type Context, Hono } from 'hono';
 import { canonicalJson, verifyAuditChain } from '../agent/auditLog.ts';
 import { type AuditVerification, verifyAudit } from '../agent/auditTools.ts';
-import { TreasuryError } from '../agent/errors.ts';
+import { TreasuryError } from '../shared/errors.ts';
 import { loadPriceHistory, type PriceHistory } from '../strategies/priceHistory.ts';
 import { type BacktestRun, backtestOfConfig, backtestOfLog } from './backtestView.ts';
 import {

@@ -1,10 +1,10 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, extname, resolve } from 'node:path';
 import { type AuditRecord, parseAuditLog } from '../agent/auditLog.ts';
-import { describeError, redactUrlsIn } from '../agent/errors.ts';
 import { describeLedgerLocation, type Ledger, ledgerLocationOf, openLedger } from '../agent/ledger.ts';
 import { configFilesIn, loadConfig } from '../config/loadConfig.ts';
 import type { TreasuryAgentConfig } from '../config/schema.ts';
+import { describeError, redactUrlsIn } from '../shared/errors.ts';
 import { type DaoModel, daoModel } from './daoView.ts';
 
 /**

@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
-import { ProcessError } from '../agent/errors.ts';
+import { ProcessError } from '../shared/errors.ts';
 
 /** anvil's well-known development mnemonic: public test keys, valid only on a local chain. */
 export const ANVIL_TEST_MNEMONIC = 'test test test test test test test test test test test junk';

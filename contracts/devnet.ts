@@ -8,8 +8,8 @@ import {
   parseUnits,
   zeroAddress,
 } from 'viem';
-import { ChainError, ConfigError } from '../agent/errors.ts';
 import type { TokenConfig, TreasuryAgentConfig } from '../config/schema.ts';
+import { ChainError, ConfigError } from '../shared/errors.ts';
 import { type Artifact, projectArtifacts, safeArtifacts, uniswapArtifacts } from './artifacts.ts';
 import { makePublicClient, makeWalletClient } from './chainClients.ts';
 import { devAccount } from './devAccounts.ts';

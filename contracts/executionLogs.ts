@@ -8,7 +8,7 @@ import {
   type PublicClient,
   type Transport,
 } from 'viem';
-import { ChainError } from '../agent/errors.ts';
+import { ChainError } from '../shared/errors.ts';
 import { policySwapperAbi, safeAbi } from './abis.ts';
 
 /**

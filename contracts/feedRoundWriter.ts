@@ -1,5 +1,5 @@
 import { type Address, createPublicClient, encodeFunctionData, type Hex, http, numberToHex } from 'viem';
-import { ChainError } from '../agent/errors.ts';
+import { ChainError } from '../shared/errors.ts';
 import { aggregatorV3Abi } from './abis.ts';
 import { chainFor } from './chainClients.ts';
 

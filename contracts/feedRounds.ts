@@ -5,7 +5,7 @@ import {
   type PublicClient,
   type Transport,
 } from 'viem';
-import { ChainError } from '../agent/errors.ts';
+import { ChainError } from '../shared/errors.ts';
 
 /**
  * Past rounds of AggregatorV3 feeds, found by time. The close of a UTC day is the feed's last round with

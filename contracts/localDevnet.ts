@@ -1,7 +1,7 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConfigError } from '../agent/errors.ts';
 import type { TreasuryAgentConfig } from '../config/schema.ts';
+import { ConfigError } from '../shared/errors.ts';
 import { dayOf, loadPriceHistory, type PriceHistory, priceAsOf } from '../strategies/priceHistory.ts';
 import { configureStrategy } from '../strategies/registry.ts';
 import { type AnvilInstance, startAnvil } from './anvil.ts';

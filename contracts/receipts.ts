@@ -1,5 +1,5 @@
 import type { Chain, Hex, PublicClient, TransactionReceipt, Transport } from 'viem';
-import { ChainError } from '../agent/errors.ts';
+import { ChainError } from '../shared/errors.ts';
 
 /** How long a sent transaction may take to confirm before the step gives up: generous, on any chain. */
 export const CONFIRMATION_TIMEOUT_MS = 10 * 60_000;

@@ -15,7 +15,7 @@ import {
   type Transport,
 } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
-import { ChainError, RefusedError, TreasuryError } from '../agent/errors.ts';
+import { ChainError, RefusedError, TreasuryError } from '../shared/errors.ts';
 import { amountAtPrice, MAX_BPS } from '../strategies/pricePolicy.ts';
 import { erc20Abi, policySwapperAbi } from './abis.ts';
 import { projectArtifacts } from './artifacts.ts';

@@ -11,7 +11,7 @@ import {
   size,
   zeroAddress,
 } from 'viem';
-import { RefusedError } from '../agent/errors.ts';
+import { RefusedError } from '../shared/errors.ts';
 import { erc20Abi, policySwapperAbi, uniswapV2RouterAbi } from './abis.ts';
 import { safeArtifacts, uniswapArtifacts } from './artifacts.ts';
 

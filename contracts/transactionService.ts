@@ -1,6 +1,6 @@
 import { type Address, getAddress, type Hex, recoverAddress } from 'viem';
 import { z } from 'zod';
-import { ChainError, ConfigError, redactUrl } from '../agent/errors.ts';
+import { ChainError, ConfigError, redactUrl } from '../shared/errors.ts';
 import {
   type BackoffPolicy,
   classifyReply,
@@ -10,7 +10,7 @@ import {
   realSleep,
   type Sleep,
   withBackoff,
-} from '../agent/httpRetry.ts';
+} from '../shared/httpRetry.ts';
 import { type SafeTxData, safeTxToJson } from './safeTransaction.ts';
 
 /**

@@ -7,7 +7,7 @@ import {
   type PublicClient,
   type Transport,
 } from 'viem';
-import { ChainError } from '../agent/errors.ts';
+import { ChainError } from '../shared/errors.ts';
 import { aggregatorV3Abi, erc20Abi, safeAbi, uniswapV2FactoryAbi, uniswapV2PairAbi } from './abis.ts';
 
 /** A token the treasury tracks: where it lives and how many decimals its base units have. */

@@ -1,4 +1,4 @@
-import { TreasuryError } from '../agent/errors.ts';
+import { TreasuryError } from '../shared/errors.ts';
 
 /** A governance action failed on the client side: a hub refused a message, replied with nonsense or could not be reached. */
 export class GovernanceError extends TreasuryError {

@@ -1,6 +1,6 @@
 import type { LocalAccount } from 'viem';
 import { z } from 'zod';
-import { redactUrl } from '../agent/errors.ts';
+import { redactUrl } from '../shared/errors.ts';
 import {
   type BackoffPolicy,
   classifyReply,
@@ -10,7 +10,7 @@ import {
   realSleep,
   retryAfterMs,
   withBackoff,
-} from '../agent/httpRetry.ts';
+} from '../shared/httpRetry.ts';
 import { type Clock, systemClock } from './clock.ts';
 import { GovernanceError, HubRejectedError } from './errors.ts';
 import {

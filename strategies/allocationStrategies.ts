@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { MarketDataError } from '../agent/errors.ts';
+import { MarketDataError } from '../shared/errors.ts';
 import { equalRiskContributionWeights, inverseVolatilityWeights } from './allocators.ts';
 import { covarianceMatrix, dailyReturns } from './stats.ts';
 import { BpsSchema, StrategySymbolSchema } from './symbols.ts';

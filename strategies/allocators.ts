@@ -1,4 +1,4 @@
-import { TreasuryError } from '../agent/errors.ts';
+import { TreasuryError } from '../shared/errors.ts';
 
 /**
  * Risk-based allocators on a covariance matrix. Pure numerics: fractions that add up to 1 (rounding to basis

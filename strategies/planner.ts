@@ -1,5 +1,5 @@
 import { formatUnits as units } from 'viem';
-import { TreasuryError } from '../agent/errors.ts';
+import { TreasuryError } from '../shared/errors.ts';
 import type { Guardrails } from './guardrails.ts';
 import {
   amountAtPrice,

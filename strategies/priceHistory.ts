@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
-import { MarketDataError } from '../agent/errors.ts';
+import { MarketDataError } from '../shared/errors.ts';
 
 /**
  * Daily close prices per asset (data/prices_daily.csv or any file with the same columns), on a calendar of

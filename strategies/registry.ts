@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConfigError } from '../agent/errors.ts';
+import { ConfigError } from '../shared/errors.ts';
 import { equalWeight, fixedWeights, hold, inverseVolatility, riskParity } from './allocationStrategies.ts';
 import { driftBand, governanceCap, maxStep, runwayFloor, volTarget } from './overlays.ts';
 import type {

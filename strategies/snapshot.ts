@@ -1,4 +1,4 @@
-import { MarketDataError } from '../agent/errors.ts';
+import { MarketDataError } from '../shared/errors.ts';
 import { closesAsOf, isoDateOf, type PriceHistory, priceAsOf } from './priceHistory.ts';
 import type { MarketSnapshot, TokenInfo } from './types.ts';
 

@@ -1,4 +1,4 @@
-import { TreasuryError } from '../agent/errors.ts';
+import { TreasuryError } from '../shared/errors.ts';
 import type { Holdings, MarketSnapshot, Position, WeightsBps } from './types.ts';
 
 export const TOTAL_BPS = 10_000;

@@ -9,10 +9,10 @@ import {
   recordHash,
 } from '../agent/auditLog.ts';
 import { verifyAudit } from '../agent/auditTools.ts';
-import { main } from '../agent/cli.ts';
 import { runCycle } from '../agent/cycle.ts';
 import { applyMarketDay } from '../agent/demo/market.ts';
 import { buildRuntime } from '../agent/runtime.ts';
+import { main } from '../cli/cli.ts';
 import { type CycleStack, startCycleStack } from './support/localStack.ts';
 
 /**

@@ -20,10 +20,10 @@ import {
 import { draftPlaceholders, fillDraft, fillPlaceholders } from '../agent/draft/placeholders.ts';
 import { type Draft, type DraftFacts, DraftSchema } from '../agent/draft/types.ts';
 import { checkDraftWords } from '../agent/draft/wordsCheck.ts';
-import { ConfigError } from '../agent/errors.ts';
 import { redactSecrets } from '../agent/secrets.ts';
 import { LlmConfigSchema } from '../config/schema.ts';
 import { plainText, renderProposalBody } from '../governance/proposalBody.ts';
+import { ConfigError } from '../shared/errors.ts';
 
 const ROUTER = '0x7a250d5630B4cF539739dF2C5dAcb4c659F2488D';
 

@@ -91,7 +91,7 @@ describe('secrets stay out of config files and error output', () => {
   });
 
   it('redacts API keys in any URL the CLI prints', async () => {
-    const { redactUrlsIn } = await import('../agent/errors.ts');
+    const { redactUrlsIn } = await import('../shared/errors.ts');
     const text =
       'request to https://eth-mainnet.example.org/v2/AbCdEfGhIjKlMnOpQrStUvWxYz012345 failed (see https://user:pw@rpc.example.org/?apikey=s3cret)';
     const redacted = redactUrlsIn(text);

@@ -1,12 +1,12 @@
 import { stripVTControlCharacters } from 'node:util';
 import { describe, expect, it, vi } from 'vitest';
 import type { AuditRecord } from '../agent/auditLog.ts';
-import type { CommandIo } from '../agent/command.ts';
 import { cycleOutcome } from '../agent/cycleLog.ts';
-import { redactUrlsIn } from '../agent/errors.ts';
 import type { ProposalRow } from '../agent/ledger.ts';
-import { createCommandLogger } from '../agent/logger.ts';
 import { createRedactor } from '../agent/secrets.ts';
+import type { CommandIo } from '../cli/command.ts';
+import { createCommandLogger } from '../cli/logger.ts';
+import { redactUrlsIn } from '../shared/errors.ts';
 
 function capture(tty: boolean) {
   const out: string[] = [];

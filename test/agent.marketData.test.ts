@@ -5,12 +5,12 @@ import { parseAuditLog } from '../agent/auditLog.ts';
 import { clearPause, runCycle } from '../agent/cycle.ts';
 import { applyMarketDay } from '../agent/demo/market.ts';
 import { circuitBreakerProblems } from '../agent/observe.ts';
+import { DEFAULT_DEVNET_CONFIG } from '../cli/devnetCommand.ts';
 import { loadConfig } from '../config/loadConfig.ts';
 import { aggregatorV3Abi } from '../contracts/abis.ts';
 import { makeWalletClient } from '../contracts/chainClients.ts';
 import { devAccount } from '../contracts/devAccounts.ts';
 import { priceToFeedAnswer } from '../contracts/devnet.ts';
-import { DEFAULT_DEVNET_CONFIG } from '../contracts/devnetCommand.ts';
 import { readSafeState } from '../contracts/treasuryReads.ts';
 import { type CycleStack, startCycleStack } from './support/localStack.ts';
 

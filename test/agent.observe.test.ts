@@ -1,12 +1,12 @@
 import { encodeFunctionData } from 'viem';
 import { describe, expect, it } from 'vitest';
-import { MarketDataError } from '../agent/errors.ts';
 import { observe } from '../agent/observe.ts';
 import { aggregatorV3Abi } from '../contracts/abis.ts';
 import { makeWalletClient } from '../contracts/chainClients.ts';
 import { advanceChainTime } from '../contracts/chainTime.ts';
 import { devAccount } from '../contracts/devAccounts.ts';
 import { priceToFeedAnswer } from '../contracts/devnet.ts';
+import { MarketDataError } from '../shared/errors.ts';
 import { useDevnet } from './support/devnet.ts';
 
 const fixture = useDevnet();

@@ -70,7 +70,7 @@ describe('pause and resume', () => {
     const { writeFileSync } = await import('node:fs');
     const { join } = await import('node:path');
     const { runCycle } = await import('../agent/cycle.ts');
-    const { main } = await import('../agent/cli.ts');
+    const { main } = await import('../cli/cli.ts');
     const { startCycleStack } = await import('./support/localStack.ts');
     const s = await startCycleStack();
     try {

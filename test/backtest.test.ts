@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { main } from '../agent/cli.ts';
+import { main } from '../cli/cli.ts';
 import { loadConfig, parseConfig } from '../config/loadConfig.ts';
 import { runBacktest } from '../strategies/backtest/engine.ts';
 import { runwayFloorFigures } from '../strategies/backtest/metrics.ts';

@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { commands, main } from '../agent/cli.ts';
-import { commandUsage } from '../agent/command.ts';
+import { commands, main } from '../cli/cli.ts';
+import { commandUsage } from '../cli/command.ts';
 import { findFreePort } from '../contracts/anvil.ts';
 import { untilReady } from './support/processes.ts';
 

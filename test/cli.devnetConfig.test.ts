@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../agent/cli.ts';
+import { main } from '../cli/cli.ts';
 import { loadConfig } from '../config/loadConfig.ts';
 import { findFreePort } from '../contracts/anvil.ts';
 import { devPrivateKey } from '../contracts/devAccounts.ts';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { commands, main } from '../agent/cli.ts';
+import { commands, main } from '../cli/cli.ts';
 import { editDistance, nearMatch } from '../config/nearMatch.ts';
 
 const run = promisify(execFile);

@@ -34,7 +34,7 @@ beforeAll(() => {
   root = mkdtempSync(join(tmpdir(), 'prebuilt-'));
   symlinkSync(join(import.meta.dirname, '..', 'node_modules'), join(root, 'node_modules'));
   write(
-    'agent/cli.ts',
+    'cli/cli.ts',
     `import { readFileSync } from 'node:fs';
 import { getAddress } from 'viem';
 import { z } from 'zod';
@@ -48,8 +48,8 @@ export async function main(): Promise<unknown> {
 }
 `,
   );
-  write('agent/here.ts', 'export const here = { url: import.meta.url, dirname: import.meta.dirname };\n');
-  write('agent/lazy.ts', "export const lazy = 'first';\n");
+  write('cli/here.ts', 'export const here = { url: import.meta.url, dirname: import.meta.dirname };\n');
+  write('cli/lazy.ts', "export const lazy = 'first';\n");
   write('config/settings.json', '{ "mode": "shadow" }\n');
   write('data/note.txt', 'beside the sources');
 });
@@ -63,13 +63,13 @@ describe('the bundled CLI (bin/prebuiltCli.js)', () => {
     expect(url).toMatch(/\/\.cache\/cli\/[0-9a-f]{20}\/cli\.js$/);
     const result = runMain(url!);
     expect(result).toEqual({
-      here: { url: pathToFileURL(join(root, 'agent/here.ts')).href, dirname: join(root, 'agent') },
+      here: { url: pathToFileURL(join(root, 'cli/here.ts')).href, dirname: join(root, 'cli') },
       lazy: 'first',
       settings: { mode: 'shadow' },
       note: 'beside the sources',
       address: '0x70997970C51812dc3A010C7d01b50e0d17dc79C8',
       zod: 'ok',
-      cli: pathToFileURL(join(root, 'agent/cli.ts')).href,
+      cli: pathToFileURL(join(root, 'cli/cli.ts')).href,
     });
     // viem is bundled; zod (and every other package) is loaded from node_modules, and viem's version is in the key.
     const dir = join(fileURLToPath(url!), '..');
@@ -82,8 +82,8 @@ describe('the bundled CLI (bin/prebuiltCli.js)', () => {
     const manifest = JSON.parse(readFileSync(join(root, '.cache/cli/manifest.json'), 'utf8'));
     expect(manifest.inputs).toEqual(
       expect.arrayContaining([
-        'agent/cli.ts',
-        'agent/lazy.ts',
+        'cli/cli.ts',
+        'cli/lazy.ts',
         'config/settings.json',
         expect.stringMatching(/node_modules\/viem\/package\.json$/),
       ]),
@@ -95,14 +95,14 @@ describe('the bundled CLI (bin/prebuiltCli.js)', () => {
     expect(await prebuiltCli({ root, env: {} })).toBe(first);
     const count = builds().length;
 
-    write('agent/lazy.ts', "export const lazy = 'second';\n");
+    write('cli/lazy.ts', "export const lazy = 'second';\n");
     const second = await prebuiltCli({ root, env: {} });
     expect(second).not.toBe(first);
     expect(runMain(second!).lazy).toBe('second');
     expect(builds()).toHaveLength(count + 1); // the older build stays for processes still running it
 
-    write('agent/cli.ts', 'export async function main() { return { lazy: "gone" }; }\n');
-    rmSync(join(root, 'agent/lazy.ts'));
+    write('cli/cli.ts', 'export async function main() { return { lazy: "gone" }; }\n');
+    rmSync(join(root, 'cli/lazy.ts'));
     const third = await prebuiltCli({ root, env: {} });
     expect(runMain(third!).lazy).toBe('gone');
   });
@@ -160,7 +160,7 @@ describe('the bundled CLI (bin/prebuiltCli.js)', () => {
 
   it('falls back to tsx (undefined) when asked, or when the sources do not build', async () => {
     expect(await prebuiltCli({ root, env: { TREASURY_TSX: '1' } })).toBeUndefined();
-    write('agent/cli.ts', 'export const main = (;\n');
+    write('cli/cli.ts', 'export const main = (;\n');
     expect(await prebuiltCli({ root, env: {} })).toBeUndefined();
     expect(builds().filter((name) => name.startsWith('tmp-'))).toEqual([]);
   });

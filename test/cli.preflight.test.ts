@@ -5,9 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeFunctionData, type Hex } from 'viem';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../agent/cli.ts';
 import { type LocalStack, startLocalStack } from '../agent/localStack.ts';
 import { formatCheck, type PreflightCheck, runPreflight } from '../agent/preflight.ts';
+import { main } from '../cli/cli.ts';
+import { DEFAULT_DEVNET_CONFIG, devnetAgentConfig } from '../cli/devnetCommand.ts';
 import { configToYaml } from '../config/configYaml.ts';
 import { loadConfig } from '../config/loadConfig.ts';
 import type { TreasuryAgentConfig } from '../config/schema.ts';
@@ -15,7 +16,6 @@ import { aggregatorV3Abi } from '../contracts/abis.ts';
 import { safeArtifacts } from '../contracts/artifacts.ts';
 import { makePublicClient, makeWalletClient } from '../contracts/chainClients.ts';
 import { devAccount } from '../contracts/devAccounts.ts';
-import { DEFAULT_DEVNET_CONFIG, devnetAgentConfig } from '../contracts/devnetCommand.ts';
 import {
   type FakeSafeTransactionService,
   startFakeSafeTransactionService,

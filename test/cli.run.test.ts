@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SqliteLedger } from '../agent/ledger.ts';
 import { type LocalStack, startLocalStack } from '../agent/localStack.ts';
+import { DEFAULT_DEVNET_CONFIG, devnetAgentConfig } from '../cli/devnetCommand.ts';
 import { configToYaml } from '../config/configYaml.ts';
 import { loadConfig } from '../config/loadConfig.ts';
-import { DEFAULT_DEVNET_CONFIG, devnetAgentConfig } from '../contracts/devnetCommand.ts';
 import { STAKES } from './support/localStack.ts';
 import { untilReady } from './support/processes.ts';
 

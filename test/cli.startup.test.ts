@@ -35,8 +35,8 @@ function staticPackages(entry: string): { packages: Set<string>; files: Set<stri
 
 describe('a fast start: `treasury once` loads only what the config uses', () => {
   it('imports no protocol-kit, snapshot.js, LangChain, api-kit or solc before they are needed', () => {
-    // agent/agentCommands.ts holds `once`; the CLI's registry (agent/cli.ts) loads only the command that runs.
-    const { packages, files } = staticPackages('agent/agentCommands.ts');
+    // cli/agentCommands.ts holds `once`; the CLI's registry (cli/cli.ts) loads only the command that runs.
+    const { packages, files } = staticPackages('cli/agentCommands.ts');
     expect(files.size).toBeGreaterThan(20); // the walk followed the imports
     expect(packages).toContain('viem');
     for (const heavy of [
@@ -48,14 +48,14 @@ describe('a fast start: `treasury once` loads only what the config uses', () => 
       '@langchain/anthropic',
       '@langchain/ollama',
       'solc',
-      'pino', // the logs of run, hub and console: imported when a command logs (agent/logger.ts)
+      'pino', // the logs of run, hub and console: imported when a command logs (cli/logger.ts)
       'pino-pretty', // only on a terminal
     ])
       expect(packages, heavy).not.toContain(heavy);
   });
 
   it('the commands that log load pino when they start logging, not when they are imported', () => {
-    for (const entry of ['governance/hub/hubCommand.ts', 'console/consoleCommand.ts', 'agent/logger.ts']) {
+    for (const entry of ['cli/hubCommand.ts', 'cli/consoleCommand.ts', 'cli/logger.ts']) {
       const { packages } = staticPackages(entry);
       expect(packages, entry).not.toContain('pino');
       expect(packages, entry).not.toContain('pino-pretty');
@@ -63,13 +63,13 @@ describe('a fast start: `treasury once` loads only what the config uses', () => 
   });
 
   it('the registry itself imports no command', () => {
-    const { files, packages } = staticPackages('agent/cli.ts');
+    const { files, packages } = staticPackages('cli/cli.ts');
     expect([...files].map((f) => f.slice(ROOT.length + 1)).sort()).toEqual([
-      'agent/cli.ts',
-      'agent/command.ts',
-      'agent/errors.ts',
       'agent/secrets.ts',
+      'cli/cli.ts',
+      'cli/command.ts',
       'config/nearMatch.ts',
+      'shared/errors.ts',
     ]);
     expect([...packages]).toEqual([]);
   });

@@ -6,11 +6,11 @@ import fc from 'fast-check';
 import { getAddress } from 'viem';
 import { describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { ConfigError } from '../agent/errors.ts';
 import { addressProblem } from '../config/addressSchema.ts';
 import { parseConfig } from '../config/loadConfig.ts';
 import { HubError } from '../governance/errors.ts';
 import { loadSpacesFile, parseSpaces } from '../governance/hub/spaces.ts';
+import { ConfigError } from '../shared/errors.ts';
 
 const root = join(import.meta.dirname, '..');
 const mainnet = readFileSync(join(root, 'config/examples/mainnet.yaml'), 'utf8');

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { main } from '../agent/cli.ts';
+import { main } from '../cli/cli.ts';
 import { loadConfig } from '../config/loadConfig.ts';
 import { configFieldPaths } from '../config/reference.ts';
 

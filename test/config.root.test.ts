@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { main } from '../agent/cli.ts';
-import { ConfigError } from '../agent/errors.ts';
+import { main } from '../cli/cli.ts';
 import { parseConfig, topLevelKeys } from '../config/loadConfig.ts';
 import { TreasuryAgentConfigSchema } from '../config/schema.ts';
+import { ConfigError } from '../shared/errors.ts';
 
 const example = join(import.meta.dirname, '..', 'config/examples/devnet.yaml');
 

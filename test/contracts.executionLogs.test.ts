@@ -2,12 +2,11 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { encodeFunctionData, type Hex, numberToHex } from 'viem';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ChainError } from '../agent/errors.ts';
+import { DEFAULT_DEVNET_CONFIG } from '../cli/devnetCommand.ts';
 import { loadConfig } from '../config/loadConfig.ts';
 import { safeArtifacts } from '../contracts/artifacts.ts';
 import { makePublicClient } from '../contracts/chainClients.ts';
 import { devAccount, devPrivateKey } from '../contracts/devAccounts.ts';
-import { DEFAULT_DEVNET_CONFIG } from '../contracts/devnetCommand.ts';
 import {
   findDecisionExecution,
   findSafeExecution,
@@ -15,6 +14,7 @@ import {
   listDecisionExecutions,
 } from '../contracts/executionLogs.ts';
 import { type LocalDevnet, startDevnet } from '../contracts/localDevnet.ts';
+import { ChainError } from '../shared/errors.ts';
 import { execAsOwners } from './support/safeExec.ts';
 
 /**

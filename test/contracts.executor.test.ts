@@ -1,6 +1,5 @@
 import { type Address, encodeFunctionData, formatUnits, type Hex, parseUnits, zeroAddress } from 'viem';
 import { describe, expect, it } from 'vitest';
-import { RefusedError } from '../agent/errors.ts';
 import { safeAbi, uniswapV2FactoryAbi } from '../contracts/abis.ts';
 import { devAccount, devPrivateKey } from '../contracts/devAccounts.ts';
 import { executorContextForDevnet } from '../contracts/localDevnet.ts';
@@ -12,6 +11,7 @@ import {
   uniswapV2PairFor,
 } from '../contracts/safeTransaction.ts';
 import { readHoldings, readPools, readSafeState } from '../contracts/treasuryReads.ts';
+import { RefusedError } from '../shared/errors.ts';
 import { getAmountOut } from '../strategies/uniswap.ts';
 import { useDevnet } from './support/devnet.ts';
 

@@ -10,9 +10,9 @@ import {
   type Transport,
 } from 'viem';
 import { describe, expect, it } from 'vitest';
-import { ChainError } from '../agent/errors.ts';
 import { isLocalRpc, makePublicClient, rpcRequestTimeoutMs } from '../contracts/chainClients.ts';
 import { ConfirmationTimeoutError, waitForReceipt } from '../contracts/receipts.ts';
+import { ChainError } from '../shared/errors.ts';
 
 const HASH = `0x${'ab'.repeat(32)}` as Hex;
 const RECEIPT = { transactionHash: HASH, status: 'success' } as TransactionReceipt;

@@ -2,7 +2,6 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { getAddress, type Hex, zeroAddress } from 'viem';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ChainError, ConfigError } from '../agent/errors.ts';
 import { readSecrets, redactSecrets } from '../agent/secrets.ts';
 import { devAccount } from '../contracts/devAccounts.ts';
 import type { SafeTxData } from '../contracts/safeTransaction.ts';
@@ -12,6 +11,7 @@ import {
   safeTransactionService,
   verifiedSignatures,
 } from '../contracts/transactionService.ts';
+import { ChainError, ConfigError } from '../shared/errors.ts';
 import {
   type FakeSafeTransactionService,
   MONTHLY_QUOTA_REPLY,

@@ -7,9 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAuditLog } from '../agent/auditLog.ts';
 import { type FleetStack, startFleetStack } from '../agent/fleetStack.ts';
 import { SqliteLedger } from '../agent/ledger.ts';
+import { DEFAULT_DEVNET_CONFIG } from '../cli/devnetCommand.ts';
 import { loadConfig } from '../config/loadConfig.ts';
 import { devPrivateKey } from '../contracts/devAccounts.ts';
-import { DEFAULT_DEVNET_CONFIG } from '../contracts/devnetCommand.ts';
 import { createSnapshotClient } from '../governance/snapshotClient.ts';
 import { STAKES } from './support/localStack.ts';
 

@@ -2,8 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { ConfigError } from '../agent/errors.ts';
 import { parseConfig } from '../config/loadConfig.ts';
+import { ConfigError } from '../shared/errors.ts';
 
 const example = fileURLToPath(new URL('../config/examples/devnet.yaml', import.meta.url));
 

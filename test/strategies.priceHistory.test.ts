@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { MarketDataError } from '../agent/errors.ts';
+import { MarketDataError } from '../shared/errors.ts';
 import {
   closesAsOf,
   dayOf,

@@ -1,6 +1,6 @@
 import type { BaseChatModel } from '@langchain/core/language_models/chat_models';
 import type { LlmConfig } from '../../config/schema.ts';
-import { ConfigError, redactUrl } from '../errors.ts';
+import { ConfigError, redactUrl } from '../../shared/errors.ts';
 import {
   type AgentSecrets,
   createRedactor,

@@ -8,8 +8,8 @@ import {
   numberToHex,
   parseAbi,
 } from 'viem';
-import { redactUrl } from '../../agent/errors.ts';
 import { rpcRequestTimeoutMs } from '../../contracts/chainClients.ts';
+import { redactUrl } from '../../shared/errors.ts';
 import { HubError } from '../errors.ts';
 
 /** What the hub needs from a chain: block existence, token balances at a block, EIP-1271 checks. */

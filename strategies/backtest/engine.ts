@@ -1,4 +1,4 @@
-import { MarketDataError, TreasuryError } from '../../agent/errors.ts';
+import { MarketDataError, TreasuryError } from '../../shared/errors.ts';
 import type { Guardrails } from '../guardrails.ts';
 import {
   type ExecutionFailureKind,

@@ -1,5 +1,5 @@
-import { ConfigError, MarketDataError } from '../../agent/errors.ts';
 import type { TreasuryAgentConfig } from '../../config/schema.ts';
+import { ConfigError, MarketDataError } from '../../shared/errors.ts';
 import { GuardrailsSchema } from '../guardrails.ts';
 import { HUB } from '../planner.ts';
 import { assetRange, dayOf, isoDateOf, type PriceHistory } from '../priceHistory.ts';

@@ -1,13 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { ConfigError } from '../../agent/errors.ts';
 import {
   GovernanceConfigSchema,
   type TreasuryAgentConfig,
   TreasuryAgentConfigSchema,
   TreasuryConfigSchema,
 } from '../../config/schema.ts';
+import { ConfigError } from '../../shared/errors.ts';
 import { GuardrailsSchema } from '../guardrails.ts';
 import type { PriceHistory } from '../priceHistory.ts';
 import { StrategyConfigSchema, unknownStrategySymbols } from '../registry.ts';

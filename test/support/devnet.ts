@@ -1,8 +1,8 @@
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
+import { DEFAULT_DEVNET_CONFIG } from '../../cli/devnetCommand.ts';
 import { loadConfig } from '../../config/loadConfig.ts';
 import type { TreasuryAgentConfig } from '../../config/schema.ts';
 import { makePublicClient } from '../../contracts/chainClients.ts';
-import { DEFAULT_DEVNET_CONFIG } from '../../contracts/devnetCommand.ts';
 import { type LocalDevnet, startDevnet } from '../../contracts/localDevnet.ts';
 
 export type DevnetFixture = {

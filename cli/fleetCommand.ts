@@ -1,11 +1,11 @@
 import { existsSync, statSync } from 'node:fs';
 import { z } from 'zod';
+import { type DaoTickResult, Fleet } from '../agent/fleet.ts';
+import type { FleetQueue } from '../agent/fleetQueue.ts';
+import { startSchedule } from '../agent/scheduler.ts';
+import { urlCredentials } from '../agent/secrets.ts';
+import { SharedClients } from '../agent/sharedClients.ts';
 import { type Command, integerOption, stringOption, UsageError } from './command.ts';
-import { type DaoTickResult, Fleet } from './fleet.ts';
-import type { FleetQueue } from './fleetQueue.ts';
-import { startSchedule } from './scheduler.ts';
-import { urlCredentials } from './secrets.ts';
-import { SharedClients } from './sharedClients.ts';
 
 /** The --queue URL: PostgreSQL, and no password in it (the password comes from PGPASSWORD). */
 const QueueUrl = z
@@ -96,7 +96,7 @@ export async function fleetRun(args: Args, io: Io): Promise<number> {
             hint: 'e.g. --queue postgres://treasury@db.example.org:5432/treasury, with the password in PGPASSWORD',
           });
         }
-        const { startFleetQueue } = await import('./fleetQueue.ts');
+        const { startFleetQueue } = await import('../agent/fleetQueue.ts');
         queue = await startFleetQueue({
           url: queueUrl,
           password: process.env.PGPASSWORD,

@@ -1,6 +1,6 @@
+import { formatCheck, runPreflight } from '../agent/preflight.ts';
 import { loadConfig } from '../config/loadConfig.ts';
 import { type Command, stringOption, UsageError } from './command.ts';
-import { formatCheck, runPreflight } from './preflight.ts';
 
 export const preflightCommand: Command = {
   name: ['preflight'],

@@ -1,8 +1,8 @@
-import { type Command, integerOption, stringOption, UsageError } from '../../agent/command.ts';
-import { describeError } from '../../agent/errors.ts';
-import { createCommandLogger } from '../../agent/logger.ts';
-import { urlCredentials } from '../../agent/secrets.ts';
-import { startHub } from './server.ts';
+import { urlCredentials } from '../agent/secrets.ts';
+import { startHub } from '../governance/hub/server.ts';
+import { describeError } from '../shared/errors.ts';
+import { type Command, integerOption, stringOption, UsageError } from './command.ts';
+import { createCommandLogger } from './logger.ts';
 
 export const DEFAULT_HUB_PORT = 3000;
 

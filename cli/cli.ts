@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
+import { createRedactor, environmentSecretValues } from '../agent/secrets.ts';
 import { editDistance, nearMatch } from '../config/nearMatch.ts';
+import { describeError, redactUrlsIn, TreasuryError } from '../shared/errors.ts';
 import { type Command, type CommandIo, commandUsage, parseCommandArgs, UsageError } from './command.ts';
-import { describeError, redactUrlsIn, TreasuryError } from './errors.ts';
-import { createRedactor, environmentSecretValues } from './secrets.ts';
 
 /**
  * A command as the registry knows it before loading it: loading pulls in its (heavy) dependencies. `keys: false`
@@ -20,17 +20,17 @@ export const commands: CommandEntry[] = [
     name: ['devnet'],
     summary:
       'start anvil and deploy the DAO Safe, tokens, Uniswap V2 pools and price feeds; stay up until Ctrl-C',
-    load: async () => (await import('../contracts/devnetCommand.ts')).devnetCommand,
+    load: async () => (await import('./devnetCommand.ts')).devnetCommand,
   },
   {
     name: ['backtest'],
     summary: 'replay the price history with the configured strategy, governance delay, fees and spending',
-    load: async () => (await import('../strategies/backtest/backtestCommand.ts')).backtestCommand,
+    load: async () => (await import('./backtestCommand.ts')).backtestCommand,
   },
   {
     name: ['hub'],
     summary: 'run the Snapshot-compatible hub (messages at /, GraphQL at /graphql) until Ctrl-C',
-    load: async () => (await import('../governance/hub/hubCommand.ts')).hubCommand,
+    load: async () => (await import('./hubCommand.ts')).hubCommand,
   },
   ...(
     [
@@ -92,13 +92,13 @@ export const commands: CommandEntry[] = [
     summary:
       'a read-only web console: proposals, votes, the voted Safe transaction, executions, the audit log, backtests',
     keys: false,
-    load: async () => (await import('../console/consoleCommand.ts')).consoleCommand,
+    load: async () => (await import('./consoleCommand.ts')).consoleCommand,
   },
   {
     name: ['demo'],
     summary:
       'the whole product offline: local chain + hub + DAO members, a year of real prices at accelerated time',
-    load: async () => (await import('./demo/demoCommand.ts')).demoCommand,
+    load: async () => (await import('./demoCommand.ts')).demoCommand,
   },
 ];
 

@@ -3,23 +3,23 @@ import { readFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { z } from 'zod';
+import { AuditLog, parseAuditLog } from '../agent/auditLog.ts';
+import { type AuditSources, replayDecision, showDecision, verifyAudit } from '../agent/auditTools.ts';
+import { clearPause, runCycle } from '../agent/cycle.ts';
+import { runLoggedCycle } from '../agent/cycleLog.ts';
+import { describeLedgerLocation, ledgerLocationOf, openLedger } from '../agent/ledger.ts';
+import { buildRuntime } from '../agent/runtime.ts';
+import { startSchedule } from '../agent/scheduler.ts';
+import { configSecrets, environmentSecretValues, readSecrets, urlCredentials } from '../agent/secrets.ts';
 import { loadConfig, parseConfig } from '../config/loadConfig.ts';
 import { TreasuryAgentConfigSchema } from '../config/schema.ts';
 import { makePublicClient } from '../contracts/chainClients.ts';
 import { chainClock, systemClock } from '../governance/clock.ts';
 import { createSnapshotClient } from '../governance/snapshotClient.ts';
-import { AuditLog, parseAuditLog } from './auditLog.ts';
-import { type AuditSources, replayDecision, showDecision, verifyAudit } from './auditTools.ts';
+import { ConfigError, describeError, TreasuryError } from '../shared/errors.ts';
 import { type Command, integerOption, stringOption, UsageError } from './command.ts';
-import { clearPause, runCycle } from './cycle.ts';
-import { runLoggedCycle } from './cycleLog.ts';
-import { ConfigError, describeError, TreasuryError } from './errors.ts';
 import { fleetOnce, fleetOptions, fleetRun } from './fleetCommand.ts';
-import { describeLedgerLocation, ledgerLocationOf, openLedger } from './ledger.ts';
 import { createCommandLogger } from './logger.ts';
-import { buildRuntime } from './runtime.ts';
-import { startSchedule } from './scheduler.ts';
-import { configSecrets, environmentSecretValues, readSecrets, urlCredentials } from './secrets.ts';
 
 const agentOptions = {
   config: { type: 'string' as const, valueName: 'FILE', description: 'the agent config (YAML or JSON)' },
@@ -141,7 +141,7 @@ export const watchCommand: Command = {
   ],
   run: (args, io) =>
     withRuntime(args, io, async (runtime) => {
-      const { runWatchdog } = await import('./watchdog.ts');
+      const { runWatchdog } = await import('../agent/watchdog.ts');
       const cron = runtime.config.watchdog.cron;
       const schedule = startSchedule({
         cron,

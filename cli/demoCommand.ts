@@ -1,11 +1,11 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { loadConfig } from '../../config/loadConfig.ts';
-import { DEFAULT_DEVNET_CONFIG } from '../../contracts/devnetCommand.ts';
-import { type Command, stringOption } from '../command.ts';
-import { renderDemoReport } from './report.ts';
-import { runDemo } from './runDemo.ts';
-import { summaryLines } from './summary.ts';
+import { renderDemoReport } from '../agent/demo/report.ts';
+import { runDemo } from '../agent/demo/runDemo.ts';
+import { summaryLines } from '../agent/demo/summary.ts';
+import { loadConfig } from '../config/loadConfig.ts';
+import { type Command, stringOption } from './command.ts';
+import { DEFAULT_DEVNET_CONFIG } from './devnetCommand.ts';
 
 export const demoCommand: Command = {
   name: ['demo'],

@@ -1,5 +1,5 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util';
-import { TreasuryError } from './errors.ts';
+import { TreasuryError } from '../shared/errors.ts';
 
 /** What a command may print to and how it is told to stop; injected so tests can run commands in-process. */
 export type CommandIo = {
@@ -12,7 +12,7 @@ export type CommandIo = {
    * config's URLs or in --rpc); the environment's keys are redacted from the start. See agent/secrets.ts.
    */
   addSecrets?: (values: readonly string[]) => void;
-  /** Whether `out` is a terminal: logs are then one readable line an event, else JSON lines (agent/logger.ts). */
+  /** Whether `out` is a terminal: logs are then one readable line an event, else JSON lines (cli/logger.ts). */
   tty?: boolean;
 };
 

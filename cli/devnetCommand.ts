@@ -1,13 +1,13 @@
 import { writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Command, integerOption, stringOption } from '../agent/command.ts';
 import { configToYaml } from '../config/configYaml.ts';
 import { loadConfig } from '../config/loadConfig.ts';
 import type { TreasuryAgentConfig } from '../config/schema.ts';
-import { devAccount } from './devAccounts.ts';
-import type { DevnetDeployment } from './devnet.ts';
-import { startDevnet } from './localDevnet.ts';
+import { devAccount } from '../contracts/devAccounts.ts';
+import type { DevnetDeployment } from '../contracts/devnet.ts';
+import { startDevnet } from '../contracts/localDevnet.ts';
+import { type Command, integerOption, stringOption } from './command.ts';
 
 export const DEFAULT_DEVNET_CONFIG = join(
   dirname(fileURLToPath(import.meta.url)),

@@ -1,16 +1,21 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Command, stringOption, UsageError } from '../../agent/command.ts';
-import { loadConfig } from '../../config/loadConfig.ts';
-import { loadPriceHistory } from '../priceHistory.ts';
-import { type BacktestResult, buildPriceTape, runBacktest } from './engine.ts';
-import { formatTable, renderHtmlReport, runwayFloorLine, toJsonReport } from './report.ts';
-import { backtestSettingsFromConfig, baselineSettings } from './setup.ts';
-import { loadSweepSpec, RANKABLE, type Rankable, runSweep } from './sweep.ts';
+import { loadConfig } from '../config/loadConfig.ts';
+import { type BacktestResult, buildPriceTape, runBacktest } from '../strategies/backtest/engine.ts';
+import {
+  formatTable,
+  renderHtmlReport,
+  runwayFloorLine,
+  toJsonReport,
+} from '../strategies/backtest/report.ts';
+import { backtestSettingsFromConfig, baselineSettings } from '../strategies/backtest/setup.ts';
+import { loadSweepSpec, RANKABLE, type Rankable, runSweep } from '../strategies/backtest/sweep.ts';
+import { loadPriceHistory } from '../strategies/priceHistory.ts';
+import { type Command, stringOption, UsageError } from './command.ts';
 
 /** The price file shipped with the project (data/prices_daily.csv), wherever the command is run from. */
-export const DEFAULT_PRICES = fileURLToPath(new URL('../../data/prices_daily.csv', import.meta.url));
+export const DEFAULT_PRICES = fileURLToPath(new URL('../data/prices_daily.csv', import.meta.url));
 
 /** A progress bar on stderr when it is a terminal (nothing otherwise). */
 function progressBar(label: string): ((done: number, total: number) => void) & { end: () => void } {

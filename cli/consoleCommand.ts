@@ -1,8 +1,8 @@
 import { existsSync, statSync } from 'node:fs';
-import { type Command, integerOption, stringOption, UsageError } from '../agent/command.ts';
-import { createCommandLogger } from '../agent/logger.ts';
-import { DEFAULT_PRICES } from '../strategies/backtest/backtestCommand.ts';
-import { loadDaos } from './daoSources.ts';
+import { loadDaos } from '../console/daoSources.ts';
+import { DEFAULT_PRICES } from './backtestCommand.ts';
+import { type Command, integerOption, stringOption, UsageError } from './command.ts';
+import { createCommandLogger } from './logger.ts';
 
 export const DEFAULT_CONSOLE_PORT = 8080;
 
@@ -68,7 +68,7 @@ export const consoleCommand: Command = {
     const port = integerOption(args, 'port', { min: 0, max: 65_535 }) ?? DEFAULT_CONSOLE_PORT;
     const daos = await loadDaos({ config, configs, auditLog });
     // Loaded lazily, like every command: the web stack is only imported when the console runs.
-    const { startConsole } = await import('./consoleApp.tsx');
+    const { startConsole } = await import('../console/consoleApp.tsx');
     const log = await createCommandLogger(io, 'console');
     const running = await startConsole({
       daos,
