@@ -63,11 +63,31 @@ export type ProposalRow = {
  */
 export type FeedClose = { feed: string; day: number; answer: bigint; updatedAt: number; roundId: bigint };
 
+/** A stored feed close's columns (amounts as decimal text), as both adapters store them. */
+export type FeedCloseColumns = {
+  feed: string;
+  day: number;
+  answer: string;
+  updated_at: number;
+  round_id: string;
+};
+
+export function toFeedClose(r: FeedCloseColumns): FeedClose {
+  return {
+    feed: r.feed,
+    day: r.day,
+    answer: BigInt(r.answer),
+    updatedAt: r.updated_at,
+    roundId: BigInt(r.round_id),
+  };
+}
+
 export class LedgerError extends TreasuryError {
   override name = 'LedgerError';
 }
 
-type Row = {
+/** A proposal row's columns, as both adapters store them (snake_case; JSON as text). */
+export type ProposalColumns = {
   key: string;
   state: string;
   cycle_at: number;
@@ -83,7 +103,8 @@ type Row = {
   updated_at: number;
 };
 
-function toProposal(row: Row): ProposalRow {
+/** A stored row as the port returns it (both adapters). */
+export function toProposal(row: ProposalColumns): ProposalRow {
   return {
     key: row.key,
     state: row.state as ProposalState,
@@ -248,7 +269,9 @@ export class SqliteLedger implements Ledger {
   }
 
   private row(key: string): ProposalRow | undefined {
-    const row = this.db.prepare('SELECT * FROM proposals WHERE key = ?').get(key) as Row | undefined;
+    const row = this.db.prepare('SELECT * FROM proposals WHERE key = ?').get(key) as
+      | ProposalColumns
+      | undefined;
     return row ? toProposal(row) : undefined;
   }
 
@@ -385,7 +408,7 @@ export class SqliteLedger implements Ledger {
 
   async byProposalId(proposalId: string): Promise<ProposalRow | undefined> {
     const row = this.db.prepare('SELECT * FROM proposals WHERE proposal_id = ?').get(proposalId) as
-      | Row
+      | ProposalColumns
       | undefined;
     return row ? toProposal(row) : undefined;
   }
@@ -394,14 +417,14 @@ export class SqliteLedger implements Ledger {
     const placeholders = TERMINAL_STATES.map(() => '?').join(',');
     const rows = this.db
       .prepare(`SELECT * FROM proposals WHERE state NOT IN (${placeholders}) ORDER BY cycle_at, created_at`)
-      .all(...TERMINAL_STATES) as Row[];
+      .all(...TERMINAL_STATES) as ProposalColumns[];
     return rows.map(toProposal);
   }
 
   async all(): Promise<ProposalRow[]> {
-    return (this.db.prepare('SELECT * FROM proposals ORDER BY cycle_at, created_at').all() as Row[]).map(
-      toProposal,
-    );
+    return (
+      this.db.prepare('SELECT * FROM proposals ORDER BY cycle_at, created_at').all() as ProposalColumns[]
+    ).map(toProposal);
   }
 
   async transition(
@@ -479,20 +502,8 @@ export class SqliteLedger implements Ledger {
         .prepare(
           'SELECT feed, day, answer, updated_at, round_id FROM feed_daily_closes WHERE feed = ? AND day BETWEEN ? AND ? ORDER BY day',
         )
-        .all(feed.toLowerCase(), fromDay, toDay) as {
-        feed: string;
-        day: number;
-        answer: string;
-        updated_at: number;
-        round_id: string;
-      }[]
-    ).map((r) => ({
-      feed: r.feed,
-      day: r.day,
-      answer: BigInt(r.answer),
-      updatedAt: r.updated_at,
-      roundId: BigInt(r.round_id),
-    }));
+        .all(feed.toLowerCase(), fromDay, toDay) as FeedCloseColumns[]
+    ).map(toFeedClose);
   }
 
   async storeFeedCloses(rows: readonly FeedClose[]): Promise<void> {

@@ -2,15 +2,19 @@ import pg from 'pg';
 import {
   checkTransition,
   type FeedClose,
+  type FeedCloseColumns,
   type Ledger,
   LedgerError,
   type MirroredAuditRecord,
   type PlannedInput,
+  type ProposalColumns,
   type ProposalRow,
   type ProposalState,
   TERMINAL_STATES,
   type TransitionPatch,
   type TransitionRecord,
+  toFeedClose,
+  toProposal,
 } from './ledger.ts';
 import { urlCredentials } from './secrets.ts';
 
@@ -71,40 +75,6 @@ function withPassword(url: string, password: string | undefined): string {
   const parsed = new URL(url);
   parsed.password = encodeURIComponent(password);
   return parsed.toString();
-}
-
-type Row = {
-  key: string;
-  state: string;
-  cycle_at: number;
-  record_json: string;
-  safe_tx_hash: string;
-  safe_nonce: string;
-  proposal_id: string | null;
-  envelope_json: string | null;
-  execution_tx_hash: string | null;
-  reason: string | null;
-  audit_record_id: string | null;
-  created_at: number;
-  updated_at: number;
-};
-
-function toProposal(row: Row): ProposalRow {
-  return {
-    key: row.key,
-    state: row.state as ProposalState,
-    cycleAt: row.cycle_at,
-    record: JSON.parse(row.record_json),
-    safeTxHash: row.safe_tx_hash,
-    safeNonce: row.safe_nonce,
-    proposalId: row.proposal_id,
-    envelope: row.envelope_json ? JSON.parse(row.envelope_json) : null,
-    executionTxHash: row.execution_tx_hash,
-    reason: row.reason,
-    auditRecordId: row.audit_record_id,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  };
 }
 
 function ddl(s: string): string {
@@ -256,7 +226,7 @@ export class PostgresLedger implements Ledger {
   }
 
   private async rowOf(client: pg.PoolClient | pg.Pool, key: string, lock = false) {
-    const { rows } = await client.query<Row>(
+    const { rows } = await client.query<ProposalColumns>(
       `SELECT * FROM ${this.s}.proposals WHERE key = $1${lock ? ' FOR UPDATE' : ''}`,
       [key],
     );
@@ -293,14 +263,15 @@ export class PostgresLedger implements Ledger {
   }
 
   async byProposalId(proposalId: string): Promise<ProposalRow | undefined> {
-    const [row] = await this.query<Row>(`SELECT * FROM ${this.s}.proposals WHERE proposal_id = $1`, [
-      proposalId,
-    ]);
+    const [row] = await this.query<ProposalColumns>(
+      `SELECT * FROM ${this.s}.proposals WHERE proposal_id = $1`,
+      [proposalId],
+    );
     return row ? toProposal(row) : undefined;
   }
 
   async open(): Promise<ProposalRow[]> {
-    const rows = await this.query<Row>(
+    const rows = await this.query<ProposalColumns>(
       `SELECT * FROM ${this.s}.proposals WHERE NOT (state = ANY($1)) ORDER BY cycle_at, created_at, seq`,
       [TERMINAL_STATES],
     );
@@ -309,7 +280,9 @@ export class PostgresLedger implements Ledger {
 
   async all(): Promise<ProposalRow[]> {
     return (
-      await this.query<Row>(`SELECT * FROM ${this.s}.proposals ORDER BY cycle_at, created_at, seq`)
+      await this.query<ProposalColumns>(
+        `SELECT * FROM ${this.s}.proposals ORDER BY cycle_at, created_at, seq`,
+      )
     ).map(toProposal);
   }
 
@@ -399,24 +372,12 @@ export class PostgresLedger implements Ledger {
   }
 
   async feedCloses(feed: string, fromDay: number, toDay: number): Promise<FeedClose[]> {
-    const rows = await this.query<{
-      feed: string;
-      day: number;
-      answer: string;
-      updated_at: number;
-      round_id: string;
-    }>(
+    const rows = await this.query<FeedCloseColumns>(
       `SELECT feed, day, answer, updated_at, round_id FROM ${this.s}.feed_daily_closes
        WHERE feed = $1 AND day BETWEEN $2 AND $3 ORDER BY day`,
       [feed.toLowerCase(), fromDay, toDay],
     );
-    return rows.map((r) => ({
-      feed: r.feed,
-      day: r.day,
-      answer: BigInt(r.answer),
-      updatedAt: r.updated_at,
-      roundId: BigInt(r.round_id),
-    }));
+    return rows.map(toFeedClose);
   }
 
   async storeFeedCloses(rows: readonly FeedClose[]): Promise<void> {
