@@ -34,6 +34,7 @@ import { readSafeState } from '../contracts/treasuryReads.ts';
 import { chainClock } from '../governance/clock.ts';
 import { createSnapshotClient } from '../governance/snapshotClient.ts';
 import { startPostgres } from '../test/support/postgres.ts';
+import { USAGE_PRELOAD } from './processUsage.ts';
 
 const { values } = parseArgs({ options: { daos: { type: 'string' } }, strict: true });
 const DAOS = Number(values.daos ?? 100);
@@ -43,14 +44,7 @@ const CLI = join(import.meta.dirname, '..', 'bin', 'treasury.js');
 const STAKES = [3_000_000, 2_000_000, 1_500_000, 400_000];
 const dir = mkdtempSync(join(tmpdir(), 'bench-fleet-'));
 
-const PRELOAD = `data:text/javascript,${encodeURIComponent(
-  `import { writeSync, openSync } from 'node:fs';
-   process.on('exit', () => {
-     const u = process.resourceUsage();
-     const fd = openSync(process.env.BENCH_USAGE_FILE, 'w');
-     writeSync(fd, JSON.stringify({ user: u.userCPUTime, sys: u.systemCPUTime, rss: u.maxRSS }));
-   });`,
-)}`;
+const PRELOAD = USAGE_PRELOAD;
 
 type Usage = { cpuS: number; rssMB: number };
 type Proc = {

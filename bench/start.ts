@@ -21,6 +21,7 @@ import { DEFAULT_DEVNET_CONFIG } from '../cli/devnetCommand.ts';
 import { loadConfig } from '../config/loadConfig.ts';
 import { devAccount, devPrivateKey } from '../contracts/devAccounts.ts';
 import { startDevnet } from '../contracts/localDevnet.ts';
+import { USAGE_PRELOAD } from './processUsage.ts';
 
 const { values } = parseArgs({ options: { runs: { type: 'string' } }, strict: true });
 const RUNS = Number(values.runs ?? process.env.BENCH_RUNS ?? 7);
@@ -29,15 +30,7 @@ const CLI = join(import.meta.dirname, '..', 'bin', 'treasury.js');
 
 const dir = mkdtempSync(join(tmpdir(), 'bench-start-'));
 const usageFile = join(dir, 'usage.json');
-// Written by the child at exit: its own user and sys CPU in microseconds (getrusage RUSAGE_SELF).
-const PRELOAD = `data:text/javascript,${encodeURIComponent(
-  `import { writeSync, openSync } from 'node:fs';
-   process.on('exit', () => {
-     const u = process.resourceUsage();
-     const fd = openSync(process.env.BENCH_USAGE_FILE, 'w');
-     writeSync(fd, JSON.stringify({ user: u.userCPUTime, sys: u.systemCPUTime, rss: u.maxRSS }));
-   });`,
-)}`;
+const PRELOAD = USAGE_PRELOAD;
 
 type Sample = { cpu: number; user: number; sys: number; wall: number; rssMiB: number };
 
