@@ -8,6 +8,7 @@ import {
   humanDuration,
   type RetryReason,
   realSleep,
+  retriesSpent,
   type Sleep,
   withBackoff,
 } from '../shared/httpRetry.ts';
@@ -232,7 +233,7 @@ export function safeServiceLimitAdvice(input: {
 }): { problem: string; hint: string } {
   const host = new URL(redactUrl(input.baseUrl)).host;
   const { reason } = input;
-  const tried = `${input.attempts} attempt${input.attempts === 1 ? '' : 's'} over ${humanDuration(input.waitedMs)}`;
+  const { tried, waitedOrAsked } = retriesSpent(input);
   if (reason.status === undefined) {
     return {
       problem: `the Safe Transaction Service did not answer at ${host} (${tried})`,
@@ -253,12 +254,8 @@ export function safeServiceLimitAdvice(input: {
         hint: `the account's monthly quota${limit ? ` of ${limit} requests` : ''} is used up${Number.isFinite(reset) && reset > 0 ? ` until it resets in ${humanDuration(reset * 1000)}` : ''}: upgrade the plan at ${SAFE_API_DOCS}, or wait for the reset (nothing was proposed)`,
       };
     }
-    const waited =
-      input.askedMs !== undefined
-        ? `it asks to wait ${humanDuration(input.askedMs)} (Retry-After), longer than the agent waits`
-        : tried;
     return {
-      problem: `the Safe Transaction Service (${host}) is rate-limiting this agent: ${status}, ${waited}`,
+      problem: `the Safe Transaction Service (${host}) is rate-limiting this agent: ${status}, ${waitedOrAsked}`,
       hint: input.hasApiKey
         ? `the plan's limit is reached${plan ? ` (plan ${plan}${rps ? `, ${rps} requests/s` : ''})` : ''}: run cycles less often (schedule.cron) or upgrade the plan at ${SAFE_API_DOCS}`
         : `without an API key the service allows about 2 requests a second and 5,000 a month: set TREASURY_SAFE_API_KEY (get one at ${SAFE_API_DOCS}), or run cycles less often (schedule.cron)`,

@@ -5,9 +5,9 @@ import {
   type BackoffPolicy,
   classifyReply,
   DEFAULT_BACKOFF,
-  humanDuration,
   type RetryReason,
   realSleep,
+  retriesSpent,
   retryAfterMs,
   withBackoff,
 } from '../shared/httpRetry.ts';
@@ -238,7 +238,7 @@ export function snapshotLimitAdvice(input: {
   const host = new URL(redactUrl(input.url)).host;
   const { reason } = input;
   const said = replyText(reason.body);
-  const tried = `${input.attempts} attempt${input.attempts === 1 ? '' : 's'} over ${humanDuration(input.waitedMs)}`;
+  const { tried, waitedOrAsked: waitAsked } = retriesSpent(input);
   if (reason.status === undefined) {
     return {
       problem: `cannot reach ${host} (${tried})`,
@@ -246,10 +246,6 @@ export function snapshotLimitAdvice(input: {
     };
   }
   const status = `HTTP ${reason.status}${said ? ` "${said}"` : ''}`;
-  const waitAsked =
-    input.askedMs !== undefined
-      ? `it asks to wait ${humanDuration(input.askedMs)} (Retry-After), longer than the agent waits`
-      : `${tried}`;
   if (reason.status === 429) {
     if (input.messages) {
       return {

@@ -106,3 +106,16 @@ export function humanDuration(ms: number): string {
   if (s < 172_800) return `${Math.round(s / 3600)} h`;
   return `${Math.round(s / 86_400)} days`;
 }
+
+/** How the retries ended, for a limit message: "5 attempts over 31 s", or what Retry-After asked when too long. */
+export function retriesSpent(input: { attempts: number; waitedMs: number; askedMs?: number }): {
+  tried: string;
+  waitedOrAsked: string;
+} {
+  const tried = `${input.attempts} attempt${input.attempts === 1 ? '' : 's'} over ${humanDuration(input.waitedMs)}`;
+  const waitedOrAsked =
+    input.askedMs !== undefined
+      ? `it asks to wait ${humanDuration(input.askedMs)} (Retry-After), longer than the agent waits`
+      : tried;
+  return { tried, waitedOrAsked };
+}
