@@ -86,6 +86,17 @@ export class LedgerError extends TreasuryError {
   override name = 'LedgerError';
 }
 
+function connect(path: string): Database.Database {
+  try {
+    return new Database(path);
+  } catch (error) {
+    throw new LedgerError(`cannot open the ledger at ${path}`, {
+      cause: error,
+      hint: 'check state.ledgerPath',
+    });
+  }
+}
+
 /** A proposal row's columns, as both adapters store them (snake_case; JSON as text). */
 export type ProposalColumns = {
   key: string;
@@ -278,15 +289,7 @@ export class SqliteLedger implements Ledger {
   /** Opens (or creates) the ledger; `:memory:` for tests. */
   static open(path: string): SqliteLedger {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    let db: Database.Database;
-    try {
-      db = new Database(path);
-    } catch (error) {
-      throw new LedgerError(`cannot open the ledger at ${path}`, {
-        cause: error,
-        hint: 'check state.ledgerPath',
-      });
-    }
+    const db = connect(path);
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
     db.pragma('busy_timeout = 5000');
@@ -344,15 +347,7 @@ export class SqliteLedger implements Ledger {
    */
   static openReadOnly(path: string): SqliteLedger {
     if (!existsSync(path)) throw new LedgerError(`no ledger at ${path}`, { hint: 'check state.ledgerPath' });
-    let db: Database.Database;
-    try {
-      db = new Database(path);
-    } catch (error) {
-      throw new LedgerError(`cannot open the ledger at ${path}`, {
-        cause: error,
-        hint: 'check state.ledgerPath',
-      });
-    }
+    const db = connect(path);
     db.pragma('query_only = ON');
     db.pragma('busy_timeout = 5000');
     return new SqliteLedger(db);
