@@ -34,6 +34,7 @@ import { readBalancesAt, readSafeState } from '../contracts/treasuryReads.ts';
 import { parseTreasuryPlugin, renderProposalBody } from '../governance/proposalBody.ts';
 import type { PreparedMessage, ProposeInput, SnapshotClient } from '../governance/snapshotClient.ts';
 import { ChainError, MarketDataError, RefusedError, TreasuryError } from '../shared/errors.ts';
+import { formatNumber } from '../shared/numberFormat.ts';
 import { priceAsOf } from '../strategies/priceHistory.ts';
 import { configureStrategy } from '../strategies/registry.ts';
 import { type AuditLog, sha256Hex } from './auditLog.ts';
@@ -491,7 +492,7 @@ async function watch(deps: CycleDeps, row: ProposalRow, at: number, say: (line: 
   let outcome: 'passed' | 'rejected';
   let reason: string;
   const symbol = deps.config.tokens.find((t) => t.role === 'governance')!.symbol;
-  const tokens = (n: number) => `${n.toLocaleString('en-US', { maximumFractionDigits: 2 })} ${symbol}`;
+  const tokens = (n: number) => `${formatNumber(n, { maximumFractionDigits: 2 })} ${symbol}`;
   if (total < quorum) {
     outcome = 'rejected';
     reason = `short of quorum: ${tokens(total)} voted, ${tokens(quorum)} needed`;

@@ -1,5 +1,6 @@
 import { formatUnits } from 'viem';
 import { displayAmount, type ProposalBodyInput } from '../governance/proposalBody.ts';
+import { formatNumber, priceText } from '../shared/numberFormat.ts';
 import { describeStrategy } from '../strategies/describe.ts';
 import type { PlannedSwap } from '../strategies/planner.ts';
 import { PRICE_SCALE, priceToNumber } from '../strategies/pricePolicy.ts';
@@ -12,7 +13,7 @@ import type { Observation } from './observe.ts';
 /** Whole-token amount for people, rounded to a sensible number of digits. */
 export function humanAmount(amount: bigint, decimals: number, digits = 4): string {
   const value = Number(formatUnits(amount, decimals));
-  return value.toLocaleString('en-US', { maximumFractionDigits: value >= 1000 ? 2 : digits });
+  return formatNumber(value, { maximumFractionDigits: value >= 1000 ? 2 : digits });
 }
 
 function stablesUsd(decision: Decision, weightsBps: Record<string, number>): number {
@@ -106,7 +107,7 @@ export function guardrailChecks(decision: Decision): { name: string; detail: str
       name: 'price impact',
       detail: `largest ${(maxImpact / 100).toFixed(2)}% ≤ ${(g.maxPriceImpactBps / 100).toFixed(2)}%`,
     },
-    { name: 'minimum trade size', detail: `every trade ≥ $${g.minTradeUsd.toLocaleString('en-US')}` },
+    { name: 'minimum trade size', detail: `every trade ≥ $${formatNumber(g.minTradeUsd)}` },
     {
       name: 'runway floor',
       detail:
@@ -154,13 +155,6 @@ export function callsInWords(decision: Decision): string[] {
       )} on the Uniswap V2 router ${d.router}, each under its price policy above, valid ${UTC(Number(d.validAfter))} to ${UTC(Number(d.validUntil))}, once`,
   );
   return words;
-}
-
-/** A price for people: 3,450 / 16.20 / 0.0421. */
-function priceText(x: number): string {
-  if (x >= 1000) return x.toLocaleString('en-US', { maximumFractionDigits: 0 });
-  if (x >= 1) return x.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
-  return x.toPrecision(3);
 }
 
 const UTC = (t: number) => `${new Date(t * 1000).toISOString().slice(0, 16).replace('T', ' ')} UTC`;

@@ -1,5 +1,6 @@
 import { formatUnits, getAddress, isAddress, isHex } from 'viem';
 import { z } from 'zod';
+import { formatNumber } from '../shared/numberFormat.ts';
 import { GovernanceError } from './errors.ts';
 
 /** Snapshot's default body limit (characters). */
@@ -190,9 +191,9 @@ const pct = (bps: number) => `${(bps / 100).toFixed(2)}%`;
 export function displayAmount(value: bigint, decimals: number): string {
   const units = Number(formatUnits(value, decimals));
   if (Math.abs(units) >= 1) {
-    return units.toLocaleString('en-US', { maximumFractionDigits: Math.abs(units) >= 1000 ? 2 : 4 });
+    return formatNumber(units, { maximumFractionDigits: Math.abs(units) >= 1000 ? 2 : 4 });
   }
-  return units.toLocaleString('en-US', { maximumSignificantDigits: 4 });
+  return formatNumber(units, { maximumSignificantDigits: 4 });
 }
 
 const amount = displayAmount;
@@ -372,7 +373,7 @@ export function renderProposalBody(input: ProposalBodyInput): RenderedProposal {
     ? [
         '## Simulation when drafted',
         '',
-        `The calls above, run from the Safe on block ${input.simulation.block} (eth_simulateV1): ${input.simulation.gasUsed.toLocaleString('en-US')} gas for the calls (the Safe's own signature checks come on top).`,
+        `The calls above, run from the Safe on block ${input.simulation.block} (eth_simulateV1): ${formatNumber(input.simulation.gasUsed)} gas for the calls (the Safe's own signature checks come on top).`,
         '',
         table(
           ['Token', 'Now', 'After'],

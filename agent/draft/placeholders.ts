@@ -1,3 +1,4 @@
+import { formatNumber, priceText } from '../../shared/numberFormat.ts';
 import type { Draft, DraftFacts } from './types.ts';
 
 /**
@@ -25,15 +26,8 @@ export type Placeholder = {
   meaning: string;
 };
 
-const usd = (value: number) => `$${Math.round(value).toLocaleString('en-US')}`;
+const usd = (value: number) => `$${formatNumber(Math.round(value))}`;
 const pct = (bps: number) => `${(bps / 100).toFixed(2)}%`;
-
-/** A price for people: 3,450 / 16.20 / 0.0421. */
-function priceText(x: number): string {
-  if (x >= 1000) return x.toLocaleString('en-US', { maximumFractionDigits: 0 });
-  if (x >= 1) return x.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
-  return x.toPrecision(3);
-}
 
 function utcTime(asOf: string): string {
   const date = new Date(asOf);
