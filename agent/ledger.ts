@@ -275,12 +275,24 @@ export class SqliteLedger implements Ledger {
   readonly kind = 'sqlite' as const;
   private readonly db: Database.Database;
 
+  /** Prepared statements by SQL text: preparing costs more than running these small statements. */
+  private readonly statements = new Map<string, Database.Statement>();
+
   private constructor(db: Database.Database) {
     this.db = db;
   }
 
+  private statement(sql: string): Database.Statement {
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      statement = this.db.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement;
+  }
+
   private row(key: string): ProposalRow | undefined {
-    const row = this.db.prepare('SELECT * FROM proposals WHERE key = ?').get(key) as
+    const row = this.statement('SELECT * FROM proposals WHERE key = ?').get(key) as
       | ProposalColumns
       | undefined;
     return row ? toProposal(row) : undefined;
@@ -354,6 +366,7 @@ export class SqliteLedger implements Ledger {
   }
 
   async close(): Promise<void> {
+    this.statements.clear();
     if (this.db.open) this.db.close();
   }
 
@@ -373,25 +386,21 @@ export class SqliteLedger implements Ledger {
     const insert = this.db.transaction(() => {
       const existing = this.row(input.key);
       if (existing) return existing;
-      this.db
-        .prepare(
-          `INSERT INTO proposals (key, state, cycle_at, record_json, safe_tx_hash, safe_nonce, created_at, updated_at)
+      this.statement(
+        `INSERT INTO proposals (key, state, cycle_at, record_json, safe_tx_hash, safe_nonce, created_at, updated_at)
            VALUES (?, 'planned', ?, ?, ?, ?, ?, ?)`,
-        )
-        .run(
-          input.key,
-          input.cycleAt,
-          JSON.stringify(input.record),
-          input.safeTxHash,
-          input.safeNonce,
-          input.now,
-          input.now,
-        );
-      this.db
-        .prepare(
-          `INSERT INTO transitions (proposal_key, from_state, to_state, at, idempotency_key) VALUES (?, NULL, 'planned', ?, ?)`,
-        )
-        .run(input.key, input.now, `${input.key}:planned`);
+      ).run(
+        input.key,
+        input.cycleAt,
+        JSON.stringify(input.record),
+        input.safeTxHash,
+        input.safeNonce,
+        input.now,
+        input.now,
+      );
+      this.statement(
+        `INSERT INTO transitions (proposal_key, from_state, to_state, at, idempotency_key) VALUES (?, NULL, 'planned', ?, ?)`,
+      ).run(input.key, input.now, `${input.key}:planned`);
       return this.row(input.key)!;
     });
     return insert();
@@ -402,7 +411,7 @@ export class SqliteLedger implements Ledger {
   }
 
   async byProposalId(proposalId: string): Promise<ProposalRow | undefined> {
-    const row = this.db.prepare('SELECT * FROM proposals WHERE proposal_id = ?').get(proposalId) as
+    const row = this.statement('SELECT * FROM proposals WHERE proposal_id = ?').get(proposalId) as
       | ProposalColumns
       | undefined;
     return row ? toProposal(row) : undefined;
@@ -410,15 +419,15 @@ export class SqliteLedger implements Ledger {
 
   async open(): Promise<ProposalRow[]> {
     const placeholders = TERMINAL_STATES.map(() => '?').join(',');
-    const rows = this.db
-      .prepare(`SELECT * FROM proposals WHERE state NOT IN (${placeholders}) ORDER BY cycle_at, created_at`)
-      .all(...TERMINAL_STATES) as ProposalColumns[];
+    const rows = this.statement(
+      `SELECT * FROM proposals WHERE state NOT IN (${placeholders}) ORDER BY cycle_at, created_at`,
+    ).all(...TERMINAL_STATES) as ProposalColumns[];
     return rows.map(toProposal);
   }
 
   async all(): Promise<ProposalRow[]> {
     return (
-      this.db.prepare('SELECT * FROM proposals ORDER BY cycle_at, created_at').all() as ProposalColumns[]
+      this.statement('SELECT * FROM proposals ORDER BY cycle_at, created_at').all() as ProposalColumns[]
     ).map(toProposal);
   }
 
@@ -432,17 +441,15 @@ export class SqliteLedger implements Ledger {
   ): Promise<ProposalRow> {
     const idempotencyKey = `${key}:${from}->${to}`;
     const apply = this.db.transaction(() => {
-      const done = this.db.prepare('SELECT 1 FROM transitions WHERE idempotency_key = ?').get(idempotencyKey);
+      const done = this.statement('SELECT 1 FROM transitions WHERE idempotency_key = ?').get(idempotencyKey);
       const current = this.row(key);
       if (!current) throw new LedgerError(`no proposal ${key} in the ledger`);
       if (done) return current;
       checkTransition(key, current.state, from, to);
       this.update(key, { ...patch, state: to }, now);
-      this.db
-        .prepare(
-          'INSERT INTO transitions (proposal_key, from_state, to_state, at, idempotency_key, detail) VALUES (?, ?, ?, ?, ?, ?)',
-        )
-        .run(key, from, to, now, idempotencyKey, detail ?? null);
+      this.statement(
+        'INSERT INTO transitions (proposal_key, from_state, to_state, at, idempotency_key, detail) VALUES (?, ?, ?, ?, ?, ?)',
+      ).run(key, from, to, now, idempotencyKey, detail ?? null);
       return this.row(key)!;
     });
     return apply();
@@ -463,47 +470,43 @@ export class SqliteLedger implements Ledger {
     if (patch.reason !== undefined) columns.push(['reason', patch.reason]);
     if (patch.auditRecordId !== undefined) columns.push(['audit_record_id', patch.auditRecordId]);
     const sql = `UPDATE proposals SET ${columns.map(([c]) => `${c} = ?`).join(', ')} WHERE key = ?`;
-    this.db.prepare(sql).run(...columns.map(([, v]) => v), key);
+    this.statement(sql).run(...columns.map(([, v]) => v), key);
   }
 
   async transitions(key: string): Promise<TransitionRecord[]> {
     return (
-      this.db
-        .prepare(
-          'SELECT from_state, to_state, at, detail FROM transitions WHERE proposal_key = ? ORDER BY id',
-        )
-        .all(key) as { from_state: string | null; to_state: string; at: number; detail: string | null }[]
+      this.statement(
+        'SELECT from_state, to_state, at, detail FROM transitions WHERE proposal_key = ? ORDER BY id',
+      ).all(key) as { from_state: string | null; to_state: string; at: number; detail: string | null }[]
     ).map((r) => ({ from: r.from_state, to: r.to_state, at: r.at, detail: r.detail }));
   }
 
   async getState(name: string): Promise<string | undefined> {
-    return (this.db.prepare('SELECT v FROM agent_state WHERE k = ?').get(name) as { v: string } | undefined)
+    return (this.statement('SELECT v FROM agent_state WHERE k = ?').get(name) as { v: string } | undefined)
       ?.v;
   }
 
   async setState(name: string, value: string): Promise<void> {
-    this.db
-      .prepare('INSERT INTO agent_state (k, v) VALUES (?, ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v')
-      .run(name, value);
+    this.statement(
+      'INSERT INTO agent_state (k, v) VALUES (?, ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v',
+    ).run(name, value);
   }
 
   async clearState(name: string): Promise<void> {
-    this.db.prepare('DELETE FROM agent_state WHERE k = ?').run(name);
+    this.statement('DELETE FROM agent_state WHERE k = ?').run(name);
   }
 
   async feedCloses(feed: string, fromDay: number, toDay: number): Promise<FeedClose[]> {
     return (
-      this.db
-        .prepare(
-          'SELECT feed, day, answer, updated_at, round_id FROM feed_daily_closes WHERE feed = ? AND day BETWEEN ? AND ? ORDER BY day',
-        )
-        .all(feed.toLowerCase(), fromDay, toDay) as FeedCloseColumns[]
+      this.statement(
+        'SELECT feed, day, answer, updated_at, round_id FROM feed_daily_closes WHERE feed = ? AND day BETWEEN ? AND ? ORDER BY day',
+      ).all(feed.toLowerCase(), fromDay, toDay) as FeedCloseColumns[]
     ).map(toFeedClose);
   }
 
   async storeFeedCloses(rows: readonly FeedClose[]): Promise<void> {
     if (rows.length === 0) return;
-    const insert = this.db.prepare(
+    const insert = this.statement(
       `INSERT INTO feed_daily_closes (feed, day, answer, updated_at, round_id) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT(feed, day) DO UPDATE SET answer = excluded.answer, updated_at = excluded.updated_at,
          round_id = excluded.round_id`,
@@ -518,14 +521,14 @@ export class SqliteLedger implements Ledger {
     record: { seq: number; id: string; hash: string; prevHash: string },
     json: string,
   ): Promise<void> {
-    this.db
-      .prepare('INSERT OR IGNORE INTO audit_records (seq, id, hash, prev_hash, json) VALUES (?, ?, ?, ?, ?)')
-      .run(record.seq, record.id, record.hash, record.prevHash, json);
+    this.statement(
+      'INSERT OR IGNORE INTO audit_records (seq, id, hash, prev_hash, json) VALUES (?, ?, ?, ?, ?)',
+    ).run(record.seq, record.id, record.hash, record.prevHash, json);
   }
 
   async auditRecords(): Promise<MirroredAuditRecord[]> {
     return (
-      this.db.prepare('SELECT seq, id, hash, prev_hash, json FROM audit_records ORDER BY seq').all() as {
+      this.statement('SELECT seq, id, hash, prev_hash, json FROM audit_records ORDER BY seq').all() as {
         seq: number;
         id: string;
         hash: string;
