@@ -294,7 +294,6 @@ export function createSnapshotClient(options: SnapshotClientOptions): SnapshotCl
     ...(options.apiKey ? { 'x-api-key': options.apiKey } : {}),
   });
   const account = options.account;
-  const signer = viemTypedDataSigner(account);
   const app = options.app ?? 'treasury-agent';
   const gqlUrl = graphqlUrl(options.hubUrl);
 
@@ -440,8 +439,16 @@ export function createSnapshotClient(options: SnapshotClientOptions): SnapshotCl
    * network failures are retried (Retry-After honoured up to `retry.maxRetryAfterMs`); before any re-send the
    * hub is asked whether the message was already accepted.
    */
-  async function sendEnvelope(url: string, kind: Kind, envelope: { data: SignedData }): Promise<Receipt> {
-    const expectedId = (await snapshotProtocol()).messageId(envelope.data);
+  async function sendEnvelope(
+    url: string,
+    kind: Kind,
+    envelope: { data: SignedData },
+    signed?: { text: string; id: `0x${string}` },
+  ): Promise<Receipt> {
+    const expectedId =
+      signed && JSON.stringify(envelope.data) === signed.text
+        ? signed.id
+        : (await snapshotProtocol()).messageId(envelope.data);
     let lastProblem: unknown;
     let lastReason: RetryReason | undefined;
     let askedMs: number | undefined;
@@ -549,16 +556,50 @@ export function createSnapshotClient(options: SnapshotClientOptions): SnapshotCl
     );
   }
 
-  /** snapshot.js Client712 whose transport is `sendEnvelope` (so status codes, retries and fetch are ours). */
-  function clientFor(kind: Kind, Base: typeof Client712) {
+  /**
+   * snapshot.js Client712 whose transport is `sendEnvelope` (so status codes, retries and fetch are ours).
+   * `signed` is what the signer signed, if it signed the digest computed beforehand (see `signAndSend`).
+   */
+  function clientFor(
+    kind: Kind,
+    Base: typeof Client712,
+    signed: () => { text: string; id: `0x${string}` } | undefined,
+  ) {
     let result: Receipt | undefined;
     class Client extends Base {
       override async send(envelope: { data: SignedData }) {
-        result = await sendEnvelope(this.address, kind, envelope);
+        result = await sendEnvelope(this.address, kind, envelope, signed());
         return result;
       }
     }
     return { client: new Client(options.hubUrl), result: () => result };
+  }
+
+  /**
+   * The signer snapshot.js calls. The message id is the EIP-712 digest, computed once before snapshot.js is called;
+   * hashing a 10,000-character body is most of the cost of signing, so when snapshot.js asks to sign exactly the
+   * expected (domain, types, message), the signer signs that digest instead of hashing it again. Anything else is
+   * signed as asked, and the id check after sending refuses it.
+   */
+  function digestSigner(expected: { text: string; id: `0x${string}` }) {
+    let signed: typeof expected | undefined;
+    const fallback = viemTypedDataSigner(account);
+    return {
+      signed: () => signed,
+      signer: {
+        _signTypedData: async (
+          domain: Record<string, unknown>,
+          types: Record<string, { name: string; type: string }[]>,
+          message: Record<string, unknown>,
+        ) => {
+          if (account.sign && JSON.stringify({ domain, types, message }) === expected.text) {
+            signed = expected;
+            return account.sign({ hash: expected.id });
+          }
+          return fallback._signTypedData(domain, types, message);
+        },
+      },
+    };
   }
 
   async function signAndSend(
@@ -566,9 +607,13 @@ export function createSnapshotClient(options: SnapshotClientOptions): SnapshotCl
     message: Record<string, unknown>,
     call: (client: InstanceType<typeof Client712>, web3: never, from: string) => Promise<unknown>,
   ): Promise<Receipt> {
-    const { protocol, id } = await protocolFor(kind);
+    const { protocol, types, id } = await protocolFor(kind);
     const expectedId = id(message);
-    const { client, result } = clientFor(kind, protocol.Client712);
+    const { signer, signed } = digestSigner({
+      text: JSON.stringify({ domain: { ...protocol.SNAPSHOT_DOMAIN }, types, message }),
+      id: expectedId,
+    });
+    const { client, result } = clientFor(kind, protocol.Client712, signed);
     await call(client, signer as never, account.address);
     const receipt = result();
     if (!receipt) throw new GovernanceError(`snapshot.js did not send the ${kind}`);

@@ -154,6 +154,35 @@ describe('snapshot client: retries without double-sending, untrusted replies', (
     clock.advance(-60);
   });
 
+  it('signs the digest it computed before calling snapshot.js, and the hub verifies that signature', async () => {
+    proxy.state.mode = 'pass';
+    // The message is hashed once (its id); an account that cannot hash typed data still signs proposals and votes.
+    const digestOnly = (i: number) =>
+      createSnapshotClient({
+        hubUrl: proxy.url,
+        clock,
+        account: {
+          ...chain.accounts[i]!,
+          signTypedData: () => {
+            throw new Error('typed data hashed a second time');
+          },
+        } as (typeof chain.accounts)[number],
+      });
+    const posted = await digestOnly(0).propose({
+      space: 'treasury.eth',
+      title: `P${++n}`,
+      body: 'x'.repeat(9_000),
+      snapshot,
+      timing: { delay: 60, period: 3600 },
+    });
+    expect((await client(1).getProposal(posted.id))?.author.toLowerCase()).toBe(
+      chain.accounts[0]!.address.toLowerCase(),
+    );
+    clock.advance(61);
+    const vote = await digestOnly(1).vote({ space: 'treasury.eth', proposal: posted.id, choice: 1 });
+    expect(vote.id).toMatch(/^0x[0-9a-f]{64}$/);
+  });
+
   it('gives up after the attempts with a GovernanceError carrying the cause', async () => {
     proxy.state.mode = 'fail-503';
     proxy.state.failuresLeft = 10;
