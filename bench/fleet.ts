@@ -5,8 +5,8 @@
  *
  * 1. Baseline, in the same run: `treasury once --config` for one DAO as its own process (what one DAO per process
  *    costs a tick).
- * 2. One process: `treasury once --configs DIR` over the 100 DAOs (SQLite ledgers): wall time, CPU and peak RSS of
- *    the process, per-DAO figures.
+ * 2. One process: `treasury once --configs DIR` over the 100 DAOs (SQLite ledgers): the tick (every DAO's cycle, as
+ *    the process measures and prints it), the process's wall time, CPU and peak RSS, per-DAO figures.
  * 3. Two runners, `treasury run --configs DIR --queue URL`, over 100 fresh DAOs whose ledgers share one PostgreSQL
  *    (the test harness's throwaway server): one tick (a cron second both runners share) to every DAO posted; then
  *    members vote, time passes the vote and the delay, and a second tick executes. Figures: each tick's wall time,
@@ -136,12 +136,16 @@ try {
   if (!/ran, 0 skipped, 0 failed/.test(summary))
     throw new Error(`the fleet tick failed:\n${fleetRun.output}`);
   const postedOne = (fleetRun.output.match(/proposal posted/g) ?? []).length;
+  // The tick as `treasury run --configs` has it each time its schedule fires: every DAO's cycle, from the first
+  // start to the last end (the process prints it). The process wall adds starting Node, loading the modules and
+  // the 100 configs, and exiting: paid once by a runner, not per tick.
+  const tickS = Number(/tick ([\d.]+) s$/.exec(summary)?.[1] ?? Number.NaN);
   console.log(
-    `one process, ${DAOS} DAOs (treasury once --configs): wall ${s(fleetRun.wallS)}, CPU ${s(fleetRun.usage.cpuS)}, peak RSS ${mb(fleetRun.usage.rssMB)}; ${postedOne} proposals posted; ${summary}`,
+    `one process, ${DAOS} DAOs (treasury once --configs): tick ${s(tickS)}, process wall ${s(fleetRun.wallS)}, CPU ${s(fleetRun.usage.cpuS)}, peak RSS ${mb(fleetRun.usage.rssMB)}; ${postedOne} proposals posted; ${summary}`,
   );
   const marginal = (fleet: number, one: number) => (fleet - one) / Math.max(1, DAOS - 1);
   console.log(
-    `  per DAO: ${((fleetRun.wallS * 1000) / DAOS).toFixed(0)} ms wall, ${((fleetRun.usage.cpuS * 1000) / DAOS).toFixed(0)} ms CPU, ${(fleetRun.usage.rssMB / DAOS).toFixed(2)} MB RSS on average; each DAO beyond the first adds ${(marginal(fleetRun.wallS, single.wallS) * 1000).toFixed(0)} ms wall, ${(marginal(fleetRun.usage.cpuS, single.usage.cpuS) * 1000).toFixed(0)} ms CPU and ${marginal(fleetRun.usage.rssMB, single.usage.rssMB).toFixed(2)} MB`,
+    `  per DAO: ${((tickS * 1000) / DAOS).toFixed(0)} ms of the tick, ${((fleetRun.usage.cpuS * 1000) / DAOS).toFixed(0)} ms CPU, ${(fleetRun.usage.rssMB / DAOS).toFixed(2)} MB RSS on average; each DAO beyond the first adds ${(marginal(fleetRun.wallS, single.wallS) * 1000).toFixed(0)} ms wall, ${(marginal(fleetRun.usage.cpuS, single.usage.cpuS) * 1000).toFixed(0)} ms CPU and ${marginal(fleetRun.usage.rssMB, single.usage.rssMB).toFixed(2)} MB`,
   );
   await stack.stop();
   stack = undefined;
@@ -270,10 +274,10 @@ try {
   for (const [why, n] of waits) console.log(`    ${n}: ${why}`);
   const worstRss = Math.max(fleetRun.usage.rssMB, ...posting.results.map((r) => r.usage.rssMB));
   console.log(
-    `targets: one tick of ${DAOS} DAOs in one process < ${TARGET_S} s → ${fleetRun.wallS < TARGET_S ? 'met' : 'NOT met'}; < ${TARGET_MB} MB → ${fleetRun.usage.rssMB < TARGET_MB ? 'met' : 'NOT met'}`,
+    `targets: one tick of ${DAOS} DAOs in one process < ${TARGET_S} s → ${tickS < TARGET_S ? 'met' : 'NOT met'} (${s(tickS)}; the whole process ${s(fleetRun.wallS)}); < ${TARGET_MB} MB → ${fleetRun.usage.rssMB < TARGET_MB ? 'met' : 'NOT met'}`,
   );
   console.log(
-    `RESULT one process: tick ${s(fleetRun.wallS)}, peak RSS ${mb(fleetRun.usage.rssMB)}, per DAO ${((fleetRun.wallS * 1000) / DAOS).toFixed(0)} ms and ${(fleetRun.usage.rssMB / DAOS).toFixed(2)} MB | two runners on PostgreSQL: posting tick ${s(posting.wallS)}, execution tick ${s(executing.wallS)}, peak RSS ${posting.results.map((r) => mb(r.usage.rssMB)).join('/')}, ${executed} executed; duplicated posts ${duplicatedPosts}, duplicated executions ${duplicatedExecutions} | baseline one DAO per process ${s(single.wallS)}, ${mb(single.usage.rssMB)}; worst RSS ${mb(worstRss)}`,
+    `RESULT one process: tick ${s(tickS)} (process ${s(fleetRun.wallS)}), peak RSS ${mb(fleetRun.usage.rssMB)}, per DAO ${((tickS * 1000) / DAOS).toFixed(0)} ms and ${(fleetRun.usage.rssMB / DAOS).toFixed(2)} MB | two runners on PostgreSQL: posting tick ${s(posting.wallS)}, execution tick ${s(executing.wallS)}, peak RSS ${posting.results.map((r) => mb(r.usage.rssMB)).join('/')}, ${executed} executed; duplicated posts ${duplicatedPosts}, duplicated executions ${duplicatedExecutions} | baseline one DAO per process ${s(single.wallS)}, ${mb(single.usage.rssMB)}; worst RSS ${mb(worstRss)}`,
   );
 } finally {
   for (const r of runners) if (r.child.exitCode === null) r.child.kill('SIGKILL');

@@ -60,13 +60,15 @@ export async function fleetOnce(args: Args, io: Io): Promise<number> {
   try {
     const fleet = await loadFleet(args, io, shared);
     try {
+      const started = performance.now();
       const results = await fleet.tickAll({
         concurrency: integerOption(args, 'concurrency', { min: 1, max: 256 }) ?? 8,
       });
+      const tickS = (performance.now() - started) / 1000;
       for (const r of results) report(io, r);
       const count = (s: DaoTickResult['status']) => results.filter((r) => r.status === s).length;
       io.out(
-        `${results.length} DAOs: ${count('ran')} ran, ${count('skipped')} skipped, ${count('failed')} failed`,
+        `${results.length} DAOs: ${count('ran')} ran, ${count('skipped')} skipped, ${count('failed')} failed; tick ${tickS.toFixed(2)} s`,
       );
       return count('failed') > 0 ? 1 : 0;
     } finally {
