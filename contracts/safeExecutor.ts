@@ -562,6 +562,23 @@ function revertReason(error: unknown): string {
  * Runs the inner calls in order from the Safe's own address (eth_simulateV1), so a failure names the call and
  * its reason instead of the Safe's bare GS013. Throws SimulationError; returns the gas each call used.
  */
+/**
+ * Why a batch whose simulation passed failed when sent: most often a pool or feed moved in between (other swaps
+ * in the same blocks). If the price policy refuses the batch now, that refusal is the reason (a
+ * PolicyRefusedError: the caller waits while the vote's window is open, as when the simulation refuses); nothing
+ * of the batch happened either way (a failing inner call reverts the whole Safe transaction, and PolicySwapper's
+ * record of the decision with it). Otherwise the failure stands.
+ */
+async function policyRefusalNow(ctx: ExecutorContext, tx: RebalanceTx, failure: ChainError): Promise<never> {
+  try {
+    await simulateBatch(ctx, tx);
+  } catch (error) {
+    if (error instanceof PolicyRefusedError)
+      throw new PolicyRefusedError(error.reason, `${error.message} (when sent: ${failure.message})`, failure);
+  }
+  throw failure;
+}
+
 export async function simulateInnerCalls(ctx: ExecutorContext, tx: RebalanceTx): Promise<bigint[]> {
   return (await simulateBatch(ctx, tx)).gasUsed;
 }
@@ -758,7 +775,11 @@ export async function executePrepared(
     const result = await executorKit.executeTransaction(safeTransaction);
     transactionHash = result.hash as Hex;
   } catch (error) {
-    throw new ChainError(`executing the Safe transaction failed: ${revertReason(error)}`, { cause: error });
+    return policyRefusalNow(
+      ctx,
+      prepared,
+      new ChainError(`executing the Safe transaction failed: ${revertReason(error)}`, { cause: error }),
+    );
   }
   const receipt = await waitForReceipt(ctx.client, {
     hash: transactionHash,
@@ -767,8 +788,12 @@ export async function executePrepared(
   });
   const executed = executedSafeTx(receipt.logs, prepared.safeTxHash, ctx.safe);
   if (receipt.status !== 'success' || !executed) {
-    throw new ChainError(
-      `transaction ${transactionHash} did not execute the Safe transaction ${prepared.safeTxHash}`,
+    return policyRefusalNow(
+      ctx,
+      prepared,
+      new ChainError(
+        `transaction ${transactionHash} did not execute the Safe transaction ${prepared.safeTxHash}`,
+      ),
     );
   }
   const after = await readHoldings(ctx.client, {

@@ -227,6 +227,35 @@ describe('voted trades under a price policy, checked on chain', () => {
     expect((await s.runtime.ledger.get(row.key))!.state, done.events.join('\n')).toBe('executed');
     expect(audit(s).filter((r) => r.kind === 'executed')).toHaveLength(1);
   });
+  it('a pool moved after the simulation, as the batch is sent, waits instead of failing; once arbitraged back, it executes', async () => {
+    const s = await start();
+    const row = await passedProposal(s);
+    const prices = startPrices(s);
+    // Another swap lands between the agent's simulation and its transaction: the Safe transaction reverts as a
+    // whole (GS013) and nothing of the batch happens; the price policy names why, so the proposal waits.
+    const request = s.runtime.client.request;
+    let moved = false;
+    s.runtime.client.request = (async (args: { method: string }, options?: unknown) => {
+      if (!moved && (args.method === 'eth_estimateGas' || args.method === 'eth_sendRawTransaction')) {
+        moved = true;
+        await applyMarketDay(s.stack, { ...prices, GOV: prices.GOV! * 0.975 });
+        await postFeedPrices(s.stack, prices);
+      }
+      return request(args as never, options as never);
+    }) as typeof request;
+    const waiting = await runCycle(s.runtime);
+    s.runtime.client.request = request;
+    expect(moved).toBe(true);
+    expect((await s.runtime.ledger.get(row.key))!.state, waiting.events.join('\n')).toBe('executing');
+    expect(waiting.events.join('\n')).toMatch(
+      /waits: .*the pool returns less than the oracle price allows: .*\(when sent: /,
+    );
+    expect((await readSafeState(s.runtime.client, { safe: s.runtime.config.safe.address! })).nonce).toBe(0n);
+    await applyMarketDay(s.stack, prices);
+    const done = await runCycle(s.runtime);
+    expect((await s.runtime.ledger.get(row.key))!.state, done.events.join('\n')).toBe('executed');
+    expect(audit(s).filter((r) => r.kind === 'executed')).toHaveLength(1);
+  });
 });
 
 describe('a passed proposal survives unrelated Safe transactions', () => {
