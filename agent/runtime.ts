@@ -134,7 +134,10 @@ export async function buildRuntime(options: RuntimeOptions): Promise<Runtime> {
     (config.chain.id === 31337
       ? (shared?.chainClock(config.chain.rpcUrl) ?? chainClock(config.chain.rpcUrl))
       : systemClock);
-  const ledger = await openLedger(ledgerLocationOf(config, secrets.ledgerPassword), { pools: shared?.pools });
+  const location = ledgerLocationOf(config, secrets.ledgerPassword);
+  const ledger = await openLedger(location, {
+    pools: location.kind === 'postgresql' ? await shared?.postgresPools() : undefined,
+  });
   let audit: AuditLog;
   try {
     audit = await AuditLog.open(config.state.auditLogPath, ledger);

@@ -2,22 +2,29 @@ import type { Chain, PublicClient, Transport } from 'viem';
 import { makePublicClient } from '../contracts/chainClients.ts';
 import { type Clock, chainClock } from '../governance/clock.ts';
 import { loadPriceHistory, type PriceHistory } from '../strategies/priceHistory.ts';
-import { PostgresPools } from './postgresLedger.ts';
+import type { PostgresPools } from './postgresLedger.ts';
 
 /**
  * What the DAOs of one process share, each built once on first use: a viem public client per chain and RPC URL,
  * a chain clock per RPC URL, PostgreSQL pools per database, and any value read once for all (the router's
  * factory, PolicySwapper's code, a price file). Owned by the composition root (one per process, not a module
- * global); `close()` ends the pools.
+ * global); `close()` ends the pools. PostgreSQL's client is loaded only when a DAO's ledger is on PostgreSQL (it
+ * costs a process of SQLite ledgers about 10 MB).
  */
 export class SharedClients {
   private readonly clients = new Map<string, PublicClient<Transport, Chain>>();
   private readonly clocks = new Map<string, Clock>();
   private readonly values = new Map<string, Promise<unknown>>();
-  readonly pools: PostgresPools;
+  private pools?: Promise<PostgresPools>;
 
-  constructor(options: { poolSize?: number } = {}) {
-    this.pools = new PostgresPools({ max: options.poolSize ?? 8 });
+  constructor(private readonly options: { poolSize?: number } = {}) {}
+
+  /** The PostgreSQL pools, one per database, for every DAO of the process. */
+  postgresPools(): Promise<PostgresPools> {
+    this.pools ??= import('./postgresLedger.ts').then(
+      ({ PostgresPools }) => new PostgresPools({ max: this.options.poolSize ?? 8 }),
+    );
+    return this.pools;
   }
 
   publicClient(chainId: number, rpcUrl: string): PublicClient<Transport, Chain> {
@@ -55,6 +62,6 @@ export class SharedClients {
   }
 
   async close(): Promise<void> {
-    await this.pools.close();
+    await (await this.pools)?.close();
   }
 }
