@@ -109,6 +109,33 @@ export function cycleOutcome(
 }
 
 /**
+ * What the cycle that started at audit sequence `fromSeq` came to: the records it appended, read with the ledger
+ * as it is after the cycle (cycleOutcome).
+ */
+export async function outcomeSince(runtime: Runtime, fromSeq: number): Promise<CycleOutcome> {
+  const appended = fromSeq < runtime.audit.head().seq ? runtime.audit.records().slice(fromSeq) : [];
+  const proposalIds = new Map<string, string | undefined>();
+  for (const record of appended) {
+    const key = (record.data as { ledgerKey?: unknown } | null)?.ledgerKey;
+    if (typeof key === 'string' && !proposalIds.has(key))
+      proposalIds.set(key, (await runtime.ledger.get(key))?.proposalId ?? undefined);
+  }
+  return cycleOutcome(appended, {
+    paused: await runtime.ledger.getState('paused'),
+    open: await runtime.ledger.open(),
+    proposalIdOf: (key) => proposalIds.get(key),
+  });
+}
+
+/** The words of a cycle's line: `proposed 0x…: detail; paused: why (812 ms)`. */
+export function outcomeText(outcome: CycleOutcome, ms: number): string {
+  const id = outcome.proposalId ? ` ${outcome.proposalId}` : '';
+  const detail = outcome.detail ? `: ${outcome.detail}` : '';
+  const paused = outcome.paused && outcome.outcome !== 'paused' ? `; paused: ${outcome.paused}` : '';
+  return `${outcome.outcome}${id}${detail}${paused} (${ms} ms)`;
+}
+
+/**
  * Runs one cycle and logs exactly one line about it: the DAO (space and Safe), the outcome, the proposal id,
  * the duration and every event of the cycle; a cycle that throws logs one error line instead.
  */
@@ -118,23 +145,8 @@ export async function runLoggedCycle(runtime: Runtime, log: Logger): Promise<Cyc
   const fromSeq = runtime.audit.head().seq;
   try {
     const report = await runCycle(runtime);
-    const appended = fromSeq < runtime.audit.head().seq ? runtime.audit.records().slice(fromSeq) : [];
-    // (awaited: the ledger's reads are promises behind the fleet's ledger port, plain values before it)
-    const proposalIds = new Map<string, string | undefined>();
-    for (const record of appended) {
-      const key = (record.data as { ledgerKey?: unknown } | null)?.ledgerKey;
-      if (typeof key === 'string' && !proposalIds.has(key))
-        proposalIds.set(key, (await runtime.ledger.get(key))?.proposalId ?? undefined);
-    }
-    const outcome = cycleOutcome(appended, {
-      paused: await runtime.ledger.getState('paused'),
-      open: await runtime.ledger.open(),
-      proposalIdOf: (key) => proposalIds.get(key),
-    });
+    const outcome = await outcomeSince(runtime, fromSeq);
     const ms = Math.round(performance.now() - started);
-    const id = outcome.proposalId ? ` ${outcome.proposalId}` : '';
-    const detail = outcome.detail ? `: ${outcome.detail}` : '';
-    const paused = outcome.paused && outcome.outcome !== 'paused' ? `; paused: ${outcome.paused}` : '';
     log.info(
       {
         ...dao,
@@ -143,7 +155,7 @@ export async function runLoggedCycle(runtime: Runtime, log: Logger): Promise<Cyc
         ms,
         events: report.events,
       },
-      `${dao.space}: ${outcome.outcome}${id}${detail}${paused} (${ms} ms)`,
+      `${dao.space}: ${outcomeText(outcome, ms)}`,
     );
     return outcome;
   } catch (error) {

@@ -3,6 +3,7 @@ import { configFilesIn, loadConfig } from '../config/loadConfig.ts';
 import type { TreasuryAgentConfig } from '../config/schema.ts';
 import { describeError } from '../shared/errors.ts';
 import { runCycle } from './cycle.ts';
+import { type CycleOutcome, outcomeSince } from './cycleLog.ts';
 import { describeLedgerLocation, ledgerLocationOf } from './ledger.ts';
 import { buildRuntime, type Runtime, type RuntimeOptions } from './runtime.ts';
 import { configSecrets, environmentSecretValues } from './secrets.ts';
@@ -30,6 +31,11 @@ export type DaoTickResult = {
   /** ran: a cycle ran (it may have stopped early, see events); skipped: another runner held the DAO. */
   status: 'ran' | 'skipped' | 'failed';
   events: string[];
+  /** What a cycle that ran came to (agent/cycleLog.ts), for the one line a `run` logs per cycle. */
+  outcome?: CycleOutcome;
+  /** The DAO's Snapshot space and Safe, when its config loaded. */
+  space?: string;
+  safe?: string;
   error?: string;
   ms: number;
 };
@@ -85,11 +91,23 @@ export class Fleet {
   async tick(name: string): Promise<DaoTickResult> {
     const started = performance.now();
     const dao = this.dao(name);
-    const result = (status: DaoTickResult['status'], events: string[], error?: string): DaoTickResult => ({
+    const result = (
+      status: DaoTickResult['status'],
+      events: string[],
+      error?: string,
+      outcome?: CycleOutcome,
+    ): DaoTickResult => ({
       dao: name,
       status,
       events,
       ms: Math.round(performance.now() - started),
+      ...(dao?.config
+        ? {
+            space: dao.config.governance.space,
+            ...(dao.config.safe.address ? { safe: dao.config.safe.address } : {}),
+          }
+        : {}),
+      ...(outcome ? { outcome } : {}),
       ...(error !== undefined ? { error } : {}),
     });
     if (!dao) return result('failed', [], `no DAO named ${name} in this runner's folder`);
@@ -105,9 +123,13 @@ export class Fleet {
         ...this.options.runtime,
       });
       const runtime = dao.runtime;
-      const outcome = await runtime.ledger.exclusive(() => runCycle(runtime));
+      const outcome = await runtime.ledger.exclusive(async () => {
+        const fromSeq = runtime.audit.head().seq;
+        const report = await runCycle(runtime);
+        return { report, outcome: await outcomeSince(runtime, fromSeq) };
+      });
       if (!outcome.ran) return result('skipped', [], 'another runner holds this DAO');
-      return result('ran', outcome.value.events);
+      return result('ran', outcome.value.report.events, undefined, outcome.value.outcome);
     } catch (error) {
       return result('failed', [], describeError(error));
     }

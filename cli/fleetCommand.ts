@@ -1,11 +1,13 @@
 import { existsSync, statSync } from 'node:fs';
 import { z } from 'zod';
+import { outcomeText } from '../agent/cycleLog.ts';
 import { type DaoTickResult, Fleet } from '../agent/fleet.ts';
 import type { FleetQueue } from '../agent/fleetQueue.ts';
 import { startSchedule } from '../agent/scheduler.ts';
 import { urlCredentials } from '../agent/secrets.ts';
 import { SharedClients } from '../agent/sharedClients.ts';
 import { type Command, integerOption, stringOption, UsageError } from './command.ts';
+import { createCommandLogger, type Logger } from './logger.ts';
 
 /** The --queue URL: PostgreSQL, and no password in it (the password comes from PGPASSWORD). */
 const QueueUrl = z
@@ -32,20 +34,61 @@ export const fleetOptions = {
   },
 };
 
-async function loadFleet(args: Args, io: Io, shared: SharedClients): Promise<Fleet> {
+/** `printEvents`: each DAO's events as `[dao] …` lines as they happen (`once`); `run` logs one line a cycle. */
+async function loadFleet(
+  args: Args,
+  io: Io,
+  shared: SharedClients,
+  printEvents: boolean,
+  log?: Logger,
+): Promise<Fleet> {
   const dir = stringOption(args, 'configs')!;
   if (!(existsSync(dir) && statSync(dir).isDirectory()))
     throw new UsageError(`--configs ${dir} is not a folder`);
   const fleet = await Fleet.load(dir, {
     env: process.env,
     shared,
-    log: io.out,
+    log: printEvents ? io.out : undefined,
     pricesPath: stringOption(args, 'prices'),
   });
   io.addSecrets?.(fleet.secrets());
   if (fleet.daos.length === 0) throw new UsageError(`no config (*.yaml, *.yml, *.json) in ${dir}`);
-  for (const dao of fleet.daos) if (dao.configError) io.err(`✖ [${dao.name}] not run: ${dao.configError}`);
+  for (const dao of fleet.daos) {
+    if (!dao.configError) continue;
+    if (log)
+      log.error({ dao: dao.name, error: dao.configError }, `[${dao.name}] not run: ${dao.configError}`);
+    else io.err(`✖ [${dao.name}] not run: ${dao.configError}`);
+  }
   return fleet;
+}
+
+/**
+ * One line per DAO and tick for `run --configs`, as `run --config` logs one per cycle (agent/cycleLog.ts): the
+ * DAO's name, space and Safe, the outcome, the proposal id, the duration and the cycle's events.
+ */
+function logResult(log: Logger, result: DaoTickResult): void {
+  const dao = {
+    dao: result.dao,
+    ...(result.space ? { space: result.space } : {}),
+    ...(result.safe ? { safe: result.safe } : {}),
+  };
+  if (result.status === 'failed')
+    log.error(
+      { ...dao, outcome: 'failed', ms: result.ms, error: result.error },
+      `[${result.dao}] cycle failed: ${result.error} (${result.ms} ms)`,
+    );
+  else if (result.status === 'skipped')
+    log.info(
+      { ...dao, outcome: 'skipped', ms: result.ms, reason: result.error },
+      `[${result.dao}] tick skipped: ${result.error}`,
+    );
+  else {
+    const outcome = result.outcome ?? { outcome: 'nothing due' as const };
+    log.info(
+      { ...dao, ...outcome, ms: result.ms, events: result.events },
+      `[${result.dao}] ${result.space ?? ''}: ${outcomeText(outcome, result.ms)}`,
+    );
+  }
 }
 
 function report(io: Io, result: DaoTickResult): void {
@@ -58,7 +101,7 @@ function report(io: Io, result: DaoTickResult): void {
 export async function fleetOnce(args: Args, io: Io): Promise<number> {
   const shared = new SharedClients();
   try {
-    const fleet = await loadFleet(args, io, shared);
+    const fleet = await loadFleet(args, io, shared, true);
     try {
       const started = performance.now();
       const results = await fleet.tickAll({
@@ -81,13 +124,16 @@ export async function fleetOnce(args: Args, io: Io): Promise<number> {
 
 /**
  * Every DAO on its own schedule until SIGINT/SIGTERM. With --queue, the ticks go through the job queue shared
- * with other runners (agent/fleetQueue.ts); without, this process runs them.
+ * with other runners (agent/fleetQueue.ts); without, this process runs them. One log line per DAO and tick
+ * (pino, as `run --config` logs one per cycle).
  */
 export async function fleetRun(args: Args, io: Io): Promise<number> {
   const shared = new SharedClients();
   let queue: FleetQueue | undefined;
+  const log = await createCommandLogger(io, 'run');
+  const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
   try {
-    const fleet = await loadFleet(args, io, shared);
+    const fleet = await loadFleet(args, io, shared, false, log);
     try {
       const queueUrl = stringOption(args, 'queue');
       if (queueUrl) {
@@ -104,9 +150,8 @@ export async function fleetRun(args: Args, io: Io): Promise<number> {
           password: process.env.PGPASSWORD,
           fleet,
           concurrency: integerOption(args, 'concurrency', { min: 1, max: 256 }) ?? 4,
-          onResult: (result) => report(io, result),
-          onError: (error) =>
-            io.err(`✖ job queue: ${error instanceof Error ? error.message : String(error)}`),
+          onResult: (result) => logResult(log, result),
+          onError: (error) => log.error({ error: message(error) }, `job queue: ${message(error)}`),
         });
       }
       const running = queue;
@@ -121,24 +166,25 @@ export async function fleetRun(args: Args, io: Io): Promise<number> {
             name: `treasury-${name}`,
             cycle: async (tick) => {
               if (running) await running.offer(name, tick);
-              else report(io, await fleet.tick(name));
+              else logResult(log, await fleet.tick(name));
             },
-            onSkip: (reason) => io.err(`[${name}] tick skipped: ${reason}`),
+            onSkip: (reason) => log.warn({ dao: name, reason }, `[${name}] tick skipped: ${reason}`),
             onError: (error) =>
-              io.err(`✖ [${name}] tick failed: ${error instanceof Error ? error.message : String(error)}`),
+              log.error({ dao: name, error: message(error) }, `[${name}] tick failed: ${message(error)}`),
           });
           schedules.push(schedule.done);
         } catch (error) {
-          io.err(`✖ [${name}] not run: ${error instanceof Error ? error.message : String(error)}`);
+          log.error({ dao: name, error: message(error) }, `[${name}] not run: ${message(error)}`);
         }
       }
-      io.out(
+      log.info(
+        { daos: schedules.length, of: fleet.daos.length, queue: queue !== undefined },
         `running ${schedules.length} of ${fleet.daos.length} DAOs${queue ? ', sharing their ticks through the job queue' : ''}`,
       );
       await Promise.all(schedules);
       await queue?.stop();
       queue = undefined;
-      io.out('stopped; ledgers closed');
+      log.info('stopped; ledgers closed');
       return 0;
     } finally {
       await queue?.stop();

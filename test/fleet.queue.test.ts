@@ -93,6 +93,18 @@ afterAll(async () => {
   await pg?.stop();
 });
 
+/** The runner's log lines (one JSON object each); a line cut by a kill or not JSON is left out. */
+function logLines(text: string): Record<string, unknown>[] {
+  return text.split('\n').flatMap((line) => {
+    try {
+      const value = JSON.parse(line) as unknown;
+      return value && typeof value === 'object' ? [value as Record<string, unknown>] : [];
+    } catch {
+      return [];
+    }
+  });
+}
+
 // Processes, a devnet and PostgreSQL on a 2-core machine that may be busy: the waits have no deadline of their own
 // and the test is bounded only by a generous timeout (20 min), never by how fast the machine is today.
 describe('treasury run --configs DIR --queue URL (several runners, one PostgreSQL)', () => {
@@ -101,8 +113,15 @@ describe('treasury run --configs DIR --queue URL (several runners, one PostgreSQ
     await until(async () => (await rows()).every((r) => r.some((p) => p.proposalId)), 'every DAO posts', [a]);
     const b = startRunner();
     // Both runners share the ticks for a while: b runs (or finds held) at least one DAO's tick.
-    await until(async () => /\[dao\d\] /.test(b.output()), 'the second runner takes ticks', [a, b]);
-    expect(a.output()).toMatch(/\[dao\d\] \S+ proposal posted/);
+    await until(
+      async () => logLines(b.output()).some((l) => /^dao\d$/.test(String(l.dao))),
+      'the second runner takes ticks',
+      [a, b],
+    );
+    // One JSON line per DAO and tick (pino), its events inside.
+    const posted = logLines(a.output()).find((l) => l.outcome === 'proposed');
+    expect(posted?.dao).toMatch(/^dao\d$/);
+    expect(((posted?.events ?? []) as string[]).join('\n')).toMatch(/proposal posted/);
 
     a.child.kill('SIGKILL');
     expect(await a.exited).toBeNull();
@@ -129,7 +148,11 @@ describe('treasury run --configs DIR --queue URL (several runners, one PostgreSQ
 
     // The survivor ran every DAO after the kill.
     const after = b.output().slice(killedAt);
-    for (const dao of fleet.daos) expect(after).toMatch(new RegExp(`\\[${dao.name}\\] \\S+ executed 0x`));
+    for (const dao of fleet.daos) {
+      const executed = logLines(after).find((l) => l.dao === dao.name && l.outcome === 'executed');
+      expect(executed, after).toBeDefined();
+      expect((executed!.events as string[]).join('\n')).toMatch(/executed 0x/);
+    }
 
     // Exactly once: one proposal per space on the hub, one ledger row, one executed transition, one Safe nonce.
     const hub = createSnapshotClient({
