@@ -119,6 +119,11 @@ describe('treasury run --configs DIR --queue URL (several runners, one PostgreSQ
       [a, b],
     );
     // One JSON line per DAO and tick (pino), its events inside.
+    await until(
+      async () => logLines(a.output()).some((l) => l.outcome === 'proposed'),
+      'the first runner logs a posting',
+      [a, b],
+    );
     const posted = logLines(a.output()).find((l) => l.outcome === 'proposed');
     expect(posted?.dao).toMatch(/^dao\d$/);
     expect(((posted?.events ?? []) as string[]).join('\n')).toMatch(/proposal posted/);
@@ -146,10 +151,18 @@ describe('treasury run --configs DIR --queue URL (several runners, one PostgreSQ
       b,
     ]);
 
-    // The survivor ran every DAO after the kill.
+    // The survivor ran every DAO after the kill. A tick's line is logged when its cycle is over, after the ledger
+    // already says executed: wait for the lines too.
+    const executedLine = (text: string, dao: string) =>
+      logLines(text).find((l) => l.dao === dao && l.outcome === 'executed');
+    await until(
+      async () => fleet.daos.every((dao) => executedLine(b.output().slice(killedAt), dao.name)),
+      'the survivor logs every execution',
+      [b],
+    );
     const after = b.output().slice(killedAt);
     for (const dao of fleet.daos) {
-      const executed = logLines(after).find((l) => l.dao === dao.name && l.outcome === 'executed');
+      const executed = executedLine(after, dao.name);
       expect(executed, after).toBeDefined();
       expect((executed!.events as string[]).join('\n')).toMatch(/executed 0x/);
     }
