@@ -97,6 +97,34 @@ const edit = (config: TreasuryAgentConfig): TreasuryAgentConfig => ({
 });
 
 const base = await loadConfig(DEFAULT_DEVNET_CONFIG);
+
+/** DAOS fresh DAOs on a new devnet, their configs written to `<dir>/daos-<name>`. */
+async function freshDaos(name: string, editConfig = edit): Promise<{ fresh: FleetStack; configs: string }> {
+  const fresh = await startFleetStack({
+    base,
+    count: DAOS,
+    stateDir: join(dir, `state-${name}`),
+    memberStakes: STAKES,
+    treasuryUsd: 50_000,
+    edit: editConfig,
+  });
+  const configs = join(dir, `daos-${name}`);
+  mkdirSync(configs);
+  fresh.writeConfigs(configs);
+  return { fresh, configs };
+}
+
+/**
+ * The last line of `once --configs` (`N DAOs: … ran, 0 skipped, 0 failed; tick T s`) and its tick: the tick as
+ * `treasury run --configs` has it each time its schedule fires, every DAO's cycle from the first start to the last
+ * end. The process wall adds starting Node, loading the modules and the configs, and exiting: paid once by a
+ * runner, not per tick. A tick where a DAO failed stops the bench.
+ */
+function tickOf(run: { output: string }, what: string): { summary: string; tickS: number } {
+  const summary = run.output.trim().split('\n').at(-1) ?? '';
+  if (!/ran, 0 skipped, 0 failed/.test(summary)) throw new Error(`${what} failed:\n${run.output}`);
+  return { summary, tickS: Number(/tick ([\d.]+) s$/.exec(summary)?.[1] ?? Number.NaN) };
+}
 console.log(
   `node ${process.version}; ${DAOS} DAOs; building the devnet (one chain, ${DAOS} Safes, ${DAOS} spaces)…`,
 );
@@ -106,17 +134,8 @@ const pg = await startPostgres();
 const runners: Proc[] = [];
 const ledgers: Ledger[] = [];
 try {
-  stack = await startFleetStack({
-    base,
-    count: DAOS,
-    stateDir: join(dir, 'state'),
-    memberStakes: STAKES,
-    treasuryUsd: 50_000,
-    edit,
-  });
-  const configs = join(dir, 'daos');
-  mkdirSync(configs);
-  stack.writeConfigs(configs);
+  const { fresh, configs } = await freshDaos('one');
+  stack = fresh;
 
   // 1. Baseline: one DAO, one process.
   const single = await timed(
@@ -135,14 +154,8 @@ try {
 
   // 2. One process, every DAO (the first DAO already posted in the baseline: its tick only watches the vote).
   const fleetRun = await timed(['once', '--configs', configs], stack.env, 'fleet');
-  const summary = fleetRun.output.trim().split('\n').at(-1) ?? '';
-  if (!/ran, 0 skipped, 0 failed/.test(summary))
-    throw new Error(`the fleet tick failed:\n${fleetRun.output}`);
+  const { summary, tickS } = tickOf(fleetRun, 'the fleet tick');
   const postedOne = (fleetRun.output.match(/proposal posted/g) ?? []).length;
-  // The tick as `treasury run --configs` has it each time its schedule fires: every DAO's cycle, from the first
-  // start to the last end (the process prints it). The process wall adds starting Node, loading the modules and
-  // the 100 configs, and exiting: paid once by a runner, not per tick.
-  const tickS = Number(/tick ([\d.]+) s$/.exec(summary)?.[1] ?? Number.NaN);
   console.log(
     `one process, ${DAOS} DAOs (treasury once --configs): tick ${s(tickS)}, process wall ${s(fleetRun.wallS)}, CPU ${s(fleetRun.usage.cpuS)}, peak RSS ${mb(fleetRun.usage.rssMB)}; ${postedOne} proposals posted; ${summary}`,
   );
@@ -156,26 +169,14 @@ try {
   // 2b. The same tick on fresh DAOs with V8's old generation capped as README advises for a fleet: by default V8
   // lets garbage pile up while memory is free (the live heap after a collection stays near 60 MB), which is most
   // of the RSS above one DAO's.
-  stack = await startFleetStack({
-    base,
-    count: DAOS,
-    stateDir: join(dir, 'state-capped'),
-    memberStakes: STAKES,
-    treasuryUsd: 50_000,
-    edit,
-  });
-  const configsCapped = join(dir, 'daos-capped');
-  mkdirSync(configsCapped);
-  stack.writeConfigs(configsCapped);
+  const cappedDaos = await freshDaos('capped');
+  stack = cappedDaos.fresh;
   const capped = await timed(
-    ['once', '--configs', configsCapped],
+    ['once', '--configs', cappedDaos.configs],
     { ...stack.env, NODE_OPTIONS: FLEET_NODE_OPTIONS },
     'capped',
   );
-  const cappedSummary = capped.output.trim().split('\n').at(-1) ?? '';
-  if (!/ran, 0 skipped, 0 failed/.test(cappedSummary))
-    throw new Error(`the capped fleet tick failed:\n${capped.output}`);
-  const cappedTickS = Number(/tick ([\d.]+) s$/.exec(cappedSummary)?.[1] ?? Number.NaN);
+  const { summary: cappedSummary, tickS: cappedTickS } = tickOf(capped, 'the capped fleet tick');
   console.log(
     `one process, ${DAOS} fresh DAOs, NODE_OPTIONS=${FLEET_NODE_OPTIONS}: tick ${s(cappedTickS)}, process wall ${s(capped.wallS)}, CPU ${s(capped.usage.cpuS)}, peak RSS ${mb(capped.usage.rssMB)}; ${cappedSummary}`,
   );
@@ -188,16 +189,12 @@ try {
     at.setUTCMilliseconds(0);
     return at;
   };
-  stack2 = await startFleetStack({
-    base,
-    count: DAOS,
-    stateDir: join(dir, 'state2'),
-    memberStakes: STAKES,
-    treasuryUsd: 50_000,
-    edit: (config) => ({ ...edit(config), state: { ...config.state, ledgerUrl: pg.url } }),
-  });
-  const configs2 = join(dir, 'daos2');
-  mkdirSync(configs2);
+  const queued = await freshDaos('queue', (config) => ({
+    ...edit(config),
+    state: { ...config.state, ledgerUrl: pg.url },
+  }));
+  stack2 = queued.fresh;
+  const configs2 = queued.configs;
   const setCron = (at: Date) => {
     for (const dao of stack2!.daos) {
       dao.config = {
