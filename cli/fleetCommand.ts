@@ -6,6 +6,7 @@ import type { FleetQueue } from '../agent/fleetQueue.ts';
 import { startSchedule } from '../agent/scheduler.ts';
 import { urlCredentials } from '../agent/secrets.ts';
 import { SharedClients } from '../agent/sharedClients.ts';
+import { describeError } from '../shared/errors.ts';
 import { type Command, integerOption, stringOption, UsageError } from './command.ts';
 import { createCommandLogger, type Logger } from './logger.ts';
 
@@ -34,21 +35,18 @@ export const fleetOptions = {
   },
 };
 
-/** `printEvents`: each DAO's events as `[dao] …` lines as they happen (`once`); `run` logs one line a cycle. */
-async function loadFleet(
-  args: Args,
-  io: Io,
-  shared: SharedClients,
-  printEvents: boolean,
-  log?: Logger,
-): Promise<Fleet> {
+/**
+ * Without `log` (`once`), each DAO's events are printed as `[dao] …` lines as they happen; with it (`run`), a
+ * tick's events go into its one log line.
+ */
+async function loadFleet(args: Args, io: Io, shared: SharedClients, log?: Logger): Promise<Fleet> {
   const dir = stringOption(args, 'configs')!;
   if (!(existsSync(dir) && statSync(dir).isDirectory()))
     throw new UsageError(`--configs ${dir} is not a folder`);
   const fleet = await Fleet.load(dir, {
     env: process.env,
     shared,
-    log: printEvents ? io.out : undefined,
+    log: log ? undefined : io.out,
     pricesPath: stringOption(args, 'prices'),
   });
   io.addSecrets?.(fleet.secrets());
@@ -101,7 +99,7 @@ function report(io: Io, result: DaoTickResult): void {
 export async function fleetOnce(args: Args, io: Io): Promise<number> {
   const shared = new SharedClients();
   try {
-    const fleet = await loadFleet(args, io, shared, true);
+    const fleet = await loadFleet(args, io, shared);
     try {
       const started = performance.now();
       const results = await fleet.tickAll({
@@ -131,9 +129,8 @@ export async function fleetRun(args: Args, io: Io): Promise<number> {
   const shared = new SharedClients();
   let queue: FleetQueue | undefined;
   const log = await createCommandLogger(io, 'run');
-  const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
   try {
-    const fleet = await loadFleet(args, io, shared, false, log);
+    const fleet = await loadFleet(args, io, shared, log);
     try {
       const queueUrl = stringOption(args, 'queue');
       if (queueUrl) {
@@ -151,7 +148,8 @@ export async function fleetRun(args: Args, io: Io): Promise<number> {
           fleet,
           concurrency: integerOption(args, 'concurrency', { min: 1, max: 256 }) ?? 4,
           onResult: (result) => logResult(log, result),
-          onError: (error) => log.error({ error: message(error) }, `job queue: ${message(error)}`),
+          onError: (error) =>
+            log.error({ error: describeError(error) }, `job queue: ${describeError(error)}`),
         });
       }
       const running = queue;
@@ -170,11 +168,14 @@ export async function fleetRun(args: Args, io: Io): Promise<number> {
             },
             onSkip: (reason) => log.warn({ dao: name, reason }, `[${name}] tick skipped: ${reason}`),
             onError: (error) =>
-              log.error({ dao: name, error: message(error) }, `[${name}] tick failed: ${message(error)}`),
+              log.error(
+                { dao: name, error: describeError(error) },
+                `[${name}] tick failed: ${describeError(error)}`,
+              ),
           });
           schedules.push(schedule.done);
         } catch (error) {
-          log.error({ dao: name, error: message(error) }, `[${name}] not run: ${message(error)}`);
+          log.error({ dao: name, error: describeError(error) }, `[${name}] not run: ${describeError(error)}`);
         }
       }
       log.info(
